@@ -1,0 +1,25 @@
+# engram-operator — the commands that matter. README.md explains each.
+CARGO ?= cargo
+BIN := target/debug/engram-operator
+
+.PHONY: build test lint crds demo bench clean
+
+build:
+	$(CARGO) build --locked
+
+test:
+	$(CARGO) test --locked --all-targets
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+crds:
+	$(CARGO) run --locked --quiet -- crd > crds/engramdataplane.yaml
+
+demo: build
+	$(BIN) validate -f examples/
+	$(BIN) render -f examples/prod.yaml
+
+clean:
+	$(CARGO) clean

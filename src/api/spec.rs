@@ -1,0 +1,454 @@
+//! The `EngramDataPlane` custom resource: what an SRE team declares.
+//!
+//! Every optional field here may be filled in by the environment profile (see `profiles.rs`);
+//! whatever is declared explicitly wins. Later stages never read this type directly: they read the
+//! effective spec (`effective.rs`), where every default is resolved.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::EngramDataPlaneStatus;
+
+/// Declared state of one Engram data plane: one PostgreSQL Flexible Server (the system of recall),
+/// one Storage account (the system of record), one customer-managed key shared by both, and the
+/// Azure Monitor alerts that watch them.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "engram.zimax.net",
+    version = "v1alpha1",
+    kind = "EngramDataPlane",
+    plural = "engramdataplanes",
+    shortname = "edp",
+    namespaced,
+    status = "EngramDataPlaneStatus",
+    printcolumn = r#"{"name":"Environment","type":"string","jsonPath":".spec.environment"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"PostgreSQL SKU","type":"string","jsonPath":".status.postgres.sku"}"#,
+    printcolumn = r#"{"name":"HA","type":"string","jsonPath":".status.postgres.haState"}"#,
+    printcolumn = r#"{"name":"Drift","type":"integer","jsonPath":".status.driftCount"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EngramDataPlaneSpec {
+    /// Deployment environment: dev, test, uat or prod. Selects the profile whose defaults
+    /// (SKU, storage, HA, backups, alerts, whether Stopped is allowed) fill what this spec omits.
+    pub environment: String,
+    /// Where the data plane lives in Azure.
+    pub azure: AzureTarget,
+    /// How the operator treats this data plane: enforce or observe, retain or delete, resync period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+    /// The one customer-managed key (Azure Key Vault) that encrypts both PostgreSQL and Blob Storage.
+    /// Required in uat and prod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// The PostgreSQL Flexible Server (pgvector), the system of recall.
+    pub postgres: PostgresSpec,
+    /// The Storage account (blob documents), the system of record.
+    pub storage: StorageSpec,
+    /// Azure Monitor metric alerts on the PostgreSQL server. Omitted thresholds come from the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertsSpec>,
+    /// Explicit, audited exceptions to the environment's safety rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<Overrides>,
+}
+
+/// The Azure subscription, resource group and region of the data plane.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureTarget {
+    /// Azure subscription id (a GUID).
+    pub subscription_id: String,
+    /// Resource group that holds the server, the account and the alerts (1-90 characters).
+    pub resource_group: String,
+    /// Azure region, e.g. eastus2.
+    pub location: String,
+}
+
+/// Operator behaviour for this data plane.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// enforce (default): correct drift with minimal writes. observe: report drift, write nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// retain (default): deleting the data plane leaves Azure untouched. delete: remove the Azure
+    /// resources too (never a container under legal hold or a locked immutability policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<DeletionPolicy>,
+    /// Seconds between two reconciles of an in-sync data plane (30-86400, default 300, ±20 % jitter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_seconds: Option<u64>,
+}
+
+/// Whether the operator writes to Azure.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Correct drift.
+    #[default]
+    Enforce,
+    /// Report drift only; zero ARM writes.
+    Observe,
+}
+
+/// What deleting the data plane does in Azure.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionPolicy {
+    /// Leave every Azure resource in place.
+    #[default]
+    Retain,
+    /// Delete the Azure resources the spec declares.
+    Delete,
+}
+
+/// The customer-managed key shared by PostgreSQL (primaryKeyURI) and Storage (keyvaultproperties).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Encryption {
+    /// Key Vault URI, e.g. https://kv-acme.vault.azure.net
+    pub key_vault_uri: String,
+    /// Key name in that vault (1-127 letters, digits and hyphens).
+    pub key_name: String,
+    /// A pinned key version (32 hex characters), or `latest` to follow Key Vault rotation.
+    #[serde(default = "latest", skip_serializing_if = "is_latest")]
+    pub key_version: String,
+    /// Resource id of the user-assigned managed identity allowed to wrap/unwrap with the key.
+    pub identity_id: String,
+}
+
+fn latest() -> String {
+    "latest".to_owned()
+}
+fn is_latest(v: &String) -> bool {
+    v == "latest"
+}
+
+/// PostgreSQL Flexible Server settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresSpec {
+    /// Server name: 3-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
+    pub server_name: String,
+    /// Major PostgreSQL version (11-17). Default 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Compute SKU: {tier, name}, or the word `auto` to size it from `sizing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<SkuSetting>,
+    /// Workload figures used when `sku: auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<SizingInput>,
+    /// Availability zone of the primary ("1", "2" or "3"); Azure picks one when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// Storage size and auto-grow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<PgStorage>,
+    /// High availability (not available on Burstable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_availability: Option<HighAvailability>,
+    /// Backup retention and geo-redundancy (geo-redundancy can only be chosen at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Backup>,
+    /// Custom maintenance window (UTC). Omit for the system-managed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<MaintenanceWindow>,
+    /// Running (default) or Stopped. Stopped is allowed in dev and test, elsewhere only with
+    /// overrides.allowStopped. Azure restarts a stopped server after 7 days; the operator stops it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ServerState>,
+    /// Extensions to allow-list (server parameter azure.extensions), e.g. [vector].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Vec<String>>,
+    /// Other server parameters, name to value (e.g. ssl_min_protocol_version: TLSv1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, String>>,
+    /// When a parameter that needs a restart may restart the server: Immediate,
+    /// MaintenanceWindow (default) or Never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// The compute SKU: explicit, or sized automatically.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum SkuSetting {
+    /// The word `auto`: the sizing calculator picks the SKU from `postgres.sizing`.
+    Auto(AutoWord),
+    /// An explicit tier and name.
+    Explicit(Sku),
+}
+
+/// The literal `auto`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoWord {
+    /// auto
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+impl JsonSchema for SkuSetting {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SkuSetting".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Compute SKU: an object {tier: Burstable|GeneralPurpose|MemoryOptimized, name: e.g. Standard_D4s_v3}, or the string `auto` to size it from postgres.sizing.",
+            "x-kubernetes-preserve-unknown-fields": true
+        })
+    }
+}
+
+/// An explicit compute SKU.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sku {
+    /// Burstable, GeneralPurpose or MemoryOptimized.
+    pub tier: SkuTier,
+    /// SKU name matching the tier: Standard_B* (Burstable), Standard_D* (GeneralPurpose),
+    /// Standard_E* (MemoryOptimized).
+    pub name: String,
+}
+
+/// Flexible Server compute tiers.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SkuTier {
+    /// B-series, dev/test.
+    Burstable,
+    /// D-series, most production.
+    GeneralPurpose,
+    /// E-series, large vector sets.
+    MemoryOptimized,
+}
+
+/// Workload figures for `sku: auto`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SizingInput {
+    /// Expected sessions.
+    pub sessions: u64,
+    /// Expected facts (vectors).
+    pub facts: u64,
+    /// Expected concurrent connections.
+    pub connections: u64,
+    /// Growth factor applied to the load (default 2.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<f64>,
+}
+
+/// Storage of the server.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PgStorage {
+    /// Size in GiB: 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384 or 32767. Never shrinks.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "sizeGiB")]
+    pub size_gib: Option<u32>,
+    /// Let Azure grow the disk when it fills up (growth beyond sizeGiB is not drift).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_grow: Option<bool>,
+}
+
+/// High availability.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HighAvailability {
+    /// Disabled, ZoneRedundant or SameZone.
+    pub mode: HaMode,
+    /// Zone of the standby ("1", "2" or "3"); only with ZoneRedundant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_zone: Option<String>,
+}
+
+/// HA modes of Flexible Server.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HaMode {
+    /// No standby.
+    Disabled,
+    /// Standby in another zone (99.99 % SLA).
+    ZoneRedundant,
+    /// Standby in the same zone.
+    SameZone,
+}
+
+/// Backups.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    /// Retention in days, 7-35.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Geo-redundant backups; can only be chosen when the server is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_redundant: Option<bool>,
+}
+
+/// A weekly maintenance window in UTC.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceWindow {
+    /// Day of week, 0 (Sunday) to 6 (Saturday).
+    pub day_of_week: u8,
+    /// Start hour, 0-23.
+    pub start_hour: u8,
+    /// Start minute, 0-59.
+    #[serde(default)]
+    pub start_minute: u8,
+}
+
+/// Declared power state of the server.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ServerState {
+    /// Started.
+    Running,
+    /// Stopped (compute not billed).
+    Stopped,
+}
+
+/// When a pending restart may be performed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RestartPolicy {
+    /// Restart as soon as ARM reports a pending restart.
+    Immediate,
+    /// Leave the restart to the next maintenance window.
+    MaintenanceWindow,
+    /// Never restart; report the pending restart.
+    Never,
+}
+
+/// Storage account settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// Account name: 3-24 lowercase letters and digits, globally unique.
+    pub account_name: String,
+    /// Replication SKU, e.g. Standard_LRS, Standard_ZRS, Standard_GZRS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<Replication>,
+    /// Minimum TLS version accepted by the account: TLS1_2 (default; lower is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_tls_version: Option<String>,
+    /// Public network access: Enabled or Disabled (default Disabled in uat and prod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_network_access: Option<PublicNetworkAccess>,
+    /// Blob containers (never public).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerSpec>>,
+    /// Lifecycle management rules (tiering by prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
+}
+
+/// Storage replication SKUs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(non_camel_case_types)]
+pub enum Replication {
+    /// Locally redundant.
+    Standard_LRS,
+    /// Zone redundant.
+    Standard_ZRS,
+    /// Geo redundant.
+    Standard_GRS,
+    /// Read-access geo redundant.
+    Standard_RAGRS,
+    /// Geo-zone redundant.
+    Standard_GZRS,
+    /// Read-access geo-zone redundant.
+    Standard_RAGZRS,
+}
+
+/// Enabled or Disabled.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PublicNetworkAccess {
+    /// Reachable from public networks (still HTTPS only, no anonymous blob access).
+    Enabled,
+    /// Private endpoints only.
+    Disabled,
+}
+
+/// A blob container.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSpec {
+    /// Container name: 3-63 lowercase letters, digits and single hyphens.
+    pub name: String,
+    /// Time-based retention (WORM) in days since creation, 1-146000. Can be extended, never shortened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutability_days: Option<u32>,
+    /// Lock the immutability policy. Irreversible: a locked policy can never be shortened or removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+    /// Legal-hold tags (3-23 letters and digits). Removing a tag clears that hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legal_holds: Vec<String>,
+}
+
+/// A lifecycle rule on one prefix: move to cool, then archive, then delete.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleRule {
+    /// Rule name, unique, letters and digits (1-256).
+    pub name: String,
+    /// Blob prefix the rule applies to; starts with the container name, e.g. record-plane/.
+    pub prefix: String,
+    /// Days after last modification before moving to the cool tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cool_after_days: Option<u32>,
+    /// Days after last modification before moving to the archive tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_after_days: Option<u32>,
+    /// Days after last modification before deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_after_days: Option<u32>,
+}
+
+/// Alert thresholds (percent) and where alerts go.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertsSpec {
+    /// Resource id of the Azure Monitor action group that receives the alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_group_id: Option<String>,
+    /// CPU percent thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<Threshold>,
+    /// Memory percent thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_percent: Option<Threshold>,
+    /// Active connections as a percent of max_connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_percent: Option<Threshold>,
+    /// Storage used percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_percent: Option<Threshold>,
+}
+
+/// A warning and a critical threshold, in percent (0 < warning < critical <= 100).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Threshold {
+    /// Warning threshold (severity 2).
+    pub warning: u8,
+    /// Critical threshold (severity 0).
+    pub critical: u8,
+}
+
+/// Explicit exceptions to the environment rules; each one is reported in status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Overrides {
+    /// Allow state: Stopped outside dev and test.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_stopped: bool,
+    /// Allow prod without high availability.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_prod_without_ha: bool,
+    /// Allow uat or prod without a customer-managed key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_without_cmk: bool,
+}

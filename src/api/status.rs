@@ -1,0 +1,122 @@
+//! What the operator reports about a data plane: the same shape in the CRD status subresource and in
+//! folder mode's status files.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a data plane.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EngramDataPlaneStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Progressing, Drifted and Degraded, following Kubernetes condition conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// What the operator last observed of the PostgreSQL server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresObserved>,
+    /// What the operator last observed of the Storage account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageObserved>,
+    /// Number of entries in drift (for the printer column).
+    #[serde(default)]
+    pub drift_count: u32,
+    /// Field-level differences between the declared and the observed state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+    /// Long-running ARM operations in flight; a restarted operator resumes polling these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_operations: Vec<PendingOperation>,
+    /// Validation errors and refused changes, one line each (field path and rule).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Informational notes (auto-sizing decisions, auto-grown storage, active overrides).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// When the last reconcile finished (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconcile_time: Option<String>,
+}
+
+/// Summary of the observed PostgreSQL server.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresObserved {
+    /// ARM resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Server state (Ready, Stopped, Updating ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// SKU name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Storage size in GiB.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "storageGiB"
+    )]
+    pub storage_gib: Option<u32>,
+    /// High-availability state (NotEnabled, Healthy ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha_state: Option<String>,
+    /// Key version of the customer-managed key in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_version: Option<String>,
+    /// Fully qualified domain name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+}
+
+/// Summary of the observed Storage account.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageObserved {
+    /// ARM resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Key version of the customer-managed key in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_version: Option<String>,
+    /// Names of the lifecycle rules in force.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_rules: Vec<String>,
+}
+
+/// One field that differs between declared and observed state.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftEntry {
+    /// Resource kind and name, e.g. postgres/acme-prod-pg.
+    pub resource: String,
+    /// Field path, e.g. sku.name.
+    pub field: String,
+    /// Declared value.
+    pub desired: String,
+    /// Observed value.
+    pub observed: String,
+    /// When the drift was first seen (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<String>,
+    /// Whether a correcting write was sent.
+    #[serde(default)]
+    pub corrected: bool,
+}
+
+/// A long-running ARM operation in flight.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingOperation {
+    /// Resource kind and name.
+    pub resource: String,
+    /// What was asked: create, update, start, stop, restart, configure ...
+    pub action: String,
+    /// The Azure-AsyncOperation (or Location) URL to poll.
+    pub operation_url: String,
+    /// When the write was accepted (RFC 3339).
+    pub started_at: String,
+}

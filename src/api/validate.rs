@@ -1,0 +1,525 @@
+//! Validation: pure functions that return every error at once, each with the field path (as written
+//! in YAML) and the rule broken. Service rules follow shared/arm-contract/FACTS.md.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::effective::EffectiveSpec;
+use super::spec::*;
+
+/// One broken rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Field path as written in YAML, e.g. `spec.postgres.highAvailability.mode`.
+    pub path: String,
+    /// The rule that was broken, in words.
+    pub rule: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.rule)
+    }
+}
+
+/// Storage sizes a Premium SSD Flexible Server accepts (GiB), FACTS §8.3.
+pub const ALLOWED_STORAGE_GIB: &[u32] =
+    &[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767];
+/// PostgreSQL major versions of the 2024-08-01 API.
+pub const SUPPORTED_PG_VERSIONS: &[&str] = &["11", "12", "13", "14", "15", "16", "17"];
+/// Longest time-based retention Azure accepts (days).
+pub const MAX_IMMUTABILITY_DAYS: u32 = 146_000;
+/// Largest lifecycle day value (FACTS §9.4, observed).
+pub const MAX_LIFECYCLE_DAYS: u32 = 99_999;
+
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn check(&mut self, ok: bool, path: impl Into<String>, rule: impl Into<String>) {
+        if !ok {
+            self.0.push(FieldError::new(path, rule));
+        }
+    }
+}
+
+/// Checks that hold whatever the profile: names, formats, ranges of declared values.
+pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
+    let mut e = Errors(Vec::new());
+    azure_target(&mut e, &spec.azure);
+    if let Some(p) = &spec.policy {
+        if let Some(s) = p.resync_seconds {
+            e.check(
+                (30..=86_400).contains(&s),
+                "spec.policy.resyncSeconds",
+                format!("{s} is out of range: must be 30-86400 seconds"),
+            );
+        }
+    }
+    if let Some(enc) = &spec.encryption {
+        encryption(&mut e, enc);
+    }
+    postgres(&mut e, &spec.postgres);
+    storage(&mut e, &spec.storage);
+    if let Some(a) = &spec.alerts {
+        alerts(&mut e, a);
+    }
+    e.0
+}
+
+fn azure_target(e: &mut Errors, a: &AzureTarget) {
+    e.check(
+        is_guid(&a.subscription_id),
+        "spec.azure.subscriptionId",
+        format!("{:?} is not a subscription id (a GUID)", a.subscription_id),
+    );
+    let rg = &a.resource_group;
+    e.check(
+        (1..=90).contains(&rg.len())
+            && rg
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.()".contains(c))
+            && !rg.ends_with('.'),
+        "spec.azure.resourceGroup",
+        format!("{rg:?} breaks Azure's resource group naming rule: 1-90 letters, digits, '-', '_', '.', '(', ')', not ending with '.'"),
+    );
+    e.check(
+        !a.location.is_empty()
+            && a.location
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "spec.azure.location",
+        format!(
+            "{:?} is not an Azure region name (lowercase letters and digits, e.g. eastus2)",
+            a.location
+        ),
+    );
+}
+
+fn encryption(e: &mut Errors, enc: &Encryption) {
+    e.check(
+        is_key_vault_uri(&enc.key_vault_uri),
+        "spec.encryption.keyVaultUri",
+        format!("{:?} is not a Key Vault URI: expected https://<vault-name>.vault.azure.net (vault name 3-24 letters, digits and hyphens, starting with a letter)", enc.key_vault_uri),
+    );
+    e.check(
+        (1..=127).contains(&enc.key_name.len())
+            && enc
+                .key_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "spec.encryption.keyName",
+        format!(
+            "{:?} is not a Key Vault key name (1-127 letters, digits and hyphens)",
+            enc.key_name
+        ),
+    );
+    e.check(
+        enc.key_version == "latest"
+            || (enc.key_version.len() == 32
+                && enc.key_version.chars().all(|c| c.is_ascii_hexdigit())),
+        "spec.encryption.keyVersion",
+        format!(
+            "{:?} must be `latest` or a key version of 32 hexadecimal characters",
+            enc.key_version
+        ),
+    );
+    e.check(
+        is_identity_id(&enc.identity_id),
+        "spec.encryption.identityId",
+        format!("{:?} is not a user-assigned identity resource id: expected /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", enc.identity_id),
+    );
+}
+
+fn postgres(e: &mut Errors, pg: &PostgresSpec) {
+    let n = &pg.server_name;
+    e.check(
+        (3..=63).contains(&n.len())
+            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !n.starts_with('-')
+            && !n.ends_with('-'),
+        "spec.postgres.serverName",
+        format!("{n:?} breaks the server naming rule: 3-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen"),
+    );
+    if let Some(v) = &pg.version {
+        e.check(
+            SUPPORTED_PG_VERSIONS.contains(&v.as_str()),
+            "spec.postgres.version",
+            format!("{v:?} is not a supported PostgreSQL major version (11-17)"),
+        );
+    }
+    match (&pg.sku, &pg.sizing) {
+        (Some(SkuSetting::Explicit(sku)), _) => {
+            let prefix = match sku.tier {
+                SkuTier::Burstable => "Standard_B",
+                SkuTier::GeneralPurpose => "Standard_D",
+                SkuTier::MemoryOptimized => "Standard_E",
+            };
+            e.check(
+                sku.name.starts_with(prefix) && sku.name.len() > prefix.len(),
+                "spec.postgres.sku.name",
+                format!(
+                    "{:?} does not belong to the {:?} tier (expected {prefix}...)",
+                    sku.name, sku.tier
+                ),
+            );
+        }
+        (Some(SkuSetting::Auto(_)), None) => e.check(
+            false,
+            "spec.postgres.sizing",
+            "sku: auto needs sizing: {sessions, facts, connections}",
+        ),
+        _ => {}
+    }
+    if let Some(z) = &pg.availability_zone {
+        e.check(
+            is_zone(z),
+            "spec.postgres.availabilityZone",
+            format!("{z:?} must be \"1\", \"2\" or \"3\""),
+        );
+    }
+    if let Some(b) = &pg.backup {
+        if let Some(d) = b.retention_days {
+            e.check(
+                (7..=35).contains(&d),
+                "spec.postgres.backup.retentionDays",
+                format!("{d} is out of range: backup retention must be 7-35 days"),
+            );
+        }
+    }
+    if let Some(mw) = &pg.maintenance_window {
+        let p = "spec.postgres.maintenanceWindow";
+        e.check(
+            mw.day_of_week <= 6,
+            format!("{p}.dayOfWeek"),
+            format!(
+                "{} is out of range: 0 (Sunday) to 6 (Saturday)",
+                mw.day_of_week
+            ),
+        );
+        e.check(
+            mw.start_hour <= 23,
+            format!("{p}.startHour"),
+            format!("{} is out of range: 0-23", mw.start_hour),
+        );
+        e.check(
+            mw.start_minute <= 59,
+            format!("{p}.startMinute"),
+            format!("{} is out of range: 0-59", mw.start_minute),
+        );
+    }
+    if let Some(exts) = &pg.extensions {
+        for (i, x) in exts.iter().enumerate() {
+            e.check(
+                !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                format!("spec.postgres.extensions[{i}]"),
+                format!("{x:?} is not an extension name (letters, digits and underscores)"),
+            );
+        }
+    }
+    if let Some(params) = &pg.parameters {
+        for name in params.keys() {
+            let path = format!("spec.postgres.parameters.{name}");
+            e.check(
+                (1..=256).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
+                path.clone(),
+                "not a server parameter name (1-256 letters, digits, '-', '_', '.')",
+            );
+            e.check(
+                !name.eq_ignore_ascii_case("azure.extensions"),
+                path,
+                "declare extensions in spec.postgres.extensions, not as a parameter",
+            );
+        }
+    }
+}
+
+fn storage(e: &mut Errors, st: &StorageSpec) {
+    let n = &st.account_name;
+    e.check(
+        (3..=24).contains(&n.len())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "spec.storage.accountName",
+        format!("{n:?} breaks the storage account naming rule: 3-24 lowercase letters and digits"),
+    );
+    if let Some(tls) = &st.minimum_tls_version {
+        e.check(
+            tls == "TLS1_2",
+            "spec.storage.minimumTlsVersion",
+            format!("{tls:?} is refused: the account must require TLS1_2 (TLS1_0 and TLS1_1 are insecure)"),
+        );
+    }
+    let containers = st.containers.as_deref().unwrap_or_default();
+    let mut names = HashSet::new();
+    for (i, c) in containers.iter().enumerate() {
+        let p = format!("spec.storage.containers[{i}]");
+        e.check(
+            is_container_name(&c.name),
+            format!("{p}.name"),
+            format!("{:?} breaks the container naming rule: 3-63 lowercase letters, digits and single hyphens, starting with a letter or digit", c.name),
+        );
+        e.check(
+            names.insert(c.name.as_str()),
+            format!("{p}.name"),
+            format!("container {:?} is declared twice", c.name),
+        );
+        if let Some(d) = c.immutability_days {
+            e.check(
+                (1..=MAX_IMMUTABILITY_DAYS).contains(&d),
+                format!("{p}.immutabilityDays"),
+                format!("{d} is out of range: immutability must be 1-{MAX_IMMUTABILITY_DAYS} days"),
+            );
+        }
+        e.check(
+            !c.locked || c.immutability_days.is_some(),
+            format!("{p}.locked"),
+            "locked needs immutabilityDays: only a time-based retention policy can be locked",
+        );
+        let mut tags = HashSet::new();
+        for (j, t) in c.legal_holds.iter().enumerate() {
+            e.check(
+                (3..=23).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphanumeric()),
+                format!("{p}.legalHolds[{j}]"),
+                format!("{t:?} is not a legal-hold tag: 3-23 letters and digits"),
+            );
+            e.check(
+                tags.insert(t.to_ascii_lowercase()),
+                format!("{p}.legalHolds[{j}]"),
+                format!("tag {t:?} is listed twice"),
+            );
+        }
+    }
+    let rules = st.lifecycle.as_deref().unwrap_or_default();
+    e.check(
+        rules.len() <= 100,
+        "spec.storage.lifecycle",
+        "at most 100 lifecycle rules per policy",
+    );
+    let mut rule_names = HashSet::new();
+    for (i, r) in rules.iter().enumerate() {
+        lifecycle_rule(e, &format!("spec.storage.lifecycle[{i}]"), r);
+        e.check(
+            rule_names.insert(r.name.as_str()),
+            format!("spec.storage.lifecycle[{i}].name"),
+            format!("rule {:?} is declared twice", r.name),
+        );
+    }
+}
+
+fn lifecycle_rule(e: &mut Errors, p: &str, r: &LifecycleRule) {
+    e.check(
+        (1..=256).contains(&r.name.len()) && r.name.chars().all(|c| c.is_ascii_alphanumeric()),
+        format!("{p}.name"),
+        format!("{:?} is not a rule name: 1-256 letters and digits", r.name),
+    );
+    let container = r.prefix.split('/').next().unwrap_or_default();
+    e.check(
+        is_container_name(container),
+        format!("{p}.prefix"),
+        format!(
+            "{:?} must start with a container name, e.g. record-plane/",
+            r.prefix
+        ),
+    );
+    let days = [
+        ("coolAfterDays", r.cool_after_days),
+        ("archiveAfterDays", r.archive_after_days),
+        ("deleteAfterDays", r.delete_after_days),
+    ];
+    e.check(
+        days.iter().any(|(_, d)| d.is_some()),
+        p.to_owned(),
+        "a lifecycle rule needs at least one of coolAfterDays, archiveAfterDays, deleteAfterDays",
+    );
+    for (name, d) in days {
+        if let Some(d) = d {
+            e.check(
+                d <= MAX_LIFECYCLE_DAYS,
+                format!("{p}.{name}"),
+                format!("{d} is out of range: 0-{MAX_LIFECYCLE_DAYS} days"),
+            );
+        }
+    }
+    let set: Vec<_> = days.iter().filter_map(|(n, d)| d.map(|d| (n, d))).collect();
+    for w in set.windows(2) {
+        let ((a, da), (b, db)) = (w[0], w[1]);
+        e.check(
+            da < db,
+            format!("{p}.{b}"),
+            format!(
+                "{b} ({db}) must be greater than {a} ({da}): tiering goes cool < archive < delete"
+            ),
+        );
+    }
+}
+
+fn alerts(e: &mut Errors, a: &AlertsSpec) {
+    if let Some(id) = &a.action_group_id {
+        e.check(
+            is_resource_id(id, "microsoft.insights/actiongroups"),
+            "spec.alerts.actionGroupId",
+            format!("{id:?} is not an action group resource id (/subscriptions/<guid>/resourceGroups/<rg>/providers/microsoft.insights/actionGroups/<name>)"),
+        );
+    }
+    for (name, t) in [
+        ("cpuPercent", &a.cpu_percent),
+        ("memoryPercent", &a.memory_percent),
+        ("connectionsPercent", &a.connections_percent),
+        ("storagePercent", &a.storage_percent),
+    ] {
+        if let Some(t) = t {
+            e.check(
+                t.warning > 0 && t.warning < t.critical && t.critical <= 100,
+                format!("spec.alerts.{name}"),
+                format!(
+                    "warning {} / critical {}: must be 0 < warning < critical <= 100",
+                    t.warning, t.critical
+                ),
+            );
+        }
+    }
+}
+
+/// Checks that need the profile applied: combinations of declared and default values.
+pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Vec<FieldError> {
+    use super::profiles::Environment;
+    let mut e = Errors(Vec::new());
+    let pg = &eff.postgres;
+    let env = eff.environment;
+    let origin = |declared: bool| {
+        if declared {
+            String::new()
+        } else {
+            format!(" (from the {env} profile)")
+        }
+    };
+    let ha_declared = spec.postgres.high_availability.is_some();
+    let ha = &pg.high_availability;
+    e.check(
+        !(ha.mode != HaMode::Disabled && pg.sku.tier == SkuTier::Burstable),
+        "spec.postgres.highAvailability.mode",
+        format!("{:?}{} is not available on the Burstable tier ({}): use GeneralPurpose or MemoryOptimized, or mode Disabled", ha.mode, origin(ha_declared), pg.sku.name),
+    );
+    if let Some(z) = &ha.standby_zone {
+        e.check(
+            is_zone(z),
+            "spec.postgres.highAvailability.standbyZone",
+            format!("{z:?} must be \"1\", \"2\" or \"3\""),
+        );
+        e.check(
+            ha.mode == HaMode::ZoneRedundant,
+            "spec.postgres.highAvailability.standbyZone",
+            format!(
+                "a standby zone only applies to mode ZoneRedundant, not {:?}",
+                ha.mode
+            ),
+        );
+        e.check(
+            pg.availability_zone.as_deref() != Some(z.as_str()),
+            "spec.postgres.highAvailability.standbyZone",
+            "the standby zone must differ from the primary's availabilityZone",
+        );
+    }
+    e.check(
+        ALLOWED_STORAGE_GIB.contains(&pg.storage_gib),
+        "spec.postgres.storage.sizeGiB",
+        format!(
+            "{} is not a Flexible Server storage size: one of {ALLOWED_STORAGE_GIB:?} GiB",
+            pg.storage_gib
+        ),
+    );
+    e.check(
+        pg.state == ServerState::Running || env.profile().stopped_allowed || eff.overrides.allow_stopped,
+        "spec.postgres.state",
+        format!("Stopped is only allowed in dev and test; {env} needs spec.overrides.allowStopped: true"),
+    );
+    e.check(
+        !(env == Environment::Prod && ha.mode == HaMode::Disabled && !eff.overrides.allow_prod_without_ha),
+        "spec.postgres.highAvailability.mode",
+        "prod requires high availability; set spec.overrides.allowProdWithoutHa: true to run without it",
+    );
+    e.check(
+        eff.encryption.is_some() || !env.profile().cmk_required || eff.overrides.allow_without_cmk,
+        "spec.encryption",
+        format!("{env} requires a customer-managed key (seed §4); set spec.overrides.allowWithoutCmk: true to run without it"),
+    );
+    e.0
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_zone(z: &str) -> bool {
+    matches!(z, "1" | "2" | "3")
+}
+
+fn is_container_name(n: &str) -> bool {
+    (3..=63).contains(&n.len())
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !n.ends_with('-')
+        && !n.contains("--")
+}
+
+const KEY_VAULT_SUFFIXES: &[&str] = &[
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".vault.microsoftazure.de",
+    ".managedhsm.azure.net",
+];
+
+fn is_key_vault_uri(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    KEY_VAULT_SUFFIXES.iter().any(|suffix| {
+        host.strip_suffix(suffix).is_some_and(|name| {
+            (3..=24).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !name.ends_with('-')
+                && !name.contains("--")
+        })
+    })
+}
+
+/// `/subscriptions/<guid>/resourceGroups/<rg>/providers/<provider>/<type>/<name>`, compared case-insensitively.
+fn is_resource_id(id: &str, provider_and_type: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    let want: Vec<&str> = provider_and_type.split('/').collect();
+    parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && is_guid(parts[2])
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && !parts[4].is_empty()
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6].eq_ignore_ascii_case(want[0])
+        && parts[7].eq_ignore_ascii_case(want[1])
+        && !parts[8].is_empty()
+}
+
+fn is_identity_id(id: &str) -> bool {
+    is_resource_id(id, "Microsoft.ManagedIdentity/userAssignedIdentities")
+}
