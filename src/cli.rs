@@ -103,7 +103,12 @@ fn validate(path: &Path, out: &mut impl Write) -> Result<i32> {
                 invalid += 1;
                 writeln_out(
                     out,
-                    &format!("invalid {} ({} errors)", file.display(), errors.len()),
+                    &format!(
+                        "invalid {} ({} error{})",
+                        file.display(),
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "s" }
+                    ),
                 )?;
                 for e in errors {
                     writeln_out(out, &format!("  {}: {e}", file.display()))?;

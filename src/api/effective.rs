@@ -110,6 +110,8 @@ fn apply_profile(
             None,
             None,
         ),
+        // validate_raw already reported the missing sizing block.
+        Some(SkuSetting::Auto(_)) if pg.sizing.is_none() => return None,
         Some(SkuSetting::Auto(_)) => match crate::sizing::auto_sku(pg.sizing.as_ref()) {
             Ok(choice) => (
                 choice.sku,
