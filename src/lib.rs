@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod sizing;
+pub mod sources;
 pub mod telemetry;
 
 /// Errors of the library. Messages never carry tokens, keys or secrets.
