@@ -110,7 +110,14 @@ fn apply_profile(
             None,
             None,
         ),
-        Some(SkuSetting::Auto(_)) => match crate::sizing::auto_sku(pg.sizing.as_ref()) {
+        Some(SkuSetting::Auto(_)) => match crate::sizing::auto_sku(
+            pg.sizing.as_ref(),
+            environment,
+            pg.high_availability
+                .as_ref()
+                .map_or(profile.ha_mode, |ha| ha.mode)
+                != HaMode::Disabled,
+        ) {
             Ok(choice) => (
                 choice.sku,
                 Some(choice.explanation),
