@@ -27,6 +27,9 @@ pub enum Error {
     /// Bad command-line input.
     #[error("{0}")]
     Usage(String),
+    /// A sizing calculator refused its input or found no SKU for the load.
+    #[error("{0}")]
+    Sizing(#[from] sizing::SizingError),
 }
 
 impl Error {
@@ -38,6 +41,7 @@ impl Error {
             Self::Json(_) => "json",
             Self::Io { .. } => "io",
             Self::Usage(_) => "usage",
+            Self::Sizing(_) => "sizing",
         }
     }
 }

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::catalog::{BlobTier, BLOB_TARGET_USD_PER_GB};
-use super::postgres::{cents, decimals, num};
+use super::postgres::{decimals, num, usd};
 use super::{parse_count, parse_number, thousands, SizingError};
 
 /// Largest accepted documents per month.
@@ -112,7 +112,8 @@ impl BlobInput {
             value: a.access.clone(),
             rule: "must be one of frequent, moderate, rare".into(),
         })?;
-        let retention_days = parse_count("--retention-days", &a.retention_days, MAX_RETENTION_DAYS)?;
+        let retention_days =
+            parse_count("--retention-days", &a.retention_days, MAX_RETENTION_DAYS)?;
         let days = |name: &str, raw: &Option<String>, default: u64| {
             raw.as_deref()
                 .map_or(Ok(default), |r| parse_count(name, r, MAX_RETENTION_DAYS))
@@ -131,10 +132,12 @@ impl BlobInput {
             avg_mb: parse_number("--avg-mb", &a.avg_mb, AVG_MB_RANGE.0, AVG_MB_RANGE.1)?,
             retention_days,
             access,
-            reads_per_doc: a.reads_per_doc.as_deref().map_or(
-                Ok(access.default_reads_per_doc()),
-                |r| parse_number("--reads-per-doc", r, READS_RANGE.0, READS_RANGE.1),
-            )?,
+            reads_per_doc: a
+                .reads_per_doc
+                .as_deref()
+                .map_or(Ok(access.default_reads_per_doc()), |r| {
+                    parse_number("--reads-per-doc", r, READS_RANGE.0, READS_RANGE.1)
+                })?,
             cool_after_days,
             archive_after_days,
         })
@@ -204,7 +207,11 @@ fn lifecycle(i: &BlobInput) -> Lifecycle {
     let r = i.retention_days as f64;
     let (ca, aa) = (i.cool_after_days, i.archive_after_days);
     let (cool_at, archive_at) = ((ca as f64).min(r), (aa as f64).min(r));
-    let implied = [cool_at / r, (archive_at - cool_at) / r, (r - archive_at) / r];
+    let implied = [
+        cool_at / r,
+        (archive_at - cool_at) / r,
+        (r - archive_at) / r,
+    ];
     let [hot, cool, _] = i.access.split();
     let pattern_days = [(hot * r).round() as u64, ((hot + cool) * r).round() as u64];
     let mut warnings = Vec::new();
@@ -292,6 +299,10 @@ pub fn size(i: &BlobInput) -> BlobReport {
     }
 }
 
+fn count(x: f64) -> String {
+    thousands(x.round() as u64)
+}
+
 fn pct(x: f64) -> String {
     format!("{}%", num(x * 100.0))
 }
@@ -313,38 +324,42 @@ impl BlobReport {
             num(self.avg_mb),
             self.retention_days,
             num(self.total_gb),
-            num(self.stored_docs.round())
+            count(self.stored_docs)
         );
         out += &format!(
             "access    {} reads/document/month -> {} reads + {} writes a month (reads fall on tiers like the data)\n",
             num(self.reads_per_doc),
-            num((self.stored_docs * self.reads_per_doc).round()),
+            count(self.stored_docs * self.reads_per_doc),
             thousands(self.docs_per_month)
         );
         for t in &self.tiers {
             out += &format!(
-                "{:<9} {:>4} {} GB x ${} = ${} storage; {} ops x ${}/10K = ${} access\n",
+                "{:<9} {:>4} {} GB x ${} = {} storage; {} ops x ${}/10K = {} access\n",
                 format!("{:?}", t.tier).to_lowercase(),
                 pct(t.share),
                 num(t.gb),
                 num(t.tier.usd_per_gb_month()),
-                num(cents(t.storage_usd)),
-                num((t.reads + t.writes).round()),
+                usd(t.storage_usd),
+                count(t.reads + t.writes),
                 num(t.tier.usd_per_10k_ops()),
-                num(cents(t.access_usd))
+                usd(t.access_usd)
             );
         }
         out += &format!(
-            "cost      storage ${} + access ${} = ${}/month (seed §3 price table)\n",
-            num(cents(self.storage_usd_per_month)),
-            num(cents(self.access_usd_per_month)),
-            num(cents(self.usd_per_month))
+            "cost      storage {} + access {} = {}/month (seed §3 price table)\n",
+            usd(self.storage_usd_per_month),
+            usd(self.access_usd_per_month),
+            usd(self.usd_per_month)
         );
         out += &format!(
             "per GB    weighted storage ${} vs target < ${}: {}; with access ${}/GB\n",
             decimals(self.weighted_usd_per_gb, 4),
             num(self.target_usd_per_gb),
-            if self.meets_target { "meets it" } else { "MISSES it" },
+            if self.meets_target {
+                "meets it"
+            } else {
+                "MISSES it"
+            },
             decimals(self.all_in_usd_per_gb, 4)
         );
         let l = &self.lifecycle;
@@ -425,10 +440,7 @@ mod tests {
         // 0.0056 + 0.0036 + 0.36
         assert!(close(r.access_usd_per_month, 0.3692));
         assert!(close(r.weighted_usd_per_gb, 0.006));
-        assert!(close(
-            r.all_in_usd_per_gb,
-            (0.140625 + 0.3692) / 23.4375
-        ));
+        assert!(close(r.all_in_usd_per_gb, (0.140625 + 0.3692) / 23.4375));
     }
 
     #[test]
@@ -458,10 +470,20 @@ mod tests {
         let mut i = input(Access::Moderate);
         i.retention_days = 200;
         let l = size(&i).lifecycle;
-        assert!(l.warnings.iter().any(|w| w.contains("110 days in archive")), "{:?}", l.warnings);
+        assert!(
+            l.warnings.iter().any(|w| w.contains("110 days in archive")),
+            "{:?}",
+            l.warnings
+        );
         i.retention_days = 20;
         let l = size(&i).lifecycle;
-        assert!(l.warnings.iter().any(|w| w.contains("everything stays hot")), "{:?}", l.warnings);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("everything stays hot")),
+            "{:?}",
+            l.warnings
+        );
         assert!(close(l.implied_split[0], 1.0));
     }
 
@@ -481,11 +503,29 @@ mod tests {
             let e = BlobInput::from_args(&a).expect_err(want).to_string();
             assert!(e.starts_with(want), "{e}");
         };
-        bad(|a| a.access = "sometimes".into(), "--access: must be one of frequent, moderate, rare");
-        bad(|a| a.docs_per_month = "0".into(), "--docs-per-month: must be a whole number");
-        bad(|a| a.avg_mb = "-1".into(), "--avg-mb: must be a number from 0.001 to 10000");
-        bad(|a| a.retention_days = "99999".into(), "--retention-days: must be a whole number from 1 to 36,500");
-        bad(|a| a.archive_after = Some("20".into()), "--archive-after: must be greater than --cool-after (30)");
-        bad(|a| a.reads_per_doc = Some("-2".into()), "--reads-per-doc: must be a number from 0 to 1000");
+        bad(
+            |a| a.access = "sometimes".into(),
+            "--access: must be one of frequent, moderate, rare",
+        );
+        bad(
+            |a| a.docs_per_month = "0".into(),
+            "--docs-per-month: must be a whole number",
+        );
+        bad(
+            |a| a.avg_mb = "-1".into(),
+            "--avg-mb: must be a number from 0.001 to 10000",
+        );
+        bad(
+            |a| a.retention_days = "99999".into(),
+            "--retention-days: must be a whole number from 1 to 36,500",
+        );
+        bad(
+            |a| a.archive_after = Some("20".into()),
+            "--archive-after: must be greater than --cool-after (30)",
+        );
+        bad(
+            |a| a.reads_per_doc = Some("-2".into()),
+            "--reads-per-doc: must be a number from 0 to 1000",
+        );
     }
 }

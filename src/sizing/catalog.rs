@@ -256,7 +256,10 @@ mod tests {
         assert!(find(&v5, "Standard_E20ds_v5").is_some());
         assert!(find(&v5, "Standard_D2ds_v5").is_some());
         let b1 = find(&v3, "Standard_B1ms").expect("B1ms");
-        assert_eq!((b1.vcores, b1.memory_gib, b1.baseline_vcores), (1, 2, Some(0.2)));
+        assert_eq!(
+            (b1.vcores, b1.memory_gib, b1.baseline_vcores),
+            (1, 2, Some(0.2))
+        );
         // Every name carries its tier's prefix, as the validator requires.
         for s in v3.iter().chain(&v5) {
             let prefix = match s.tier {

@@ -98,12 +98,32 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+/// `size postgres`: the report as text, or as JSON with `--json`.
+pub fn postgres_output(args: &postgres::PostgresArgs) -> Result<String, crate::Error> {
+    let report = postgres::size(&postgres::PostgresInput::from_args(args)?)?;
+    if args.json {
+        Ok(serde_json::to_string_pretty(&report)? + "\n")
+    } else {
+        Ok(report.text())
+    }
+}
+
+/// `size blob`: the report as text, or as JSON with `--json`.
+pub fn blob_output(args: &blob::BlobArgs) -> Result<String, crate::Error> {
+    let report = blob::size(&blob::BlobInput::from_args(args)?);
+    if args.json {
+        Ok(serde_json::to_string_pretty(&report)? + "\n")
+    } else {
+        Ok(report.text())
+    }
 }
 
 /// What `sku: auto` resolved to.
@@ -185,5 +205,75 @@ mod tests {
     fn auto_sku_needs_a_sizing_block() {
         let e = auto_sku(None, Environment::Prod, true).expect_err("no sizing");
         assert!(e.contains("sizing"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod auto_tests {
+    use crate::api::load;
+    use crate::api::spec::SkuTier;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/auto-prod.yaml");
+
+    #[test]
+    fn effective_spec_uses_the_calculators_sku_and_storage() {
+        let (_, eff) = load(FIXTURE).expect("valid");
+        assert_eq!(eff.postgres.sku.name, "Standard_D4s_v3");
+        assert_eq!(eff.postgres.sku.tier, SkuTier::GeneralPurpose);
+        assert_eq!(eff.postgres.storage_gib, 32);
+        let note = eff.postgres.auto_sized.expect("auto-sized note");
+        assert!(
+            note.starts_with("sized automatically (sku: auto)"),
+            "{note}"
+        );
+        assert!(note.contains("Standard_D4s_v3"), "{note}");
+    }
+
+    #[test]
+    fn declared_storage_wins_over_the_calculator() {
+        let text = FIXTURE.replace(
+            "      autoGrow: true",
+            "      sizeGiB: 256\n      autoGrow: true",
+        );
+        let (_, eff) = load(&text).expect("valid");
+        assert_eq!(eff.postgres.storage_gib, 256);
+    }
+
+    #[test]
+    fn small_load_in_prod_never_gets_burstable() {
+        // The dev row's load, but prod runs a zone-redundant standby: Burstable is ruled out.
+        let text = FIXTURE
+            .replace("sessions: 10000", "sessions: 100")
+            .replace("facts: 1000000", "facts: 1000")
+            .replace("connections: 200", "connections: 10");
+        let (_, eff) = load(&text).expect("valid");
+        assert_eq!(eff.postgres.sku.name, "Standard_D2s_v3");
+    }
+
+    #[test]
+    fn small_load_without_ha_in_dev_gets_b1ms() {
+        let text = FIXTURE
+            .replace("environment: prod", "environment: dev")
+            .replace(
+                "mode: ZoneRedundant\n      standbyZone: \"2\"",
+                "mode: Disabled",
+            )
+            .replace("sessions: 10000", "sessions: 100")
+            .replace("facts: 1000000", "facts: 1000")
+            .replace("connections: 200", "connections: 10");
+        let (_, eff) = load(&text).expect("valid");
+        assert_eq!(eff.postgres.sku.name, "Standard_B1ms");
+    }
+
+    #[test]
+    fn invalid_sizing_is_reported_at_its_path() {
+        let text = FIXTURE.replace("facts: 1000000", "facts: 0");
+        let errors = load(&text).expect_err("invalid");
+        let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            all.iter()
+                .any(|e| e.contains("spec.postgres.sizing") && e.contains("facts: must be")),
+            "{all:?}"
+        );
     }
 }

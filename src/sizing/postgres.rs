@@ -116,8 +116,7 @@ impl PostgresInput {
             facts: parse_count("--facts", &a.facts, MAX_FACTS)?,
             connections: parse_count("--connections", &a.connections, MAX_CONNECTIONS)?,
             growth: factor("--growth", &a.growth, DEFAULT_GROWTH, GROWTH_RANGE)?,
-            high_availability: environment
-                .is_some_and(|e| e.profile().ha_mode != HaMode::Disabled),
+            high_availability: environment.is_some_and(|e| e.profile().ha_mode != HaMode::Disabled),
             environment,
             generation,
             safety: factor("--safety", &a.safety, DEFAULT_SAFETY, SAFETY_RANGE)?,
@@ -307,7 +306,9 @@ pub fn storage(i: &PostgresInput) -> Result<Storage, SizingError> {
 fn misfit(sku: &ComputeSku, i: &PostgresInput, c: &Compute, m: &Memory) -> Option<String> {
     if sku.tier == SkuTier::Burstable {
         if i.high_availability {
-            return Some("Burstable has no high availability, and this server runs a standby".into());
+            return Some(
+                "Burstable has no high availability, and this server runs a standby".into(),
+            );
         }
         let dev_test = matches!(i.environment, Some(Environment::Dev | Environment::Test));
         if !dev_test && (sku.vcores > 2 || sku.memory_gib > 4) {
@@ -418,6 +419,19 @@ pub fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Money: two decimals.
+pub fn usd(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+fn vcores(n: u32) -> String {
+    if n == 1 {
+        "1 vCore".into()
+    } else {
+        format!("{n} vCores")
+    }
+}
+
 /// A number for people: at most three decimals, no trailing zeros.
 pub fn num(x: f64) -> String {
     decimals(x, 3)
@@ -437,7 +451,7 @@ impl PostgresReport {
     /// The sizing in one line (status notes, render comments).
     pub fn one_line(&self) -> String {
         format!(
-            "sized automatically (sku: auto): {} sessions, {} facts, {} connections, growth {} -> {} vCores, {} GiB RAM (minimum {} GiB) -> {:?} {} ({} vCores, {} GiB); storage {} GiB -> {} GiB ({} IOPS); ~${}/month indicative",
+            "sized automatically (sku: auto): {} sessions, {} facts, {} connections, growth {} -> {} vCores, {} GiB RAM (minimum {} GiB) -> {:?} {} ({} vCores, {} GiB); storage {} GiB -> {} GiB ({} IOPS); ~{}/month indicative",
             thousands(self.sessions),
             thousands(self.facts),
             thousands(self.connections),
@@ -452,14 +466,15 @@ impl PostgresReport {
             num(self.storage.required_gib),
             self.storage.size_gib,
             thousands(u64::from(self.storage.iops)),
-            num(self.usd_per_month),
+            usd(self.usd_per_month),
         )
     }
 
     /// The report as text: inputs → vCores / RAM / storage → SKU → cost.
     pub fn text(&self) -> String {
         let (c, m, s) = (&self.compute, &self.memory, &self.storage);
-        let mut out = String::from("PostgreSQL sizing (seed §2, corrected model: docs/sizing.md)\n");
+        let mut out =
+            String::from("PostgreSQL sizing (seed §2, corrected model: docs/sizing.md)\n");
         let env = self
             .environment
             .as_deref()
@@ -487,8 +502,11 @@ impl PostgresReport {
             .map(|b| format!(", baseline {} vCores", num(b)))
             .unwrap_or_default();
         out += &format!(
-            "SKU      {:?} {} ({} vCores, {} GiB{baseline}): the cheapest that fits\n",
-            self.sku.tier, self.sku.name, self.sku.vcores, self.sku.memory_gib
+            "SKU      {:?} {} ({}, {} GiB{baseline}): the cheapest that fits\n",
+            self.sku.tier,
+            self.sku.name,
+            vcores(self.sku.vcores),
+            self.sku.memory_gib
         );
         let skip = self.rejected.len().saturating_sub(4);
         if skip > 0 {
@@ -504,14 +522,17 @@ impl PostgresReport {
             num(s.safety_factor), num(s.required_gib), s.size_gib, thousands(u64::from(s.iops))
         );
         out += &format!(
-            "cost     compute ${} + storage ${} = ${}/month ({})\n",
-            num(self.sku.usd_per_month),
-            num(cents(s.usd_per_month)),
-            num(self.usd_per_month),
+            "cost     compute {} + storage {} = {}/month ({})\n",
+            usd(self.sku.usd_per_month),
+            usd(s.usd_per_month),
+            usd(self.usd_per_month),
             self.price_basis
         );
         if let Some(ha) = self.usd_per_month_with_standby {
-            out += &format!("         with the high-availability standby: ${}/month\n", num(ha));
+            out += &format!(
+                "         with the high-availability standby: {}/month\n",
+                usd(ha)
+            );
         }
         out
     }
@@ -551,8 +572,16 @@ mod tests {
         for (env, l, want) in [
             (Environment::Dev, load(100, 1_000, 10), "Standard_B1ms"),
             (Environment::Test, load(500, 10_000, 20), "Standard_B2s"),
-            (Environment::Uat, load(2_000, 100_000, 50), "Standard_D2s_v3"),
-            (Environment::Prod, load(10_000, 1_000_000, 200), "Standard_D4s_v3"),
+            (
+                Environment::Uat,
+                load(2_000, 100_000, 50),
+                "Standard_D2s_v3",
+            ),
+            (
+                Environment::Prod,
+                load(10_000, 1_000_000, 200),
+                "Standard_D4s_v3",
+            ),
         ] {
             let i = PostgresInput {
                 environment: Some(env),
@@ -584,7 +613,11 @@ mod tests {
         assert_eq!(sku(&load(100, 1_000, 19)), "Standard_B1ms");
         let r = size(&load(100, 1_000, 20)).expect("sizes");
         assert_eq!(r.sku.name, "Standard_B2s");
-        assert!(r.rejected[0].reason.contains("baseline"), "{:?}", r.rejected);
+        assert!(
+            r.rejected[0].reason.contains("baseline"),
+            "{:?}",
+            r.rejected
+        );
     }
 
     #[test]
@@ -679,14 +712,21 @@ mod tests {
             ..load(1_000_000, 100_000_000, 100)
         };
         let s = storage(&i).expect("storage");
-        assert!(s.required_gib > 1_024.0 && s.required_gib <= 2_048.0, "{}", s.required_gib);
+        assert!(
+            s.required_gib > 1_024.0 && s.required_gib <= 2_048.0,
+            "{}",
+            s.required_gib
+        );
         assert_eq!((s.size_gib, s.iops), (2_048, 7_500));
     }
 
     #[test]
     fn too_large_a_load_is_an_error_not_a_wrong_sku() {
         let e = size(&load(10_000, 100_000_000, 200)).expect_err("too big");
-        assert!(e.to_string().contains("more than any Flexible Server SKU"), "{e}");
+        assert!(
+            e.to_string().contains("more than any Flexible Server SKU"),
+            "{e}"
+        );
     }
 
     #[test]
