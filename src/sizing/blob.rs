@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::catalog::{BlobTier, BLOB_TARGET_USD_PER_GB};
-use super::postgres::{decimals, num, usd};
+use super::format::{decimals, num, usd};
 use super::{parse_count, parse_number, thousands, SizingError};
 
 /// Largest accepted documents per month.

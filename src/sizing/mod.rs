@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod catalog;
+pub mod format;
 pub mod postgres;
 
 use crate::api::profiles::Environment;
