@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{api, Error, Result};
+use crate::{api, sizing, Error, Result};
 
 /// Keeps an Azure data plane (PostgreSQL Flexible Server + Blob Storage + one CMK + alerts) as declared.
 #[derive(Parser, Debug)]
@@ -32,6 +32,18 @@ pub enum Command {
     },
     /// Print the EngramDataPlane CustomResourceDefinition as YAML.
     Crd,
+    /// Sizing calculators (seed §2 and §3): PostgreSQL SKU and storage, Blob Storage tiers and cost.
+    #[command(subcommand)]
+    Size(SizeCommand),
+}
+
+/// `size` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SizeCommand {
+    /// PostgreSQL Flexible Server: vCores, RAM, SKU, storage and monthly cost for a load.
+    Postgres(sizing::postgres::PostgresArgs),
+    /// Blob Storage: volume, hot/cool/archive split, monthly cost and lifecycle implications.
+    Blob(sizing::blob::BlobArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -42,6 +54,14 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Render { file } => render(&file, &mut out),
         Command::Crd => {
             write_out(&mut out, &api::crd_yaml()?)?;
+            Ok(0)
+        }
+        Command::Size(size) => {
+            let text = match size {
+                SizeCommand::Postgres(args) => sizing::postgres_output(&args)?,
+                SizeCommand::Blob(args) => sizing::blob_output(&args)?,
+            };
+            write_out(&mut out, &text)?;
             Ok(0)
         }
     }
@@ -126,6 +146,9 @@ fn validate(path: &Path, out: &mut impl Write) -> Result<i32> {
 fn render(path: &Path, out: &mut impl Write) -> Result<i32> {
     match api::load(&read(path)?) {
         Ok((res, eff)) => {
+            if let Some(note) = &eff.postgres.auto_sized {
+                writeln_out(out, &format!("# {note}"))?;
+            }
             write_out(out, &api::render_yaml(&res, &eff)?)?;
             Ok(0)
         }

@@ -29,6 +29,9 @@ pub enum Error {
     /// Bad command-line input.
     #[error("{0}")]
     Usage(String),
+    /// A sizing calculator refused its input or found no SKU for the load.
+    #[error("{0}")]
+    Sizing(#[from] sizing::SizingError),
 }
 
 impl Error {
@@ -40,6 +43,7 @@ impl Error {
             Self::Json(_) => "json",
             Self::Io { .. } => "io",
             Self::Usage(_) => "usage",
+            Self::Sizing(_) => "sizing",
         }
     }
 }
