@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod plan;
 pub mod sizing;
 
 /// Errors of the library. Messages never carry tokens, keys or secrets.
