@@ -2,6 +2,7 @@
 //! customer-managed key + Azure Monitor alerts) exactly as declared.
 
 pub mod api;
+pub mod azure;
 pub mod cli;
 pub mod plan;
 pub mod sizing;
