@@ -4,6 +4,7 @@
 pub mod observed;
 pub mod pg_config;
 pub mod postgres;
+pub mod render;
 pub mod rules;
 #[cfg(test)]
 mod tests;
