@@ -2,7 +2,10 @@
 //! customer-managed key + Azure Monitor alerts) exactly as declared.
 
 pub mod api;
+pub mod azure;
 pub mod cli;
+pub mod plan;
+pub mod reconcile;
 pub mod sizing;
 pub mod sources;
 pub mod telemetry;
