@@ -138,6 +138,18 @@ pub struct Inputs<'a> {
     pub ctx: &'a Context,
 }
 
+/// The version segment of `https://{vault}/keys/{name}/{version}`; "latest" for a versionless URI.
+fn key_version(uri: &str) -> Option<String> {
+    let rest = uri.split("/keys/").nth(1)?;
+    Some(
+        rest.split('/')
+            .nth(1)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("latest")
+            .to_owned(),
+    )
+}
+
 /// The status after a pass that read Azure.
 pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
     let (ctx, plan, g) = (i.ctx, i.plan, i.ctx.generation);
@@ -195,9 +207,7 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             storage_gib: Some(o.storage_gib),
             ha_state: o.ha_state.clone().or_else(|| Some(o.ha_mode.clone())),
             key_version: match &o.encryption {
-                ObservedEncryption::AzureKeyVault { key_uri, .. } => {
-                    key_uri.rsplit('/').next().map(str::to_owned)
-                }
+                ObservedEncryption::AzureKeyVault { key_uri, .. } => key_version(key_uri),
                 ObservedEncryption::SystemManaged => None,
             },
             fqdn: o.fqdn.clone(),
