@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod mock_arm;
 pub mod sizing;
 
 /// Errors of the library. Messages never carry tokens, keys or secrets.
