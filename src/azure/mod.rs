@@ -107,6 +107,21 @@ const LOCATION: HeaderName = HeaderName::from_static("location");
 impl Arm {
     /// Build the clients. The SDK's own retries are off; [`ArmPolicy`] and our backoff own retries.
     pub fn new(settings: ArmSettings) -> Result<Self, ArmError> {
+        Self::build(settings, None)
+    }
+
+    /// Like [`Arm::new`], also counting requests and throttle waits in Prometheus `metrics`.
+    pub fn with_metrics(
+        settings: ArmSettings,
+        metrics: Arc<crate::telemetry::metrics::Metrics>,
+    ) -> Result<Self, ArmError> {
+        Self::build(settings, Some(metrics))
+    }
+
+    fn build(
+        settings: ArmSettings,
+        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    ) -> Result<Self, ArmError> {
         let endpoint = Url::parse(&settings.endpoint)
             .map_err(|e| ArmError::Decode(format!("--arm-endpoint {}: {e}", settings.endpoint)))?;
         let credential = settings.credentials.build()?;
@@ -115,6 +130,7 @@ impl Arm {
         let policy: Arc<dyn azure_core::Policy> = Arc::new(ArmPolicy {
             budget,
             stats: stats.clone(),
+            metrics,
         });
         let options = ClientOptions::default()
             .retry(RetryOptions::none())

@@ -12,6 +12,7 @@ use azure_core::{Context, Method, Policy, PolicyResult, Request};
 
 use super::error::parse_body;
 use super::throttle::{Budget, Class};
+use crate::telemetry::metrics::Metrics;
 
 const REMAINING_READS: HeaderName =
     HeaderName::from_static("x-ms-ratelimit-remaining-subscription-reads");
@@ -65,6 +66,35 @@ pub fn subscription_of(url: &azure_core::Url) -> String {
 pub struct ArmPolicy {
     pub budget: Arc<Budget>,
     pub stats: Arc<Stats>,
+    /// Prometheus metrics (requests by method / kind / status, throttle waits), when exported.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// The resource kind a request addresses, for metric labels (never an id or a name).
+pub fn resource_kind(path: &str) -> &'static str {
+    let p = path.to_ascii_lowercase();
+    if p.contains("operationresults")
+        || p.contains("operationstatuses")
+        || p.contains("asyncoperation")
+    {
+        "operation"
+    } else if p.contains("/configurations") {
+        "pg_config"
+    } else if p.contains("/flexibleservers") {
+        "postgres"
+    } else if p.contains("/managementpolicies") {
+        "lifecycle"
+    } else if p.contains("/blobservices") {
+        "container"
+    } else if p.contains("/storageaccounts") {
+        "storage_account"
+    } else if p.contains("/metricalerts") {
+        "alert"
+    } else if p.contains("/keys/") {
+        "key"
+    } else {
+        "other"
+    }
 }
 
 #[async_trait::async_trait]
@@ -80,7 +110,10 @@ impl Policy for ArmPolicy {
             Method::Get | Method::Head => Class::Read,
             _ => Class::Write,
         };
-        self.budget.admit(&sub, class).await;
+        let waited = self.budget.admit(&sub, class).await;
+        if let (Some(m), false) = (&self.metrics, waited.is_zero()) {
+            m.throttled(waited);
+        }
         let counter = if class == Class::Read {
             &self.stats.reads
         } else {
@@ -93,7 +126,21 @@ impl Policy for ArmPolicy {
                 "empty pipeline",
             ));
         };
-        let response = first.send(ctx, request, rest).await?;
+        let method = request.method().to_string().to_ascii_uppercase();
+        let kind = resource_kind(request.url().path());
+        let record = |status: Option<u16>| {
+            if let Some(m) = &self.metrics {
+                m.arm_request(&method, kind, status);
+            }
+        };
+        let response = match first.send(ctx, request, rest).await {
+            Ok(r) => r,
+            Err(e) => {
+                record(None);
+                return Err(e);
+            }
+        };
+        record(Some(u16::from(response.status())));
         for (name, c) in [
             (&REMAINING_READS, Class::Read),
             (&REMAINING_WRITES, Class::Write),
@@ -144,5 +191,26 @@ mod tests {
         assert_eq!(subscription_of(&u), "abc");
         let u = azure_core::Url::parse("http://h/keyvault/kv/keys/k").unwrap();
         assert_eq!(subscription_of(&u), "-");
+    }
+
+    #[test]
+    fn resource_kind_names_the_kind_not_the_resource() {
+        let pg = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg";
+        assert_eq!(resource_kind(pg), "postgres");
+        assert_eq!(
+            resource_kind(&format!("{pg}/configurations/x")),
+            "pg_config"
+        );
+        assert_eq!(
+            resource_kind("/subscriptions/s/providers/Microsoft.DBforPostgreSQL/locations/l/azureAsyncOperation/1"),
+            "operation"
+        );
+        assert_eq!(
+            resource_kind(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a"
+            ),
+            "storage_account"
+        );
+        assert_eq!(resource_kind("/keyvault/kv/keys/k/v"), "key");
     }
 }

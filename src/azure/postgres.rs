@@ -142,6 +142,11 @@ impl Arm {
                         .send()
                         .await
                         .map(|r| r.as_raw_response().headers().clone()),
+                    Op::PgDelete(t) => sc
+                        .delete(&t.subscription_id, &t.resource_group, &t.server_name)
+                        .send()
+                        .await
+                        .map(|r| r.as_raw_response().headers().clone()),
                     Op::PgConfigure(t, name, value) => {
                         let body: Configuration = to_model(
                             json!({"properties": {"value": value, "source": "user-override"}}),

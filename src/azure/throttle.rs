@@ -96,8 +96,10 @@ impl Budget {
     }
 
     /// Wait until a request may be sent, then take a token.
-    pub async fn admit(&self, sub: &str, class: Class) {
+    pub async fn admit(&self, sub: &str, class: Class) -> Duration {
+        let mut waited = Duration::ZERO;
         while let Some(wait) = self.try_admit(sub, class) {
+            waited += wait;
             tracing::debug!(
                 subscription = sub,
                 wait_ms = wait.as_millis() as u64,
@@ -105,6 +107,7 @@ impl Budget {
             );
             tokio::time::sleep(wait).await;
         }
+        waited
     }
 
     /// ARM said how many requests remain: never believe we have more than that.

@@ -1,6 +1,7 @@
 //! Pure planning: effective spec × observed state → ordered actions + field-level drift.
 //! No I/O and no async here. One file per Azure resource kind; `plan_all` joins them.
 
+pub mod deletion;
 pub mod observed;
 pub mod pg_config;
 pub mod postgres;
@@ -25,6 +26,7 @@ pub enum Verb {
     Stop,
     Restart,
     Configure,
+    Delete,
 }
 
 impl fmt::Display for Verb {
@@ -36,6 +38,7 @@ impl fmt::Display for Verb {
             Self::Stop => "stop",
             Self::Restart => "restart",
             Self::Configure => "configure",
+            Self::Delete => "delete",
         })
     }
 }
@@ -111,6 +114,8 @@ pub enum Op {
     PgStop(PgTarget),
     PgRestart(PgTarget),
     PgConfigure(PgTarget, String, String),
+    /// DELETE the server (data plane cleanup under `deletion: delete` only).
+    PgDelete(PgTarget),
 }
 
 /// One write the plan wants, with the field changes it corrects.

@@ -23,6 +23,10 @@ pub fn terraform(plan: &Plan) -> (String, Summary) {
                 sum.create += 1;
                 ("+", "create")
             }
+            Verb::Delete => {
+                sum.change += 1;
+                ("-", "delete")
+            }
             v => {
                 sum.change += 1;
                 ("~", if v == Verb::Update { "update" } else { "" })

@@ -4,6 +4,7 @@
 //! Both front doors (folder, Kubernetes) call [`reconcile`]; they differ only in where specs come
 //! from and where status goes.
 
+pub mod cleanup;
 pub mod conditions;
 mod status;
 

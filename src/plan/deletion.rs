@@ -1,0 +1,116 @@
+//! Planning the removal of a data plane from Azure when its declaration is deleted (the
+//! Kubernetes finalizer's cleanup). Pure, like every planner.
+//!
+//! - `deletion: retain` (the default) plans nothing: Azure is left untouched.
+//! - `mode: observe` plans nothing either: observe mode never writes.
+//! - `deletion: delete` deletes the PostgreSQL server (one DELETE, a long-running operation), never
+//!   while an operation is running on it. The Storage account joins this plan through its own
+//!   teardown planner, which refuses an account holding a container under legal hold or a locked
+//!   immutability policy (deleting the account would delete those containers).
+
+use super::{postgres, rules, Action, FieldChange, Observed, Op, Plan, Verb};
+use crate::api::spec::{DeletionPolicy, Mode};
+use crate::api::EffectiveSpec;
+
+/// What must happen in Azure before the declaration may go.
+pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
+    let mut plan = Plan::default();
+    if eff.deletion == DeletionPolicy::Retain {
+        plan.notes
+            .push("deletion: retain: Azure resources are left in place".into());
+        return plan;
+    }
+    if eff.mode == Mode::Observe {
+        plan.notes
+            .push("mode: observe: nothing is deleted in Azure".into());
+        return plan;
+    }
+    let resource = postgres::resource_label(eff);
+    if let Some(server) = &observed.postgres.server {
+        if rules::is_busy(&server.state) {
+            plan.waiting
+                .push(format!("{resource} is {}: deleting after it", server.state));
+        } else {
+            plan.actions.push(Action {
+                resource,
+                verb: Verb::Delete,
+                changes: vec![FieldChange::new("server", "present", "absent")],
+                op: Op::PgDelete(postgres::target(eff)),
+            });
+        }
+    }
+    plan
+}
+
+/// True when nothing of the data plane is left to delete, wait for, or refused.
+pub fn finished(plan: &Plan) -> bool {
+    plan.actions.is_empty() && plan.waiting.is_empty() && plan.refused.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ObservedPostgres, ObservedServer};
+
+    fn eff(deletion: &str, mode: &str) -> EffectiveSpec {
+        let text = include_str!("../../examples/dev.yaml");
+        let mut res = crate::api::parse(text).expect("dev example parses");
+        let policy = res.spec.policy.get_or_insert_with(Default::default);
+        policy.deletion = Some(if deletion == "delete" {
+            DeletionPolicy::Delete
+        } else {
+            DeletionPolicy::Retain
+        });
+        policy.mode = Some(if mode == "observe" {
+            Mode::Observe
+        } else {
+            Mode::Enforce
+        });
+        crate::api::resolve(&res.spec).expect("valid")
+    }
+
+    fn with_server(state: &str) -> Observed {
+        Observed {
+            postgres: ObservedPostgres {
+                server: Some(ObservedServer {
+                    state: state.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn retain_and_observe_plan_nothing() {
+        for (d, m) in [
+            ("retain", "enforce"),
+            ("retain", "observe"),
+            ("delete", "observe"),
+        ] {
+            let p = plan(&eff(d, m), &with_server("Ready"));
+            assert!(p.actions.is_empty(), "{d}/{m}");
+            assert!(finished(&p));
+            assert_eq!(p.notes.len(), 1);
+        }
+    }
+
+    #[test]
+    fn delete_sends_one_delete_and_waits_for_a_busy_server() {
+        let e = eff("delete", "enforce");
+        let p = plan(&e, &with_server("Ready"));
+        assert_eq!(p.actions.len(), 1);
+        assert_eq!(p.actions[0].verb, Verb::Delete);
+        assert!(
+            matches!(&p.actions[0].op, Op::PgDelete(t) if t.server_name == e.postgres.server_name)
+        );
+        assert!(!finished(&p));
+
+        let p = plan(&e, &with_server("Dropping"));
+        assert!(p.actions.is_empty(), "never a second DELETE while one runs");
+        assert_eq!(p.waiting.len(), 1);
+        assert!(!finished(&p));
+
+        assert!(finished(&plan(&e, &Observed::default())), "nothing left");
+    }
+}
