@@ -129,9 +129,23 @@ impl ArmArgs {
 /// Arguments of `run`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// The folder of EngramDataPlane specs.
-    #[arg(long = "specs")]
-    pub specs: PathBuf,
+    /// The folder of EngramDataPlane specs (folder mode).
+    #[arg(
+        long = "specs",
+        required_unless_present = "kube",
+        conflicts_with = "kube"
+    )]
+    pub specs: Option<PathBuf>,
+    /// Kubernetes mode: watch EngramDataPlane objects (in-cluster config or KUBECONFIG), with a
+    /// finalizer, status on the status subresource, Events and leader election.
+    #[arg(long)]
+    pub kube: bool,
+    /// Kubernetes mode: watch one namespace (default: all namespaces).
+    #[arg(long, requires = "kube")]
+    pub namespace: Option<String>,
+    /// Serve /livez, /readyz and /metrics on this address (both modes), e.g. 0.0.0.0:8080.
+    #[arg(long = "admin-listen")]
+    pub admin_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub arm: ArmArgs,
     /// `embedded` starts the mock ARM in-process (real-time clock) and talks to it.

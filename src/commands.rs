@@ -8,13 +8,15 @@ use std::time::Duration;
 use crate::azure::{Arm, ArmApi};
 use crate::cli::{read, writeln_out, ArmArgs, RunArgs};
 use crate::sources::folder::{Folder, FolderOptions};
+use crate::sources::kube::KubeOptions;
+use crate::telemetry::admin::Health;
 use crate::{api, plan, Error, Result};
 
 fn arm_error(e: crate::azure::ArmError) -> Error {
     Error::Usage(format!("ARM: {e}"))
 }
 
-/// `engram-operator run`.
+/// `engram-operator run`: folder mode (`--specs`) or Kubernetes mode (`--kube`).
 pub async fn run(args: RunArgs) -> Result<i32> {
     let mut settings = args.arm.settings();
     let _embedded = if args.arm_mode.as_deref() == Some("embedded") {
@@ -25,12 +27,48 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     } else {
         None
     };
-    let arm: Arc<dyn ArmApi> = Arc::new(Arm::new(settings).map_err(arm_error)?);
-    let mut opts = FolderOptions::new(&args.specs);
+    let health = Arc::new(Health::default());
+    if let Some(addr) = args.admin_listen {
+        let bound = crate::telemetry::admin::serve(addr, health.clone())
+            .await
+            .map_err(|source| Error::Io {
+                path: format!("--admin-listen {addr}"),
+                source,
+            })?;
+        tracing::info!(%bound, "admin endpoints: /livez /readyz /metrics");
+    }
+    let arm: Arc<dyn ArmApi> =
+        Arc::new(Arm::with_metrics(settings, health.metrics.clone()).map_err(arm_error)?);
+    let poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
+    if args.kube {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let opts = KubeOptions {
+            namespace: args.namespace.clone(),
+            identity: env("POD_NAME")
+                .or_else(|| env("HOSTNAME"))
+                .unwrap_or_else(|| "engram-operator".into()),
+            lease_namespace: env("POD_NAMESPACE")
+                .or_else(|| args.namespace.clone())
+                .unwrap_or_else(|| "default".into()),
+            poll_interval,
+        };
+        crate::sources::kube::run(opts, arm, health)
+            .await
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        return Ok(0);
+    }
+    let Some(specs) = &args.specs else {
+        return Err(Error::Usage("--specs or --kube is required".into()));
+    };
+    let mut opts = FolderOptions::new(specs);
     opts.status_dir = args.status_dir.clone();
     opts.once = args.once;
     opts.concurrency = args.concurrency;
-    opts.poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
+    opts.poll_interval = poll_interval;
+    opts.metrics = Some(health.metrics.clone());
+    // Folder mode has no cache to sync: ready as soon as it runs.
+    health.set_ready(true);
+    health.metrics.set_leader(true);
     let code = Folder::new(arm.clone(), opts).run().await?;
     let (reads, writes, throttled, non_2xx) = arm.stats().snapshot();
     tracing::info!(reads, writes, throttled, non_2xx, "ARM requests");

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::api::{self, EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmApi;
 use crate::reconcile::{self, Context, Outcome};
+use crate::telemetry::metrics::{outcome_label, Metrics};
 use crate::{Error, Result};
 
 /// Options of `engram-operator run`.
@@ -34,6 +35,8 @@ pub struct FolderOptions {
     pub scan_interval: Duration,
     /// `--once` gives up after this long.
     pub once_timeout: Duration,
+    /// Prometheus metrics of the reconciles (served by `--admin-listen`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl FolderOptions {
@@ -46,6 +49,7 @@ impl FolderOptions {
             poll_interval: Duration::from_secs(10),
             scan_interval: Duration::from_secs(2),
             once_timeout: Duration::from_secs(1800),
+            metrics: None,
         }
     }
 }
@@ -192,14 +196,20 @@ impl Folder {
                 let _permit = sem.acquire_owned().await;
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
+                let started = std::time::Instant::now();
                 let out = reconcile::reconcile(arm.as_ref(), spec, &prev, &ctx)
                     .instrument(span)
                     .await;
-                (path, out)
+                (path, out, started.elapsed())
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((path, out)) = joined else { continue };
+            let Ok((path, out, took)) = joined else {
+                continue;
+            };
+            if let Some(m) = &self.opts.metrics {
+                m.reconciled(outcome_label(&out), took);
+            }
             let Some(plane) = self.planes.get_mut(&path) else {
                 continue;
             };
@@ -216,6 +226,22 @@ impl Folder {
             plane.last = Some(out);
         }
         Ok(())
+    }
+
+    fn update_gauges(&self) {
+        if let Some(m) = &self.opts.metrics {
+            let drift = self
+                .planes
+                .values()
+                .map(|p| p.status.drift.iter().filter(|d| !d.corrected).count() as i64)
+                .sum();
+            let pending = self
+                .planes
+                .values()
+                .map(|p| p.status.pending_operations.len() as i64)
+                .sum();
+            m.set_open(drift, pending);
+        }
     }
 
     /// True when every data plane has settled: nothing in flight and nothing left to apply.
@@ -278,6 +304,7 @@ impl Folder {
                 next_scan = Instant::now() + self.opts.scan_interval;
             }
             self.pass().await?;
+            self.update_gauges();
             if self.opts.once && (self.settled() || Instant::now() >= deadline) {
                 let (code, lines) = self.report();
                 for l in lines {
@@ -319,7 +346,7 @@ fn log_outcome(name: &str, out: &Outcome) {
     );
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

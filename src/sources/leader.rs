@@ -2,11 +2,14 @@
 //! ARM or to status. The engine asks the gate before every write, so a lost lease stops writes at
 //! once (not at the end of a reconcile).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kube_lease_manager::{LeaseManagerBuilder, LeaseParams};
 use tokio::sync::watch;
 
+use crate::api::EffectiveSpec;
+use crate::azure::{ArmApi, ArmError, OpState, Stats, Submitted};
+use crate::plan::{Observed, Op};
 use crate::telemetry::metrics::Metrics;
 
 /// Name of the Lease the replicas compete for.
@@ -42,6 +45,65 @@ impl LeaderGate {
     pub async fn wait_until_leader(&mut self) {
         // An error means the election task ended; the gate then stays as it was.
         let _ = self.rx.wait_for(|leader| *leader).await;
+    }
+
+    /// Wait until leadership is `leader`; false when the election ended first.
+    pub async fn wait_for(&mut self, leader: bool) -> bool {
+        // Returns at once when the value already matches, even after the election ended.
+        self.rx.wait_for(|l| *l == leader).await.is_ok()
+    }
+}
+
+/// An [`ArmApi`] that asks the gate before every write: a lease lost in the middle of a reconcile
+/// stops the next write at once. Reads and polls pass through. It also remembers which writes ARM
+/// accepted in this pass (the Kubernetes front door turns them into Events).
+pub struct GatedArm {
+    inner: Arc<dyn ArmApi>,
+    gate: LeaderGate,
+    accepted: Mutex<Vec<Op>>,
+}
+
+impl GatedArm {
+    pub fn new(inner: Arc<dyn ArmApi>, gate: LeaderGate) -> Self {
+        Self {
+            inner,
+            gate,
+            accepted: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The writes ARM accepted through this wrapper, in order.
+    pub fn accepted(&self) -> Vec<Op> {
+        self.accepted.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl ArmApi for GatedArm {
+    async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        self.inner.observe(eff).await
+    }
+
+    async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
+        if !self.gate.is_leader() {
+            // Transient for the engine: nothing is reported as an error, nothing is sent.
+            return Err(ArmError::Busy(
+                "leader lease not held: write withheld".into(),
+            ));
+        }
+        let sub = self.inner.submit(op).await?;
+        if let Ok(mut v) = self.accepted.lock() {
+            v.push(op.clone());
+        }
+        Ok(sub)
+    }
+
+    async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {
+        self.inner.poll(operation_url).await
+    }
+
+    fn stats(&self) -> &Stats {
+        self.inner.stats()
     }
 }
 

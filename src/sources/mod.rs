@@ -2,4 +2,6 @@
 //! `kube` the Kubernetes one; both call the same `reconcile::reconcile`. `leader` gates writes.
 
 pub mod folder;
+pub mod kube;
+pub mod kube_events;
 pub mod leader;

@@ -17,8 +17,8 @@ use super::metrics::Metrics;
 #[derive(Default)]
 pub struct Health {
     ready: AtomicBool,
-    /// The metrics exposed on /metrics.
-    pub metrics: Metrics,
+    /// The metrics exposed on /metrics (shared with the engine, the ARM client and the election).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Health {

@@ -196,6 +196,25 @@ impl Metrics {
     }
 }
 
+/// The `result` label of a reconcile outcome: invalid, fatal, refused, error, ok or progressing.
+pub fn outcome_label(out: &crate::reconcile::Outcome) -> &'static str {
+    use crate::reconcile::conditions::{get, READY};
+    let s = &out.status;
+    if get(&s.conditions, READY).is_some_and(|c| c.reason == "InvalidSpec") {
+        "invalid"
+    } else if out.fatal {
+        "fatal"
+    } else if s.errors.iter().any(|e| e.contains(": refused: ")) {
+        "refused"
+    } else if !s.errors.is_empty() {
+        "error"
+    } else if out.ready() {
+        "ok"
+    } else {
+        "progressing"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,443 @@
+//! The Kubernetes front door: a kube-rs Controller over EngramDataPlane objects (one namespace or
+//! all) that calls the same engine as folder mode. Around the engine: a finalizer added before the
+//! first ARM write, the cleanup under the deletion policy, status written with server-side apply on
+//! the status subresource, Events on transitions only, and a leader gate (only the lease holder
+//! writes, to ARM or to status).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::kube_events;
+use super::leader::{GatedArm, LeaderError, LeaderGate};
+use crate::api::spec::DeletionPolicy;
+use crate::api::{self, EngramDataPlane, EngramDataPlaneStatus};
+use crate::azure::ArmApi;
+use crate::reconcile::{self, cleanup, conditions, Context};
+use crate::telemetry::admin::Health;
+use crate::telemetry::metrics::outcome_label;
+
+/// The finalizer that holds a declaration until its cleanup has run.
+pub const FINALIZER: &str = "engram.zimax.net/cleanup";
+/// Field manager of the status apply patch (and the Events' reporting controller).
+pub const FIELD_MANAGER: &str = "engram-operator";
+
+/// Errors of the Kubernetes front door.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("object has no name or namespace")]
+    Unnamed,
+    #[error("{0}")]
+    Leader(#[from] LeaderError),
+    /// This replica does not hold the lease (or lost it during the pass): nothing was written.
+    #[error("not the leader: nothing written")]
+    NotLeader,
+    /// Cleanup not finished (deletes in flight, or refused): the finalizer stays.
+    #[error("cleanup pending: {why}")]
+    CleanupPending { why: String, after: Duration },
+}
+
+impl KubeError {
+    /// A short, stable label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube_api",
+            Self::Finalizer(_) => "finalizer",
+            Self::Unnamed => "unnamed",
+            Self::Leader(_) => "leader",
+            Self::NotLeader => "not_leader",
+            Self::CleanupPending { .. } => "deleting",
+        }
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Ctx {
+    pub client: kube::Client,
+    pub arm: Arc<dyn ArmApi>,
+    pub gate: LeaderGate,
+    pub recorder: Recorder,
+    pub health: Arc<Health>,
+    /// Pause between polls of an operation in flight when ARM sends no Retry-After.
+    pub poll_interval: Duration,
+    /// Backoff after an error of the Kubernetes API.
+    pub error_backoff: Duration,
+    /// Open drift and pending operations per data plane, for the gauges.
+    open: Mutex<BTreeMap<String, (i64, i64)>>,
+}
+
+impl Ctx {
+    pub fn new(
+        client: kube::Client,
+        arm: Arc<dyn ArmApi>,
+        gate: LeaderGate,
+        health: Arc<Health>,
+        instance: &str,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: Some(instance.into()),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            arm,
+            gate,
+            health,
+            poll_interval: Duration::from_secs(10),
+            error_backoff: Duration::from_secs(30),
+            open: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn set_open(&self, key: String, status: Option<&EngramDataPlaneStatus>) {
+        let Ok(mut open) = self.open.lock() else {
+            return;
+        };
+        match status {
+            Some(s) => {
+                let drift = s.drift.iter().filter(|d| !d.corrected).count() as i64;
+                open.insert(key, (drift, s.pending_operations.len() as i64));
+            }
+            None => {
+                open.remove(&key);
+            }
+        }
+        let (d, p) = open.values().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        self.health.metrics.set_open(d, p);
+    }
+}
+
+/// Reconcile one object: the controller's reconcile function (tests call it directly).
+pub async fn reconcile(obj: Arc<EngramDataPlane>, ctx: Arc<Ctx>) -> Result<Action, KubeError> {
+    if !ctx.gate.is_leader() {
+        // Every replica watches; only the leader acts. Becoming leader re-triggers every object.
+        return Ok(Action::await_change());
+    }
+    let ns = obj.namespace().ok_or(KubeError::Unnamed)?;
+    let api: Api<EngramDataPlane> = Api::namespaced(ctx.client.clone(), &ns);
+    let started = Instant::now();
+    let res = finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            finalizer::Event::Apply(o) => apply(o, &api, &ctx).await,
+            finalizer::Event::Cleanup(o) => cleanup(o, &api, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        other => KubeError::Finalizer(other.to_string()),
+    });
+    if let Err(e) = &res {
+        ctx.health
+            .metrics
+            .reconciled(e.metric_label(), started.elapsed());
+    }
+    res
+}
+
+/// What the controller does after an error.
+pub fn error_policy(_obj: Arc<EngramDataPlane>, err: &KubeError, ctx: Arc<Ctx>) -> Action {
+    match err {
+        KubeError::CleanupPending { after, .. } => Action::requeue(*after),
+        KubeError::NotLeader => Action::await_change(),
+        e => {
+            tracing::warn!(error = %e, "reconcile failed");
+            Action::requeue(reconcile::jittered(ctx.error_backoff))
+        }
+    }
+}
+
+fn key(o: &EngramDataPlane) -> String {
+    format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())
+}
+
+fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
+    Context {
+        now: time::OffsetDateTime::now_utc(),
+        generation: o.metadata.generation,
+        poll_interval: ctx.poll_interval,
+        dry_run: false,
+    }
+}
+
+/// The status through server-side apply on the status subresource (field manager
+/// `engram-operator`, forced: this operator owns the whole status).
+pub async fn patch_status(
+    api: &Api<EngramDataPlane>,
+    name: &str,
+    status: &EngramDataPlaneStatus,
+) -> Result<(), KubeError> {
+    let body = serde_json::json!({
+        "apiVersion": EngramDataPlane::api_version(&()),
+        "kind": EngramDataPlane::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(ctx: &Ctx, o: &EngramDataPlane, events: Vec<Event>) {
+    let reference = o.object_ref(&());
+    for ev in events {
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %e, reason = %ev.reason, "could not publish an Event");
+        }
+    }
+}
+
+fn record_drift(ctx: &Ctx, prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) {
+    let mut by_kind: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for d in &next.drift {
+        let kind = d.resource.split('/').next().unwrap_or("other");
+        let e = by_kind.entry(kind).or_default();
+        let seen = prev
+            .drift
+            .iter()
+            .find(|p| p.resource == d.resource && p.field == d.field);
+        if seen.is_none() {
+            e.0 += 1;
+        }
+        if d.corrected && !seen.is_some_and(|p| p.corrected) {
+            e.1 += 1;
+        }
+    }
+    for (kind, (detected, corrected)) in by_kind {
+        ctx.health.metrics.drift(kind, detected, corrected);
+    }
+}
+
+async fn apply(
+    o: Arc<EngramDataPlane>,
+    api: &Api<EngramDataPlane>,
+    ctx: &Ctx,
+) -> Result<Action, KubeError> {
+    let started = Instant::now();
+    let name = o.name_any();
+    let spec = api::resolve(&o.spec);
+    let prev = o.status.clone().unwrap_or_default();
+    let arm = GatedArm::new(ctx.arm.clone(), ctx.gate.clone());
+    let rctx = engine_ctx(&o, ctx);
+    let span = tracing::info_span!("reconcile", plane = %key(&o));
+    let out = tracing::Instrument::instrument(
+        reconcile::reconcile(&arm, spec.as_ref().map_err(|e| e.as_slice()), &prev, &rctx),
+        span,
+    )
+    .await;
+    if !ctx.gate.is_leader() {
+        // The lease went during the pass: the gate already withheld writes; no status either.
+        return Err(KubeError::NotLeader);
+    }
+    patch_status(api, &name, &out.status).await?;
+    let accepted = arm.accepted();
+    let actions = kube_events::accepted_actions(out.plan.as_ref(), &accepted);
+    let spec_changed = prev.observed_generation != o.metadata.generation;
+    publish(
+        ctx,
+        &o,
+        kube_events::after_reconcile(&prev, &out.status, &actions, spec_changed),
+    )
+    .await;
+    record_drift(ctx, &prev, &out.status);
+    ctx.set_open(key(&o), Some(&out.status));
+    ctx.health
+        .metrics
+        .reconciled(outcome_label(&out), started.elapsed());
+    tracing::info!(plane = %key(&o), ready = out.ready(), writes = out.writes, drift = out.status.drift_count,
+        pending = out.status.pending_operations.len(), "reconciled");
+    Ok(match out.requeue_after {
+        Some(d) => Action::requeue(d),
+        None => Action::await_change(),
+    })
+}
+
+async fn cleanup(
+    o: Arc<EngramDataPlane>,
+    api: &Api<EngramDataPlane>,
+    ctx: &Ctx,
+) -> Result<Action, KubeError> {
+    let name = o.name_any();
+    let prev = o.status.clone().unwrap_or_default();
+    let rctx = engine_ctx(&o, ctx);
+    let declared = o.spec.policy.as_ref().and_then(|p| p.deletion);
+    let eff = match api::resolve(&o.spec) {
+        Ok(eff) => eff,
+        Err(_) if declared != Some(DeletionPolicy::Delete) => {
+            publish(
+                ctx,
+                &o,
+                kube_events::after_cleanup(&prev, &prev, &[], true, true),
+            )
+            .await;
+            ctx.set_open(key(&o), None);
+            return Ok(Action::await_change());
+        }
+        Err(errors) => {
+            // `deletion: delete` on a spec we cannot read: never guess what to delete.
+            let why = format!(
+                "cannot delete: the spec is invalid ({} error(s)); fix it or set deletion: retain",
+                errors.len()
+            );
+            let mut next = prev.clone();
+            next.errors = vec![why.clone()];
+            let g = rctx.generation;
+            conditions::set(
+                &mut next.conditions,
+                conditions::DEGRADED,
+                true,
+                "DeletionBlocked",
+                &why,
+                g,
+                rctx.now,
+            );
+            if ctx.gate.is_leader() {
+                patch_status(api, &name, &next).await?;
+                publish(
+                    ctx,
+                    &o,
+                    kube_events::after_cleanup(&prev, &next, &[], false, false),
+                )
+                .await;
+            }
+            return Err(KubeError::CleanupPending {
+                why,
+                after: reconcile::jittered(ctx.error_backoff),
+            });
+        }
+    };
+    let arm = GatedArm::new(ctx.arm.clone(), ctx.gate.clone());
+    let c = cleanup::cleanup(&arm, &eff, &prev, &rctx).await;
+    if !ctx.gate.is_leader() {
+        return Err(KubeError::NotLeader);
+    }
+    let accepted = arm.accepted();
+    let plan_actions: Vec<crate::plan::Action> = accepted
+        .iter()
+        .map(|op| crate::plan::Action {
+            resource: op_resource(op),
+            verb: crate::plan::Verb::Delete,
+            changes: Vec::new(),
+            op: op.clone(),
+        })
+        .collect();
+    let actions: Vec<&crate::plan::Action> = plan_actions.iter().collect();
+    let retained = c.done && c.writes == 0 && prev.pending_operations.is_empty() && eff_keeps(&eff);
+    publish(
+        ctx,
+        &o,
+        kube_events::after_cleanup(&prev, &c.status, &actions, c.done, retained),
+    )
+    .await;
+    if c.done {
+        ctx.set_open(key(&o), None);
+        return Ok(Action::await_change());
+    }
+    patch_status(api, &name, &c.status).await?;
+    ctx.set_open(key(&o), Some(&c.status));
+    Err(KubeError::CleanupPending {
+        why: c
+            .status
+            .errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "deletes in flight".into()),
+        after: c.requeue_after.unwrap_or(ctx.poll_interval),
+    })
+}
+
+/// True when the policy leaves Azure untouched (retain, or observe mode).
+fn eff_keeps(eff: &api::EffectiveSpec) -> bool {
+    eff.deletion == DeletionPolicy::Retain || eff.mode == crate::api::spec::Mode::Observe
+}
+
+fn op_resource(op: &crate::plan::Op) -> String {
+    match op {
+        crate::plan::Op::PgDelete(t) => format!("postgres/{}", t.server_name),
+        other => format!("{other:?}").chars().take(60).collect(),
+    }
+}
+
+/// Options of `run --kube`.
+#[derive(Clone, Debug)]
+pub struct KubeOptions {
+    /// Watch one namespace (None: all namespaces).
+    pub namespace: Option<String>,
+    /// This replica's identity in the Lease (the pod name).
+    pub identity: String,
+    /// Namespace of the Lease (the operator's own namespace).
+    pub lease_namespace: String,
+    pub poll_interval: Duration,
+}
+
+/// A stream that yields each time this replica becomes leader (so every object is reconciled);
+/// it ends if the election ends.
+fn leader_trigger(gate: LeaderGate) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold((gate, true), |(mut gate, first)| async move {
+        if !first && !gate.wait_for(false).await {
+            return None;
+        }
+        if !gate.wait_for(true).await {
+            return None;
+        }
+        Some(((), (gate, false)))
+    })
+}
+
+/// Run the controller until SIGTERM / Ctrl-C.
+pub async fn run(
+    opts: KubeOptions,
+    arm: Arc<dyn ArmApi>,
+    health: Arc<Health>,
+) -> Result<(), KubeError> {
+    let client = kube::Client::try_default().await?;
+    let gate = super::leader::elect(
+        client.clone(),
+        &opts.lease_namespace,
+        &opts.identity,
+        health.metrics.clone(),
+    )
+    .await?;
+    let api: Api<EngramDataPlane> = match &opts.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut ctx = Ctx::new(client, arm, gate.clone(), health.clone(), &opts.identity);
+    ctx.poll_interval = opts.poll_interval;
+    let controller = Controller::new(api, watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let ready = health.clone();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            ready.set_ready(true);
+        }
+    });
+    tracing::info!(namespace = opts.namespace.as_deref().unwrap_or("<all>"), identity = %opts.identity, "watching EngramDataPlane objects");
+    controller
+        .reconcile_all_on(leader_trigger(gate))
+        .graceful_shutdown_on(super::folder::shutdown_signal())
+        .run(reconcile, error_policy, Arc::new(ctx))
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "controller");
+            }
+        })
+        .await;
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Which Kubernetes Events a reconcile deserves: pure functions of the status before and after a
+//! pass and of the writes ARM accepted, so an Event marks a transition and a quiet resync publishes
+//! nothing.
+
+use kube::runtime::events::{Event, EventType};
+
+use crate::api::EngramDataPlaneStatus;
+use crate::plan::{Action, Op, Plan, Verb};
+use crate::reconcile::conditions::{self, DEGRADED, READY};
+
+/// Longest note we send (the API server rejects notes over 1 kB).
+const NOTE_MAX: usize = 1000;
+
+fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
+    let mut note = note;
+    if note.len() > NOTE_MAX {
+        let mut cut = NOTE_MAX;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+    }
+    Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    }
+}
+
+fn is_true(s: &EngramDataPlaneStatus, type_: &str) -> bool {
+    conditions::get(&s.conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+fn is_refusal(line: &str) -> bool {
+    line.contains(": refused: ")
+}
+
+/// The plan actions whose ops ARM accepted in this pass.
+pub fn accepted_actions<'a>(plan: Option<&'a Plan>, accepted: &[Op]) -> Vec<&'a Action> {
+    plan.map(|p| {
+        p.actions
+            .iter()
+            .filter(|a| accepted.contains(&a.op))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Events after a reconcile. `spec_changed`: the generation differs from the one the previous
+/// status described (a write then applies the spec, rather than correcting drift).
+pub fn after_reconcile(
+    prev: &EngramDataPlaneStatus,
+    next: &EngramDataPlaneStatus,
+    accepted: &[&Action],
+    spec_changed: bool,
+) -> Vec<Event> {
+    let mut out = Vec::new();
+    for a in accepted {
+        let fields = a
+            .changes
+            .iter()
+            .map(|c| c.field.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (reason, note) = match a.verb {
+            Verb::Create => (
+                "Created",
+                format!("{}: create accepted by Azure", a.resource),
+            ),
+            _ if spec_changed => (
+                "Updated",
+                format!("{}: {} accepted by Azure ({fields})", a.resource, a.verb),
+            ),
+            _ => (
+                "DriftCorrected",
+                format!("{}: {} sent to undo drift ({fields})", a.resource, a.verb),
+            ),
+        };
+        out.push(event(EventType::Normal, reason, "Reconcile", note));
+    }
+    for line in next.errors.iter().filter(|l| is_refusal(l)) {
+        if !prev.errors.contains(line) {
+            out.push(event(
+                EventType::Warning,
+                "Refused",
+                "Reconcile",
+                line.clone(),
+            ));
+        }
+    }
+    // A new failure other than a refusal (refusals have their own Event above).
+    let failure = next.errors.iter().find(|l| !is_refusal(l));
+    if let (Some(line), Some(c)) = (failure, conditions::get(&next.conditions, DEGRADED)) {
+        let was = conditions::get(&prev.conditions, DEGRADED);
+        let new = !is_true(prev, DEGRADED) || was.is_some_and(|w| w.reason != c.reason);
+        if c.status == "True" && new && !prev.errors.contains(line) {
+            out.push(event(
+                EventType::Warning,
+                &c.reason,
+                "Reconcile",
+                line.clone(),
+            ));
+        }
+    }
+    if is_true(next, READY) && !is_true(prev, READY) {
+        out.push(event(
+            EventType::Normal,
+            "Ready",
+            "Reconcile",
+            "every declared field matches Azure".into(),
+        ));
+    }
+    out
+}
+
+/// Events after a cleanup pass (the declaration is being deleted).
+pub fn after_cleanup(
+    prev: &EngramDataPlaneStatus,
+    next: &EngramDataPlaneStatus,
+    accepted: &[&Action],
+    done: bool,
+    retained: bool,
+) -> Vec<Event> {
+    let mut out: Vec<Event> = accepted
+        .iter()
+        .map(|a| {
+            event(
+                EventType::Normal,
+                "Deleting",
+                "Delete",
+                format!("{}: delete accepted by Azure", a.resource),
+            )
+        })
+        .collect();
+    for line in &next.errors {
+        if !prev.errors.contains(line) {
+            let reason = if is_refusal(line) {
+                "Refused"
+            } else {
+                "DeletionFailed"
+            };
+            out.push(event(EventType::Warning, reason, "Delete", line.clone()));
+        }
+    }
+    if done {
+        let note = if retained {
+            "Azure resources retained (deletion: retain or observe mode); finalizer released"
+        } else {
+            "Azure resources deleted; finalizer released"
+        };
+        out.push(event(
+            EventType::Normal,
+            if retained { "Retained" } else { "Deleted" },
+            "Delete",
+            note.into(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FieldChange, PgTarget};
+    use crate::reconcile::conditions::set;
+    use time::macros::datetime;
+
+    fn status(ready: bool, degraded: Option<&str>, errors: &[&str]) -> EngramDataPlaneStatus {
+        let now = datetime!(2026-01-01 00:00 UTC);
+        let mut s = EngramDataPlaneStatus::default();
+        set(&mut s.conditions, READY, ready, "R", "", None, now);
+        set(
+            &mut s.conditions,
+            DEGRADED,
+            degraded.is_some(),
+            degraded.unwrap_or("Healthy"),
+            "",
+            None,
+            now,
+        );
+        s.errors = errors.iter().map(|e| e.to_string()).collect();
+        s
+    }
+
+    fn action(verb: Verb) -> Action {
+        let t = PgTarget {
+            subscription_id: "s".into(),
+            resource_group: "rg".into(),
+            server_name: "pg".into(),
+        };
+        Action {
+            resource: "postgres/pg".into(),
+            verb,
+            changes: vec![FieldChange::new("sku.name", "a", "b")],
+            op: Op::PgStart(t),
+        }
+    }
+
+    fn reasons(evs: &[Event]) -> Vec<&str> {
+        evs.iter().map(|e| e.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn a_quiet_resync_publishes_nothing() {
+        let s = status(true, None, &[]);
+        assert!(after_reconcile(&s, &s, &[], false).is_empty());
+        let refused = status(
+            false,
+            Some("Error"),
+            &["postgres/pg cmk: refused: requires re-creation"],
+        );
+        assert!(after_reconcile(&refused, &refused, &[], false).is_empty());
+    }
+
+    #[test]
+    fn writes_are_created_updated_or_drift_corrected() {
+        let s = status(false, None, &[]);
+        let (c, u) = (action(Verb::Create), action(Verb::Update));
+        assert_eq!(reasons(&after_reconcile(&s, &s, &[&c], true)), ["Created"]);
+        assert_eq!(reasons(&after_reconcile(&s, &s, &[&u], true)), ["Updated"]);
+        let evs = after_reconcile(&s, &s, &[&u], false);
+        assert_eq!(reasons(&evs), ["DriftCorrected"]);
+        assert!(evs[0]
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sku.name"));
+    }
+
+    #[test]
+    fn refusal_failure_and_ready_fire_once_on_their_transition() {
+        let ok = status(true, None, &[]);
+        let line = "postgres/pg cmk: refused: requires re-creation";
+        let refused = status(false, Some("Error"), &[line]);
+        let evs = after_reconcile(&ok, &refused, &[], false);
+        assert_eq!(
+            reasons(&evs),
+            ["Refused"],
+            "no second Event for the same refusal"
+        );
+        assert_eq!(evs[0].type_, EventType::Warning);
+
+        let fatal = status(
+            false,
+            Some("Error"),
+            &["postgres/pg create: InvalidParameter: no"],
+        );
+        assert_eq!(
+            reasons(&after_reconcile(&ok, &fatal, &[], false)),
+            ["Error"]
+        );
+        assert!(after_reconcile(&fatal, &fatal, &[], false).is_empty());
+
+        assert_eq!(
+            reasons(&after_reconcile(&fatal, &ok, &[], false)),
+            ["Ready"]
+        );
+    }
+
+    #[test]
+    fn cleanup_events() {
+        let s = status(false, None, &[]);
+        let d = action(Verb::Delete);
+        assert_eq!(
+            reasons(&after_cleanup(&s, &s, &[&d], false, false)),
+            ["Deleting"]
+        );
+        assert_eq!(
+            reasons(&after_cleanup(&s, &s, &[], true, true)),
+            ["Retained"]
+        );
+        assert_eq!(
+            reasons(&after_cleanup(&s, &s, &[], true, false)),
+            ["Deleted"]
+        );
+        let blocked = status(
+            false,
+            Some("DeletionBlocked"),
+            &["storage/a container: refused: legal hold"],
+        );
+        assert_eq!(
+            reasons(&after_cleanup(&s, &blocked, &[], false, false)),
+            ["Refused"]
+        );
+        assert!(after_cleanup(&blocked, &blocked, &[], false, false).is_empty());
+    }
+}
