@@ -1,0 +1,290 @@
+//! The Kubernetes front door against a scenario verifier of the API server and a fake ARM:
+//! finalizer first, status apply contents, Events once per transition, deletion under retain, and
+//! the leader gate.
+
+mod kube_api;
+
+use std::sync::Arc;
+
+use engram_operator::sources::kube::{reconcile, KubeError, FINALIZER};
+use kube_api::*;
+
+fn cond<'a>(s: &'a engram_operator::api::EngramDataPlaneStatus, t: &str) -> (&'a str, &'a str) {
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .unwrap_or_else(|| panic!("condition {t} missing: {:?}", s.conditions));
+    (c.status.as_str(), c.reason.as_str())
+}
+
+#[tokio::test]
+async fn the_finalizer_is_added_before_any_arm_request() {
+    let timeline = Timeline::default();
+    let obj = prod_object();
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let (_tx, gate) = gate(true);
+    reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+        .await
+        .expect("reconcile");
+    let calls = api.calls();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert!(calls[0].is_finalizer_patch(), "{:?}", calls[0]);
+    assert!(calls[0].uri.starts_with(
+        "/apis/engram.zimax.net/v1alpha1/namespaces/engram/engramdataplanes/acme-prod"
+    ));
+    let add = calls[0]
+        .body
+        .as_array()
+        .and_then(|ops| ops.iter().find(|op| op["op"] == "add"))
+        .expect("an add operation");
+    assert_eq!(add["path"], "/metadata/finalizers");
+    assert_eq!(add["value"], serde_json::json!([FINALIZER]));
+    assert!(
+        arm.arm_lines().is_empty(),
+        "ARM touched before the finalizer: {:?}",
+        arm.arm_lines()
+    );
+}
+
+#[tokio::test]
+async fn status_is_applied_with_generation_and_conditions_and_events_fire_once() {
+    let timeline = Timeline::default();
+    let mut obj = with_finalizer(prod_object());
+    obj.metadata.generation = Some(3);
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let (_tx, gate) = gate(true);
+    let ctx = ctx(client, arm.clone(), gate);
+
+    reconcile(Arc::new(obj.clone()), ctx.clone())
+        .await
+        .expect("first pass");
+    let calls = api.take();
+    let lines = timeline.lock().unwrap().clone();
+    let submit = lines
+        .iter()
+        .position(|l| l == "arm submit PgCreate")
+        .expect("create sent");
+    let status_at = lines
+        .iter()
+        .position(|l| l.ends_with("/status"))
+        .expect("status written");
+    assert!(submit < status_at, "status describes the pass: {lines:?}");
+
+    let apply = calls
+        .iter()
+        .find(|c| c.is_status_apply())
+        .expect("status apply patch");
+    assert!(
+        apply.uri.contains("fieldManager=engram-operator"),
+        "{}",
+        apply.uri
+    );
+    assert!(apply.uri.contains("force=true"), "{}", apply.uri);
+    assert_eq!(apply.body["apiVersion"], "engram.zimax.net/v1alpha1");
+    assert_eq!(apply.body["kind"], "EngramDataPlane");
+    let status = apply.status();
+    assert_eq!(status.observed_generation, Some(3));
+    assert_eq!(cond(&status, "Ready").0, "False");
+    assert_eq!(cond(&status, "Progressing"), ("True", "Applying"));
+    assert_eq!(cond(&status, "Degraded").0, "False");
+    assert_eq!(status.pending_operations.len(), 1);
+    assert_eq!(status.pending_operations[0].action, "create");
+    for c in &status.conditions {
+        assert_eq!(c.observed_generation, Some(3));
+    }
+    let events: Vec<_> = calls.iter().filter(|c| c.is_event()).collect();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].method, "POST");
+    assert_eq!(events[0].reason(), Some("Created"));
+    assert_eq!(events[0].body["regarding"]["name"], "acme-prod");
+    assert_eq!(events[0].body["reportingController"], "engram-operator");
+
+    // Second pass from the status just written: the operation is still running. The status is
+    // applied again, but nothing transitioned, so no Event.
+    obj.status = Some(status.clone());
+    reconcile(Arc::new(obj.clone()), ctx)
+        .await
+        .expect("second pass");
+    let calls = api.take();
+    assert_eq!(calls.iter().filter(|c| c.is_status_apply()).count(), 1);
+    assert!(
+        !calls.iter().any(|c| c.is_event()),
+        "an Event repeated: {calls:#?}"
+    );
+    let again = calls.iter().find(|c| c.is_status_apply()).unwrap().status();
+    assert_eq!(
+        again
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Progressing")
+            .unwrap()
+            .last_transition_time,
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Progressing")
+            .unwrap()
+            .last_transition_time,
+        "lastTransitionTime moves only on a transition"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_once_and_reaches_no_arm() {
+    let timeline = Timeline::default();
+    let mut obj = with_finalizer(prod_object());
+    obj.spec.azure.subscription_id = "not-a-guid".into();
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let (_tx, gate) = gate(true);
+    let ctx = ctx(client, arm.clone(), gate);
+    reconcile(Arc::new(obj.clone()), ctx.clone())
+        .await
+        .expect("pass");
+    let calls = api.take();
+    let status = calls
+        .iter()
+        .find(|c| c.is_status_apply())
+        .expect("status")
+        .status();
+    assert_eq!(cond(&status, "Degraded"), ("True", "InvalidSpec"));
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("spec.azure.subscriptionId")),
+        "{:?}",
+        status.errors
+    );
+    let events: Vec<_> = calls.iter().filter(|c| c.is_event()).collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason(), Some("InvalidSpec"));
+    assert_eq!(events[0].body["type"], "Warning");
+    assert!(arm.arm_lines().is_empty());
+
+    obj.status = Some(status);
+    reconcile(Arc::new(obj), ctx).await.expect("pass");
+    assert!(
+        !api.take().iter().any(|c| c.is_event()),
+        "the same failure is not announced twice"
+    );
+}
+
+#[tokio::test]
+async fn deletion_under_retain_releases_the_finalizer_and_leaves_azure_untouched() {
+    let timeline = Timeline::default();
+    let obj = deleting(with_finalizer(prod_object()));
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let (_tx, gate) = gate(true);
+    reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+        .await
+        .expect("cleanup");
+    assert!(
+        arm.arm_lines().is_empty(),
+        "retain reads or writes nothing in Azure"
+    );
+    let calls = api.calls();
+    let release = calls
+        .iter()
+        .find(|c| c.is_finalizer_patch())
+        .expect("finalizer removed");
+    let ops = release.body.as_array().unwrap();
+    assert!(ops
+        .iter()
+        .any(|op| op["op"] == "remove" && op["path"] == "/metadata/finalizers/0"));
+    assert!(ops
+        .iter()
+        .any(|op| op["op"] == "test" && op["value"] == FINALIZER));
+    assert!(!calls.iter().any(|c| c.is_status_apply()));
+    let reasons: Vec<_> = calls
+        .iter()
+        .filter_map(|c| c.is_event().then(|| c.reason()).flatten())
+        .collect();
+    assert_eq!(reasons, ["Retained"]);
+}
+
+#[tokio::test]
+async fn deletion_under_delete_keeps_the_finalizer_while_the_delete_runs() {
+    let timeline = Timeline::default();
+    let mut obj = with_finalizer(prod_object());
+    set_deletion(&mut obj, "delete");
+    let obj = deleting(obj);
+    let (client, api) = client(&obj, timeline.clone());
+    let mut fake = FakeArm::new(timeline.clone());
+    fake.observed.postgres.server = Some(engram_operator::plan::ObservedServer {
+        state: "Ready".into(),
+        ..Default::default()
+    });
+    let arm = Arc::new(fake);
+    let (_tx, gate) = gate(true);
+    let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+        .await
+        .expect_err("not finished while the server exists");
+    assert!(matches!(err, KubeError::CleanupPending { .. }), "{err}");
+    assert_eq!(arm.arm_lines(), ["arm observe", "arm submit PgDelete"]);
+    let calls = api.calls();
+    assert!(
+        !calls.iter().any(|c| c.is_finalizer_patch()),
+        "finalizer kept: {calls:#?}"
+    );
+    let status = calls
+        .iter()
+        .find(|c| c.is_status_apply())
+        .expect("status")
+        .status();
+    assert_eq!(cond(&status, "Progressing"), ("True", "Deleting"));
+    assert_eq!(status.pending_operations[0].action, "delete");
+    let reasons: Vec<_> = calls
+        .iter()
+        .filter_map(|c| c.is_event().then(|| c.reason()).flatten())
+        .collect();
+    assert_eq!(reasons, ["Deleting"]);
+}
+
+#[tokio::test]
+async fn a_non_leader_makes_no_writes() {
+    let timeline = Timeline::default();
+    for obj in [
+        prod_object(),
+        with_finalizer(prod_object()),
+        deleting(with_finalizer(prod_object())),
+    ] {
+        let (client, api) = client(&obj, timeline.clone());
+        let arm = Arc::new(FakeArm::new(timeline.clone()));
+        let (_tx, gate) = gate(false);
+        reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+            .await
+            .expect("a follower just waits");
+        assert!(api.calls().is_empty(), "{:#?}", api.calls());
+    }
+    assert!(
+        timeline.lock().unwrap().is_empty(),
+        "{:?}",
+        timeline.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_lease_lost_during_a_reconcile_stops_writes_at_once() {
+    let timeline = Timeline::default();
+    let obj = with_finalizer(prod_object());
+    let (client, api) = client(&obj, timeline.clone());
+    let (tx, gate) = gate(true);
+    let mut fake = FakeArm::new(timeline.clone());
+    fake.lose_lease = Some(tx);
+    let arm = Arc::new(fake);
+    let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+        .await
+        .expect_err("lost the lease");
+    assert!(matches!(err, KubeError::NotLeader), "{err}");
+    assert_eq!(arm.arm_lines(), ["arm observe"], "the create was withheld");
+    assert!(
+        api.calls().is_empty(),
+        "no status from a former leader: {:#?}",
+        api.calls()
+    );
+}
