@@ -35,6 +35,8 @@ fn crd_has_the_api_shape_kubectl_needs() {
         [
             "Environment",
             "Ready",
+            "Progressing",
+            "Reason",
             "PostgreSQL SKU",
             "HA",
             "Drift",

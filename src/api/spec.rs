@@ -26,6 +26,8 @@ use super::status::EngramDataPlaneStatus;
     status = "EngramDataPlaneStatus",
     printcolumn = r#"{"name":"Environment","type":"string","jsonPath":".spec.environment"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Progressing","type":"string","jsonPath":".status.conditions[?(@.type==\"Progressing\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"PostgreSQL SKU","type":"string","jsonPath":".status.postgres.sku"}"#,
     printcolumn = r#"{"name":"HA","type":"string","jsonPath":".status.postgres.haState"}"#,
     printcolumn = r#"{"name":"Drift","type":"integer","jsonPath":".status.driftCount"}"#,

@@ -1,0 +1,43 @@
+//! `run` picks exactly one front door: `--specs DIR` (folder) or `--kube`.
+
+use assert_cmd::Command;
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::cargo_bin("engram-operator")
+        .unwrap()
+        .arg("run")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_needs_one_front_door() {
+    let (ok, err) = run(&[]);
+    assert!(!ok);
+    assert!(err.contains("--specs"), "{err}");
+    let (ok, err) = run(&["--kube", "--specs", "examples"]);
+    assert!(!ok);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (ok, err) = run(&["--specs", "examples", "--namespace", "engram"]);
+    assert!(!ok, "--namespace belongs to --kube");
+    assert!(err.contains("--kube"), "{err}");
+}
+
+#[test]
+fn the_deployment_args_parse() {
+    // The same flags deploy/base/deployment.yaml passes; --help stops before any connection.
+    let out = Command::cargo_bin("engram-operator")
+        .unwrap()
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--kube", "--namespace", "--admin-listen", "--log-format"] {
+        assert!(help.contains(flag), "{flag} missing from run --help");
+    }
+}
