@@ -141,7 +141,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub kube: bool,
     /// Kubernetes mode: watch one namespace (default: all namespaces).
-    #[arg(long, requires = "kube")]
+    #[arg(long)]
     pub namespace: Option<String>,
     /// Serve /livez, /readyz and /metrics on this address (both modes), e.g. 0.0.0.0:8080.
     #[arg(long = "admin-listen")]

@@ -18,6 +18,9 @@ fn arm_error(e: crate::azure::ArmError) -> Error {
 
 /// `engram-operator run`: folder mode (`--specs`) or Kubernetes mode (`--kube`).
 pub async fn run(args: RunArgs) -> Result<i32> {
+    if args.namespace.is_some() && !args.kube {
+        return Err(Error::Usage("--namespace needs --kube".into()));
+    }
     let mut settings = args.arm.settings();
     let _embedded = if args.arm_mode.as_deref() == Some("embedded") {
         let (mock, s) =

@@ -7,6 +7,7 @@ fn run(args: &[&str]) -> (bool, String) {
         .unwrap()
         .arg("run")
         .args(args)
+        .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
     (
