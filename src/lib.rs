@@ -2,9 +2,12 @@
 //! customer-managed key + Azure Monitor alerts) exactly as declared.
 
 pub mod api;
+pub mod azure;
 pub mod cli;
 pub mod plan;
+pub mod reconcile;
 pub mod sizing;
+pub mod sources;
 
 /// Errors of the library. Messages never carry tokens, keys or secrets.
 #[derive(Debug, thiserror::Error)]

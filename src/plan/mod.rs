@@ -7,6 +7,7 @@ pub mod observed;
 pub mod observed_storage;
 pub mod pg_config;
 pub mod postgres;
+pub mod render;
 pub mod retention;
 pub mod rules;
 pub mod storage_account;
