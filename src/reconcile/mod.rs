@@ -6,6 +6,7 @@
 
 pub mod conditions;
 mod status;
+pub mod teardown;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
