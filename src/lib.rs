@@ -4,6 +4,7 @@
 pub mod api;
 pub mod azure;
 pub mod cli;
+pub mod mock_arm;
 pub mod plan;
 pub mod reconcile;
 pub mod sizing;
