@@ -1,4 +1,4 @@
-//! Terraform-style rendering of a plan: `+` create, `~` update (field: observed → desired),
+//! Terraform-style rendering of a plan: `+` create, `~` update (field: observed → desired), `-` delete,
 //! `!` refused with the reason.
 
 use std::fmt::Write;
@@ -22,6 +22,10 @@ pub fn terraform(plan: &Plan) -> (String, Summary) {
             Verb::Create => {
                 sum.create += 1;
                 ("+", "create")
+            }
+            Verb::Delete => {
+                sum.change += 1;
+                ("-", "delete")
             }
             v => {
                 sum.change += 1;

@@ -553,3 +553,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rendered_plan_shows_storage_creates_deletes_and_refusals() {
+    let mut eff = prod();
+    let (text, _) = render::terraform(&storage_plan(&eff, ObservedStorage::default()));
+    assert!(text.contains("+ storage/acmeengramprod (create)"), "{text}");
+    eff.deletion = DeletionPolicy::Delete;
+    let mut free = storage_in_sync(&eff);
+    record(&mut free).legal_hold_tags.clear();
+    let (text, _) = render::terraform(&storage_account::teardown(&eff, &free));
+    assert!(text.contains("- storage/acmeengramprod (delete)"), "{text}");
+    let (text, sum) = render::terraform(&storage_account::teardown(&eff, &storage_in_sync(&eff)));
+    assert_eq!(sum.refused, 1, "{text}");
+}
