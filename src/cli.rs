@@ -57,6 +57,79 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchTarget,
     },
+    /// The demo: embedded mock ARM, converge a folder, a portal edit, drift corrected, summary.
+    Demo {
+        /// The folder of specs.
+        #[arg(long = "specs", default_value = "examples")]
+        specs: PathBuf,
+    },
+    /// Reconcile every spec in a folder against Azure, continuously (or once, for pipelines).
+    Run(RunArgs),
+    /// Read the live state and print what would change. Exit 0 no changes, 2 changes pending,
+    /// 1 error (including changes refused by a safety rule).
+    Plan {
+        /// The spec file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[command(flatten)]
+        arm: ArmArgs,
+    },
+}
+
+/// How to reach ARM.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ArmArgs {
+    /// Azure Resource Manager endpoint.
+    #[arg(long = "arm-endpoint", env = "ENGRAM_ARM_ENDPOINT", default_value = crate::azure::PUBLIC_CLOUD)]
+    pub arm_endpoint: String,
+    /// A static bearer token (for the mock ARM). Without it, the azure_identity chain is used
+    /// (workload identity, managed identity, Azure CLI, environment).
+    #[arg(long = "arm-token", env = "ENGRAM_ARM_TOKEN", hide_env_values = true)]
+    pub arm_token: Option<String>,
+}
+
+impl ArmArgs {
+    /// ARM settings from the arguments.
+    pub fn settings(&self) -> crate::azure::ArmSettings {
+        let mut s = crate::azure::ArmSettings::with_token(&self.arm_endpoint, "");
+        s.credentials = match &self.arm_token {
+            Some(t) => crate::azure::Credentials::Static(t.clone()),
+            None => crate::azure::Credentials::Chain,
+        };
+        s
+    }
+}
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The folder of EngramDataPlane specs.
+    #[arg(long = "specs")]
+    pub specs: PathBuf,
+    #[command(flatten)]
+    pub arm: ArmArgs,
+    /// `embedded` starts the mock ARM in-process (real-time clock) and talks to it.
+    #[arg(long = "arm", value_parser = ["embedded"])]
+    pub arm_mode: Option<String>,
+    /// Operation duration of the embedded mock, in seconds.
+    #[arg(long = "mock-lro-seconds", default_value_t = 2)]
+    pub mock_lro_seconds: u64,
+    /// Where to write each data plane's status (YAML, same shape as the CRD status).
+    #[arg(long = "status-dir")]
+    pub status_dir: Option<PathBuf>,
+    /// Converge every data plane (following its long-running operations) and exit:
+    /// 0 when all are Ready, 1 otherwise.
+    #[arg(long)]
+    pub once: bool,
+    /// How many data planes reconcile at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Seconds between polls of an operation in flight when ARM sends no Retry-After.
+    #[arg(long = "poll-seconds", default_value_t = 10.0)]
+    pub poll_seconds: f64,
+    /// Log format.
+    #[arg(long = "log-format", value_parser = ["human", "json"], default_value = "human")]
+    pub log_format: String,
 }
 
 /// What to benchmark.
@@ -83,6 +156,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             write_out(&mut out, &api::crd_yaml()?)?;
             Ok(0)
         }
+        Command::Demo { specs } => {
+            init_tracing("human");
+            runtime()?.block_on(crate::demo::run(&specs))
+        }
+        Command::Run(args) => {
+            init_tracing(&args.log_format);
+            let rt = runtime()?;
+            let code = rt.block_on(crate::commands::run(args));
+            // Everything worth waiting for is done; do not linger on idle connection tasks.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            code
+        }
+        Command::Plan { file, arm } => {
+            init_tracing("human");
+            runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
+        }
         Command::MockArm {
             listen,
             token,
@@ -103,6 +192,30 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "tokio runtime".into(),
+            source,
+        })
+}
+
+/// Logs go to stderr: human-readable or JSON lines; RUST_LOG overrides the level (default info).
+pub fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The spec files named by a path: the file itself, or the *.yaml / *.yml files directly in a folder,
@@ -191,26 +304,16 @@ fn render(path: &Path, out: &mut impl Write) -> Result<i32> {
     }
 }
 
-fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
+pub(crate) fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
     out.write_all(s.as_bytes()).map_err(|source| Error::Io {
         path: "stdout".into(),
         source,
     })
 }
 
-fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
+pub(crate) fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
     write_out(out, s)?;
     write_out(out, "\n")
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            path: "tokio runtime".into(),
-            source,
-        })
 }
 
 async fn mock_arm(

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod azure;
 pub mod cli;
+pub mod commands;
+pub mod demo;
 pub mod mock_arm;
 pub mod plan;
 pub mod reconcile;

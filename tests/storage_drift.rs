@@ -1,8 +1,10 @@
 //! Storage against the mock ARM: created from nothing to Ready, zero writes when in sync, every
 //! drifted field corrected by one minimal write, and observe mode reporting drift without writing.
 
+mod common;
 mod storage_support;
 
+use common::*;
 use engram_operator::api::spec::Mode;
 use serde_json::{json, Value};
 use storage_support::*;

@@ -2,8 +2,10 @@
 //! encryption block moves PostgreSQL's primaryKeyURI and the storage account's keyvaultproperties,
 //! and the status shows the version each service uses.
 
+mod common;
 mod storage_support;
 
+use common::*;
 use storage_support::*;
 
 fn versions(out: &engram_operator::reconcile::Outcome) -> (Option<String>, Option<String>) {
@@ -23,8 +25,8 @@ fn versions(out: &engram_operator::reconcile::Outcome) -> (Option<String>, Optio
 async fn a_key_version_change_moves_postgres_and_storage() {
     let m = mock().await;
     let arm = arm(&m);
-    let v1 = key(&m, "create").await;
-    let v2 = key(&m, "rotate").await;
+    let v1 = kv_key(&m, "create").await;
+    let v2 = kv_key(&m, "rotate").await;
     let old = pinned(&v1);
     let out = converge(&m, &arm, &old, Default::default()).await;
     assert!(out.ready(), "{:#?}", out.status);
@@ -57,7 +59,7 @@ async fn latest_lets_storage_follow_rotation_by_itself() {
     let eff = prod();
     let (m, arm, v1, out) = ready_prod(&eff).await;
     assert_eq!(versions(&out), (Some(v1.clone()), Some(v1)));
-    let v2 = key(&m, "rotate").await;
+    let v2 = kv_key(&m, "rotate").await;
     let before = m.journal().len();
     let rotated = pass(&arm, &eff, &out.status).await;
     let w = writes_since(&m, before);

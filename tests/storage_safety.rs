@@ -1,8 +1,10 @@
 //! Forbidden storage transitions against the mock ARM: each is refused with a clear status message
 //! and not one write; retained resources are never deleted.
 
+mod common;
 mod storage_support;
 
+use common::*;
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::azure::ArmApi;
 use engram_operator::reconcile::teardown::teardown;

@@ -13,7 +13,9 @@ use super::error::ArmError;
 pub enum Credentials {
     /// A fixed bearer token (the mock ARM).
     Static(String),
-    /// azure_identity's chain, chosen by AZURE_CREDENTIAL_KIND or the default order.
+    /// azure_identity's chain, chosen by AZURE_CREDENTIAL_KIND or the default order: environment
+    /// (service principal, or workload identity when AZURE_FEDERATED_TOKEN_FILE is set, as on AKS),
+    /// managed identity (App Service, then VM/IMDS), then the Azure CLI.
     Chain,
 }
 

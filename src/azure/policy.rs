@@ -25,17 +25,18 @@ pub struct Stats {
     pub reads: AtomicU64,
     pub writes: AtomicU64,
     pub throttled: AtomicU64,
-    pub failures: AtomicU64,
+    /// Non-2xx answers other than 429 (404 on a missing resource included).
+    pub errors: AtomicU64,
 }
 
 impl Stats {
-    /// (reads, writes, 429s, other failures) so far.
+    /// (reads, writes, 429s, other non-2xx answers) so far.
     pub fn snapshot(&self) -> (u64, u64, u64, u64) {
         (
             self.reads.load(Ordering::Relaxed),
             self.writes.load(Ordering::Relaxed),
             self.throttled.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
         )
     }
 }
@@ -115,7 +116,7 @@ impl Policy for ArmPolicy {
             self.budget
                 .block_for(&sub, wait.unwrap_or(Duration::from_secs(10)));
         } else {
-            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         let (status_code, _headers, body) = response.deconstruct();
         let bytes = body.collect().await.unwrap_or_default();

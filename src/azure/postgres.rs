@@ -93,13 +93,17 @@ impl Arm {
         } else {
             scope
         };
-        let (status, _, body) = self
+        match self
             .retrying("get key", || async { self.raw_get(&url, &scope).await })
-            .await?;
-        if status == 404 {
-            return Ok(None);
+            .await
+        {
+            Ok((_, _, body)) => {
+                Ok(keyvault::kid(&body).map(|kid| keyvault::canonical(&kid, vault)))
+            }
+            // No such key (yet): plan with the versionless key URI (automatic version update).
+            Err(ArmError::Fatal { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(keyvault::kid(&body).map(|kid| keyvault::canonical(&kid, vault)))
     }
 
     pub(super) async fn submit_postgres(&self, op: &Op) -> Result<Submitted, ArmError> {

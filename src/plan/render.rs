@@ -49,6 +49,22 @@ pub fn terraform(plan: &Plan) -> (String, Summary) {
             }
         }
     }
+    // Drift no action covers now (e.g. deferred while the server is stopped).
+    for (resource, c) in &plan.drift {
+        let covered = plan
+            .actions
+            .iter()
+            .any(|a| &a.resource == resource && a.changes.iter().any(|x| x.field == c.field));
+        if !covered {
+            sum.change += 1;
+            let obs = c.observed.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "~ {resource} (deferred)\n    {}: {obs} → {}",
+                c.field, c.desired
+            );
+        }
+    }
     for r in &plan.refused {
         sum.refused += 1;
         let _ = writeln!(out, "! {} {}: {}", r.resource, r.field, r.reason);

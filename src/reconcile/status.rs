@@ -10,7 +10,7 @@ use super::{Context, Outcome};
 use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved, StorageObserved};
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmError;
-use crate::plan::{key_version_of, Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
+use crate::plan::{Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -138,6 +138,18 @@ pub struct Inputs<'a> {
     pub ctx: &'a Context,
 }
 
+/// The version segment of `https://{vault}/keys/{name}/{version}`; "latest" for a versionless URI.
+fn key_version(uri: &str) -> Option<String> {
+    let rest = uri.split("/keys/").nth(1)?;
+    Some(
+        rest.split('/')
+            .nth(1)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("latest")
+            .to_owned(),
+    )
+}
+
 /// The status after a pass that read Azure.
 pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
     let (ctx, plan, g) = (i.ctx, i.plan, i.ctx.generation);
@@ -195,7 +207,7 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             storage_gib: Some(o.storage_gib),
             ha_state: o.ha_state.clone().or_else(|| Some(o.ha_mode.clone())),
             key_version: match &o.encryption {
-                ObservedEncryption::AzureKeyVault { key_uri, .. } => key_version_of(key_uri),
+                ObservedEncryption::AzureKeyVault { key_uri, .. } => key_version(key_uri),
                 ObservedEncryption::SystemManaged => None,
             },
             fqdn: o.fqdn.clone(),

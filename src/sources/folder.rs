@@ -121,7 +121,7 @@ impl Folder {
     }
 
     /// Rescan the folder: pick up added and changed files, forget removed ones.
-    fn scan(&mut self) -> Result<()> {
+    pub fn scan(&mut self) -> Result<()> {
         let files = crate::cli::spec_files(&self.opts.specs)?;
         self.planes.retain(|path, plane| {
             let keep = files.contains(path);
@@ -170,7 +170,7 @@ impl Folder {
     }
 
     /// Reconcile every data plane that is due, at most `concurrency` at once.
-    async fn pass(&mut self) -> Result<()> {
+    pub async fn pass(&mut self) -> Result<()> {
         let now = Instant::now();
         let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let mut set = JoinSet::new();
@@ -226,6 +226,22 @@ impl Folder {
         })
     }
 
+    /// The data planes known, by name, with their generation (bumped on every spec change).
+    pub fn planes(&self) -> Vec<(String, i64)> {
+        self.planes
+            .values()
+            .map(|p| (p.name.clone(), p.generation))
+            .collect()
+    }
+
+    /// The last status of every data plane, by name.
+    pub fn statuses(&self) -> Vec<(String, EngramDataPlaneStatus)> {
+        self.planes
+            .values()
+            .map(|p| (p.name.clone(), p.status.clone()))
+            .collect()
+    }
+
     /// Summary lines and exit code of `--once`: 0 when every data plane is Ready.
     pub fn report(&self) -> (i32, Vec<String>) {
         let mut lines = Vec::new();
@@ -253,6 +269,9 @@ impl Folder {
     pub async fn run(&mut self) -> Result<i32> {
         let deadline = Instant::now() + self.opts.once_timeout;
         let mut next_scan = Instant::now();
+        // One listener for the whole run, so a signal that lands during a pass is not lost.
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
         loop {
             if Instant::now() >= next_scan {
                 self.scan()?;
@@ -277,7 +296,7 @@ impl Folder {
                 .max(Instant::now() + Duration::from_millis(20));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
-                _ = shutdown_signal() => {
+                _ = &mut shutdown => {
                     tracing::info!("shutdown requested: stopping after the current pass");
                     return Ok(0);
                 }
