@@ -19,7 +19,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let mut settings = args.arm.settings();
     let _embedded = if args.arm_mode.as_deref() == Some("embedded") {
         let (mock, s) =
-            crate::demo::start_embedded(Duration::from_secs(args.mock_lro_seconds)).await?;
+            crate::demo::start_embedded(Duration::from_secs(args.mock_lro_seconds), &args.specs)
+                .await?;
         settings = s;
         Some(mock)
     } else {

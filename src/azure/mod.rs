@@ -24,6 +24,7 @@ use backon::{ExponentialBuilder, Retryable};
 pub use credential::Credentials;
 pub use error::ArmError;
 pub use policy::Stats;
+pub use storage_map::lifecycle_rules_json;
 
 use crate::api::EffectiveSpec;
 use crate::plan::{Observed, Op};

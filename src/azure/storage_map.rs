@@ -261,7 +261,12 @@ pub fn patch_body(p: &AccountPatch) -> Value {
 
 /// The management policy PUT body for the declared rules.
 pub fn policy_body(rules: &[LifecycleRule]) -> Value {
-    let rules: Vec<Value> = rules
+    json!({"properties": {"policy": {"rules": lifecycle_rules_json(rules)}}})
+}
+
+/// The declared rules as ARM lifecycle rule JSON (also what the demo's portal edit starts from).
+pub fn lifecycle_rules_json(rules: &[LifecycleRule]) -> Vec<Value> {
+    rules
         .iter()
         .map(|r| {
             let mut base = Map::new();
@@ -284,8 +289,7 @@ pub fn policy_body(rules: &[LifecycleRule]) -> Value {
                 },
             })
         })
-        .collect();
-    json!({"properties": {"policy": {"rules": rules}}})
+        .collect()
 }
 
 #[cfg(test)]
