@@ -49,6 +49,45 @@ pub enum Command {
         #[command(flatten)]
         arm: ArmArgs,
     },
+    /// Run the mock Azure Resource Manager server (see docs/mock-arm.md) until Ctrl-C.
+    MockArm {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The bearer token clients must send.
+        #[arg(
+            long,
+            env = "MOCK_ARM_TOKEN",
+            default_value = "mock-token",
+            hide_env_values = true
+        )]
+        token: String,
+        /// Run the clock in real time (demo) instead of virtual time (tests).
+        #[arg(long)]
+        real_time: bool,
+        /// Duration of every long-running operation, in (virtual) seconds.
+        #[arg(long, default_value_t = 30)]
+        lro_seconds: u64,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchTarget,
+    },
+}
+
+/// What to benchmark.
+#[derive(Subcommand, Debug)]
+pub enum BenchTarget {
+    /// Plain GETs of one PostgreSQL server against an in-process mock ARM on loopback.
+    MockArm {
+        /// Total requests.
+        #[arg(long, default_value_t = 200_000)]
+        requests: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
 }
 
 /// How to reach ARM.
@@ -132,6 +171,25 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Plan { file, arm } => {
             init_tracing("human");
             runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
+        }
+        Command::MockArm {
+            listen,
+            token,
+            real_time,
+            lro_seconds,
+        } => runtime()?.block_on(mock_arm(listen, token, real_time, lro_seconds)),
+        Command::Bench {
+            what:
+                BenchTarget::MockArm {
+                    requests,
+                    connections,
+                },
+        } => {
+            let report = runtime()?
+                .block_on(crate::mock_arm::bench::run(requests, connections))
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            writeln_out(&mut out, &report)?;
+            Ok(0)
         }
     }
 }
@@ -256,4 +314,34 @@ pub(crate) fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
 pub(crate) fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
     write_out(out, s)?;
     write_out(out, "\n")
+}
+
+async fn mock_arm(
+    listen: std::net::SocketAddr,
+    token: String,
+    real_time: bool,
+    lro_seconds: u64,
+) -> Result<i32> {
+    use crate::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
+    let config = MockConfig {
+        token,
+        clock: if real_time {
+            ClockMode::RealTime
+        } else {
+            ClockMode::Virtual
+        },
+        lro: LroDurations::uniform(std::time::Duration::from_secs(lro_seconds)),
+        ..MockConfig::default()
+    };
+    let mock = MockArm::start_on(listen, config)
+        .await
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    eprintln!(
+        "mock ARM listening on {} (control API under {}/_mock/); Ctrl-C to stop",
+        mock.base_url(),
+        mock.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    mock.shutdown().await;
+    Ok(0)
 }

@@ -1,12 +1,12 @@
 //! Folder mode: files added, changed and removed are picked up; status files are written in the
 //! CRD status shape and read back on restart.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 
-use common::*;
 use engram_operator::sources::folder::{read_status, Folder, FolderOptions};
+use support::*;
 
 #[tokio::test]
 async fn added_changed_and_removed_files_are_followed() {
