@@ -21,7 +21,10 @@ pub async fn start() -> T {
 
 pub async fn start_with(cfg: MockConfig) -> T {
     let mock = MockArm::start(cfg).await.expect("mock starts");
-    T { mock, http: reqwest::Client::new() }
+    T {
+        mock,
+        http: reqwest::Client::new(),
+    }
 }
 
 pub fn server_id(name: &str) -> String {
@@ -29,7 +32,9 @@ pub fn server_id(name: &str) -> String {
 }
 
 pub fn account_id(name: &str) -> String {
-    format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/{name}")
+    format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/{name}"
+    )
 }
 
 pub struct Resp {
@@ -40,7 +45,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, k: &str) -> Option<String> {
-        self.headers.get(k).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -52,11 +60,24 @@ impl T {
         format!("{}{}", self.mock.base_url(), path_and_query)
     }
 
-    pub async fn call(&self, method: &str, path: &str, version: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         self.call_h(method, path, version, body, &[]).await
     }
 
-    pub async fn call_h(&self, method: &str, path: &str, version: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call_h(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let url = match version {
             Some(v) => self.url(&format!("{path}?api-version={v}")),
             None => self.url(path),
@@ -73,22 +94,46 @@ impl T {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
-        Resp { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get_abs(&self, url: &str) -> Resp {
-        let r = self.http.get(url).bearer_auth(self.mock.token()).send().await.expect("sent");
+        let r = self
+            .http
+            .get(url)
+            .bearer_auth(self.mock.token())
+            .send()
+            .await
+            .expect("sent");
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") };
-        Resp { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON")
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Create a server and let its create finish.
     pub async fn create_server(&self, name: &str, body: Value) -> Resp {
-        let r = self.call("PUT", &server_id(name), Some(PG), Some(body)).await;
+        let r = self
+            .call("PUT", &server_id(name), Some(PG), Some(body))
+            .await;
         assert_eq!(r.status, 202, "create {name}: {:?}", r.body);
         self.mock.advance(Duration::from_secs(60));
         r
@@ -101,7 +146,9 @@ impl T {
     }
 
     pub async fn create_account(&self, name: &str, body: Value) {
-        let r = self.call("PUT", &account_id(name), Some(ST), Some(body)).await;
+        let r = self
+            .call("PUT", &account_id(name), Some(ST), Some(body))
+            .await;
         assert_eq!(r.status, 202, "{:?}", r.body);
         self.mock.advance(Duration::from_secs(60));
     }
