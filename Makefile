@@ -19,7 +19,7 @@ crds:
 
 demo: build
 	$(BIN) validate -f examples/
-	$(BIN) render -f examples/prod.yaml
+	RUST_LOG=$${RUST_LOG:-warn} $(BIN) demo --specs examples
 
 clean:
 	$(CARGO) clean

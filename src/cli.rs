@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use crate::telemetry::{init_tracing, LogFormat};
 use crate::{api, sizing, Error, Result};
 
 /// Keeps an Azure data plane (PostgreSQL Flexible Server + Blob Storage + one CMK + alerts) as declared.
@@ -32,9 +33,121 @@ pub enum Command {
     },
     /// Print the EngramDataPlane CustomResourceDefinition as YAML.
     Crd,
+    /// The demo: embedded mock ARM, converge a folder, a portal edit, drift corrected, summary.
+    Demo {
+        /// The folder of specs.
+        #[arg(long = "specs", default_value = "examples")]
+        specs: PathBuf,
+    },
+    /// Reconcile every spec in a folder against Azure, continuously (or once, for pipelines).
+    Run(RunArgs),
+    /// Read the live state and print what would change. Exit 0 no changes, 2 changes pending,
+    /// 1 error (including changes refused by a safety rule).
+    Plan {
+        /// The spec file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[command(flatten)]
+        arm: ArmArgs,
+    },
+    /// Run the mock Azure Resource Manager server (see docs/mock-arm.md) until Ctrl-C.
+    MockArm {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The bearer token clients must send.
+        #[arg(
+            long,
+            env = "MOCK_ARM_TOKEN",
+            default_value = "mock-token",
+            hide_env_values = true
+        )]
+        token: String,
+        /// Run the clock in real time (demo) instead of virtual time (tests).
+        #[arg(long)]
+        real_time: bool,
+        /// Duration of every long-running operation, in (virtual) seconds.
+        #[arg(long, default_value_t = 30)]
+        lro_seconds: u64,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchTarget,
+    },
     /// Sizing calculators (seed §2 and §3): PostgreSQL SKU and storage, Blob Storage tiers and cost.
     #[command(subcommand)]
     Size(SizeCommand),
+}
+
+/// What to benchmark.
+#[derive(Subcommand, Debug)]
+pub enum BenchTarget {
+    /// Plain GETs of one PostgreSQL server against an in-process mock ARM on loopback.
+    MockArm {
+        /// Total requests.
+        #[arg(long, default_value_t = 200_000)]
+        requests: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+}
+
+/// How to reach ARM.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ArmArgs {
+    /// Azure Resource Manager endpoint.
+    #[arg(long = "arm-endpoint", env = "ENGRAM_ARM_ENDPOINT", default_value = crate::azure::PUBLIC_CLOUD)]
+    pub arm_endpoint: String,
+    /// A static bearer token (for the mock ARM). Without it, the azure_identity chain is used
+    /// (workload identity, managed identity, Azure CLI, environment).
+    #[arg(long = "arm-token", env = "ENGRAM_ARM_TOKEN", hide_env_values = true)]
+    pub arm_token: Option<String>,
+}
+
+impl ArmArgs {
+    /// ARM settings from the arguments.
+    pub fn settings(&self) -> crate::azure::ArmSettings {
+        let mut s = crate::azure::ArmSettings::with_token(&self.arm_endpoint, "");
+        s.credentials = match &self.arm_token {
+            Some(t) => crate::azure::Credentials::Static(t.clone()),
+            None => crate::azure::Credentials::Chain,
+        };
+        s
+    }
+}
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The folder of EngramDataPlane specs.
+    #[arg(long = "specs")]
+    pub specs: PathBuf,
+    #[command(flatten)]
+    pub arm: ArmArgs,
+    /// `embedded` starts the mock ARM in-process (real-time clock) and talks to it.
+    #[arg(long = "arm", value_parser = ["embedded"])]
+    pub arm_mode: Option<String>,
+    /// Operation duration of the embedded mock, in seconds.
+    #[arg(long = "mock-lro-seconds", default_value_t = 2)]
+    pub mock_lro_seconds: u64,
+    /// Where to write each data plane's status (YAML, same shape as the CRD status).
+    #[arg(long = "status-dir")]
+    pub status_dir: Option<PathBuf>,
+    /// Converge every data plane (following its long-running operations) and exit:
+    /// 0 when all are Ready, 1 otherwise.
+    #[arg(long)]
+    pub once: bool,
+    /// How many data planes reconcile at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Seconds between polls of an operation in flight when ARM sends no Retry-After.
+    #[arg(long = "poll-seconds", default_value_t = 10.0)]
+    pub poll_seconds: f64,
+    /// Log format.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 /// `size` subcommands.
@@ -56,6 +169,41 @@ pub fn run(cli: Cli) -> Result<i32> {
             write_out(&mut out, &api::crd_yaml()?)?;
             Ok(0)
         }
+        Command::Demo { specs } => {
+            init_tracing(LogFormat::Human);
+            runtime()?.block_on(crate::demo::run(&specs))
+        }
+        Command::Run(args) => {
+            init_tracing(args.log_format);
+            let rt = runtime()?;
+            let code = rt.block_on(crate::commands::run(args));
+            // Everything worth waiting for is done; do not linger on idle connection tasks.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            code
+        }
+        Command::Plan { file, arm } => {
+            init_tracing(LogFormat::Human);
+            runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
+        }
+        Command::MockArm {
+            listen,
+            token,
+            real_time,
+            lro_seconds,
+        } => runtime()?.block_on(mock_arm(listen, token, real_time, lro_seconds)),
+        Command::Bench {
+            what:
+                BenchTarget::MockArm {
+                    requests,
+                    connections,
+                },
+        } => {
+            let report = runtime()?
+                .block_on(crate::mock_arm::bench::run(requests, connections))
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            writeln_out(&mut out, &report)?;
+            Ok(0)
+        }
         Command::Size(size) => {
             let text = match size {
                 SizeCommand::Postgres(args) => sizing::postgres_output(&args)?,
@@ -66,6 +214,18 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
     }
 }
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "tokio runtime".into(),
+            source,
+        })
+}
+
+/// Logs go to stderr: human-readable or JSON lines; RUST_LOG overrides the level (default info).
 
 /// The spec files named by a path: the file itself, or the *.yaml / *.yml files directly in a folder,
 /// sorted by name.
@@ -161,14 +321,44 @@ fn render(path: &Path, out: &mut impl Write) -> Result<i32> {
     }
 }
 
-fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
+pub(crate) fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
     out.write_all(s.as_bytes()).map_err(|source| Error::Io {
         path: "stdout".into(),
         source,
     })
 }
 
-fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
+pub(crate) fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
     write_out(out, s)?;
     write_out(out, "\n")
+}
+
+async fn mock_arm(
+    listen: std::net::SocketAddr,
+    token: String,
+    real_time: bool,
+    lro_seconds: u64,
+) -> Result<i32> {
+    use crate::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
+    let config = MockConfig {
+        token,
+        clock: if real_time {
+            ClockMode::RealTime
+        } else {
+            ClockMode::Virtual
+        },
+        lro: LroDurations::uniform(std::time::Duration::from_secs(lro_seconds)),
+        ..MockConfig::default()
+    };
+    let mock = MockArm::start_on(listen, config)
+        .await
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    eprintln!(
+        "mock ARM listening on {} (control API under {}/_mock/); Ctrl-C to stop",
+        mock.base_url(),
+        mock.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    mock.shutdown().await;
+    Ok(0)
 }

@@ -2,7 +2,13 @@
 //! customer-managed key + Azure Monitor alerts) exactly as declared.
 
 pub mod api;
+pub mod azure;
 pub mod cli;
+pub mod commands;
+pub mod demo;
+pub mod mock_arm;
+pub mod plan;
+pub mod reconcile;
 pub mod sizing;
 pub mod sources;
 pub mod telemetry;

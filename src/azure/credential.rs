@@ -1,0 +1,63 @@
+//! Credentials: a static bearer token (the mock) or the azure_identity chain (workload identity,
+//! managed identity, Azure CLI, environment). Tokens are never logged or formatted.
+
+use std::sync::Arc;
+
+use azure_core::auth::{AccessToken, Secret, TokenCredential};
+use time::OffsetDateTime;
+
+use super::error::ArmError;
+
+/// Where tokens come from.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A fixed bearer token (the mock ARM).
+    Static(String),
+    /// azure_identity's chain, chosen by AZURE_CREDENTIAL_KIND or the default order: environment
+    /// (service principal, or workload identity when AZURE_FEDERATED_TOKEN_FILE is set, as on AKS),
+    /// managed identity (App Service, then VM/IMDS), then the Azure CLI.
+    Chain,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Static(_) => f.write_str("Static(<redacted>)"),
+            Self::Chain => f.write_str("Chain"),
+        }
+    }
+}
+
+/// A credential that always returns the same token.
+struct StaticToken(Secret);
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaticToken(<redacted>)")
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for StaticToken {
+    async fn get_token(&self, _scopes: &[&str]) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            self.0.clone(),
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        ))
+    }
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        Ok(())
+    }
+}
+
+impl Credentials {
+    /// Build the azure_core credential.
+    pub fn build(&self) -> Result<Arc<dyn TokenCredential>, ArmError> {
+        match self {
+            Self::Static(t) => Ok(Arc::new(StaticToken(Secret::new(t.clone())))),
+            Self::Chain => {
+                azure_identity::create_credential().map_err(|e| ArmError::Credential(e.to_string()))
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! ARM I/O: credentials, SDK clients (their retries off), our one retry/throttle policy, LRO
+//! polling and error classification. Maps SDK models to the planner's `Observed*` structs and the
+//! planner's `Op`s to SDK requests; nothing outside this folder sees an SDK type.
+
+pub mod credential;
+pub mod error;
+mod keyvault;
+pub mod policy;
+mod postgres;
+pub mod throttle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::auth::TokenCredential;
+use azure_core::headers::HeaderName;
+use azure_core::{ClientOptions, Context, Method, Pipeline, Request, RetryOptions, Url};
+use azure_mgmt_postgresql::package_flexibleserver_2024_08_01 as pgsdk;
+use backon::{ExponentialBuilder, Retryable};
+
+pub use credential::Credentials;
+pub use error::ArmError;
+pub use policy::Stats;
+
+use crate::api::EffectiveSpec;
+use crate::plan::{Observed, Op};
+use policy::ArmPolicy;
+use throttle::Budget;
+
+/// Azure public cloud Resource Manager.
+pub const PUBLIC_CLOUD: &str = "https://management.azure.com";
+
+/// How to reach ARM.
+#[derive(Clone, Debug)]
+pub struct ArmSettings {
+    /// Resource Manager endpoint (default: Azure public cloud).
+    pub endpoint: String,
+    pub credentials: Credentials,
+    /// Retries per call for retryable errors (exponential backoff with jitter).
+    pub max_retries: usize,
+    /// First backoff delay.
+    pub min_backoff: Duration,
+}
+
+impl ArmSettings {
+    /// Settings for an endpoint with a static token (the mock).
+    pub fn with_token(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            credentials: Credentials::Static(token.into()),
+            max_retries: 6,
+            min_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A write ARM accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The URL to poll (Azure-AsyncOperation, else Location); None when ARM finished synchronously.
+    pub operation_url: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+/// The state of a long-running operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpState {
+    Running(Option<Duration>),
+    Succeeded,
+    Failed { code: String, message: String },
+}
+
+/// What the engine needs from ARM. The real implementation is [`Arm`]; tests may fake it.
+#[async_trait::async_trait]
+pub trait ArmApi: Send + Sync {
+    /// GET every resource of a data plane.
+    async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError>;
+    /// Send one write; returns as soon as ARM accepted it (never waits for the operation).
+    async fn submit(&self, op: &Op) -> Result<Submitted, ArmError>;
+    /// Poll a long-running operation once.
+    async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError>;
+    /// Request counters.
+    fn stats(&self) -> &Stats;
+}
+
+/// The ARM client.
+pub struct Arm {
+    settings: ArmSettings,
+    endpoint: Url,
+    credential: Arc<dyn TokenCredential>,
+    pg: pgsdk::Client,
+    raw: Pipeline,
+    stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for Arm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arm")
+            .field("endpoint", &self.endpoint.as_str())
+            .finish()
+    }
+}
+
+const AZURE_ASYNC: HeaderName = HeaderName::from_static("azure-asyncoperation");
+const LOCATION: HeaderName = HeaderName::from_static("location");
+
+impl Arm {
+    /// Build the clients. The SDK's own retries are off; [`ArmPolicy`] and our backoff own retries.
+    pub fn new(settings: ArmSettings) -> Result<Self, ArmError> {
+        let endpoint = Url::parse(&settings.endpoint)
+            .map_err(|e| ArmError::Decode(format!("--arm-endpoint {}: {e}", settings.endpoint)))?;
+        let credential = settings.credentials.build()?;
+        let budget = Arc::new(Budget::default());
+        let stats = Arc::new(Stats::default());
+        let policy: Arc<dyn azure_core::Policy> = Arc::new(ArmPolicy {
+            budget,
+            stats: stats.clone(),
+        });
+        let options = ClientOptions::default()
+            .retry(RetryOptions::none())
+            .per_retry_policies(vec![policy]);
+        let scope = endpoint
+            .join("/.default")
+            .map_err(|e| ArmError::Decode(e.to_string()))?
+            .to_string();
+        let pg = pgsdk::Client::new(
+            endpoint.clone(),
+            credential.clone(),
+            vec![scope],
+            options.clone(),
+        );
+        let raw = Pipeline::new(
+            option_env!("CARGO_PKG_NAME"),
+            option_env!("CARGO_PKG_VERSION"),
+            options,
+            vec![],
+            vec![],
+        );
+        Ok(Self {
+            settings,
+            endpoint,
+            credential,
+            pg,
+            raw,
+            stats,
+        })
+    }
+
+    /// True when talking to a non-public endpoint (the mock): Key Vault is then served under it.
+    fn is_local(&self) -> bool {
+        self.endpoint.as_str().trim_end_matches('/') != PUBLIC_CLOUD
+    }
+
+    /// Run an ARM call with exponential backoff + jitter for the retryable classes.
+    async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T, ArmError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ArmError>>,
+    {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(self.settings.max_retries)
+            .with_jitter();
+        call.retry(backoff)
+            .when(ArmError::is_retryable)
+            .notify(|e, d| tracing::warn!(call = what, error = %e, retry_in_ms = d.as_millis() as u64, "retrying ARM call"))
+            .await
+    }
+
+    /// An authenticated GET of an absolute URL on the ARM (or mapped Key Vault) host.
+    async fn raw_get(
+        &self,
+        url: &str,
+        scope: &str,
+    ) -> Result<(u16, azure_core::headers::Headers, Vec<u8>), ArmError> {
+        let url = Url::parse(url).map_err(|e| ArmError::Decode(format!("{url}: {e}")))?;
+        if url.host_str() != self.endpoint.host_str()
+            || url.port_or_known_default() != self.endpoint.port_or_known_default()
+        {
+            return Err(ArmError::Decode(format!(
+                "refusing to send a token to foreign host {:?}",
+                url.host_str()
+            )));
+        }
+        let token = self
+            .credential
+            .get_token(&[scope])
+            .await
+            .map_err(|e| ArmError::Credential(e.to_string()))?;
+        let mut req = Request::new(url, Method::Get);
+        req.insert_header(
+            azure_core::headers::AUTHORIZATION,
+            format!("Bearer {}", token.token.secret()),
+        );
+        let rsp = self
+            .raw
+            .send(&Context::default(), &mut req)
+            .await
+            .map_err(error::from_core)?;
+        let (status, headers, body) = rsp.deconstruct();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ArmError::Retryable(e.to_string(), None))?;
+        Ok((u16::from(status), headers, bytes.to_vec()))
+    }
+
+    fn arm_scope(&self) -> String {
+        format!("{}/.default", self.endpoint.as_str().trim_end_matches('/'))
+    }
+}
+
+/// The poll URL and Retry-After of an accepted write.
+fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
+    let operation_url = headers
+        .get_optional_string(&AZURE_ASYNC)
+        .or_else(|| headers.get_optional_string(&LOCATION));
+    Submitted {
+        operation_url,
+        retry_after: policy::retry_after(headers),
+    }
+}
+
+#[async_trait::async_trait]
+impl ArmApi for Arm {
+    async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        Ok(Observed {
+            postgres: self.observe_postgres(eff).await?,
+        })
+    }
+
+    async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
+        self.submit_postgres(op).await
+    }
+
+    async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {
+        let scope = self.arm_scope();
+        let (status, headers, body) = self
+            .retrying("poll", || async {
+                self.raw_get(operation_url, &scope).await
+            })
+            .await?;
+        if status == 202 {
+            return Ok(OpState::Running(policy::retry_after(&headers)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let Some(s) = v.get("status").and_then(|s| s.as_str()) else {
+            // A Location URL answers 200/204 with the final result once done.
+            return Ok(OpState::Succeeded);
+        };
+        Ok(match s {
+            "Succeeded" => OpState::Succeeded,
+            "Failed" | "Canceled" | "Cancelled" => {
+                let e = v.get("error").cloned().unwrap_or_default();
+                let f = |k: &str| e.get(k).and_then(|x| x.as_str()).unwrap_or(s).to_owned();
+                OpState::Failed {
+                    code: f("code"),
+                    message: f("message"),
+                }
+            }
+            _ => OpState::Running(policy::retry_after(&headers)),
+        })
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}

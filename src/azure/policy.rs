@@ -1,0 +1,148 @@
+//! Our one ARM policy, placed in the SDK pipeline (whose own retries are off): it waits for the
+//! throttle budget, counts reads and writes, feeds ARM's remaining-request headers back into the
+//! budget, honours Retry-After on 429, and turns every non-success answer into an [`HttpFailure`]
+//! that keeps ARM's code, message and Retry-After.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::headers::{HeaderName, Headers};
+use azure_core::{Context, Method, Policy, PolicyResult, Request};
+
+use super::error::parse_body;
+use super::throttle::{Budget, Class};
+
+const REMAINING_READS: HeaderName =
+    HeaderName::from_static("x-ms-ratelimit-remaining-subscription-reads");
+const REMAINING_WRITES: HeaderName =
+    HeaderName::from_static("x-ms-ratelimit-remaining-subscription-writes");
+const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+
+/// Request counters (for logs and the demo summary).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+    pub throttled: AtomicU64,
+    /// Non-2xx answers other than 429 (404 on a missing resource included).
+    pub errors: AtomicU64,
+}
+
+impl Stats {
+    /// (reads, writes, 429s, other non-2xx answers) so far.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+            self.throttled.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Seconds from a Retry-After header (ARM sends integers only).
+pub fn retry_after(headers: &Headers) -> Option<Duration> {
+    headers
+        .get_optional_str(&RETRY_AFTER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The subscription a request URL addresses, or "-" (Key Vault, operation URLs without one).
+pub fn subscription_of(url: &azure_core::Url) -> String {
+    let mut segs = url.path_segments().into_iter().flatten();
+    while let Some(s) = segs.next() {
+        if s.eq_ignore_ascii_case("subscriptions") {
+            return segs.next().unwrap_or("-").to_ascii_lowercase();
+        }
+    }
+    "-".into()
+}
+
+/// The pipeline policy.
+#[derive(Debug)]
+pub struct ArmPolicy {
+    pub budget: Arc<Budget>,
+    pub stats: Arc<Stats>,
+}
+
+#[async_trait::async_trait]
+impl Policy for ArmPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let sub = subscription_of(request.url());
+        let class = match request.method() {
+            Method::Get | Method::Head => Class::Read,
+            _ => Class::Write,
+        };
+        self.budget.admit(&sub, class).await;
+        let counter = if class == Class::Read {
+            &self.stats.reads
+        } else {
+            &self.stats.writes
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let Some((first, rest)) = next.split_first() else {
+            return Err(azure_core::Error::message(
+                azure_core::error::ErrorKind::Other,
+                "empty pipeline",
+            ));
+        };
+        let response = first.send(ctx, request, rest).await?;
+        for (name, c) in [
+            (&REMAINING_READS, Class::Read),
+            (&REMAINING_WRITES, Class::Write),
+        ] {
+            if let Some(n) = response
+                .headers()
+                .get_optional_str(name)
+                .and_then(|v| v.parse::<f64>().ok())
+            {
+                self.budget.observe_remaining(&sub, c, n);
+            }
+        }
+        let status = u16::from(response.status());
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let wait = retry_after(response.headers());
+        if status == 429 {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            self.budget
+                .block_for(&sub, wait.unwrap_or(Duration::from_secs(10)));
+        } else {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let (status_code, _headers, body) = response.deconstruct();
+        let bytes = body.collect().await.unwrap_or_default();
+        let failure = parse_body(status, &bytes, wait);
+        tracing::debug!(status, code = %failure.code, url = %request.url().path(), "ARM answered with an error");
+        Err(azure_core::Error::new(
+            azure_core::error::ErrorKind::HttpResponse {
+                status: status_code,
+                error_code: Some(failure.code.clone()),
+            },
+            failure,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_is_read_from_the_path() {
+        let u =
+            azure_core::Url::parse("http://h/subscriptions/ABC/resourceGroups/rg?api-version=1")
+                .unwrap();
+        assert_eq!(subscription_of(&u), "abc");
+        let u = azure_core::Url::parse("http://h/keyvault/kv/keys/k").unwrap();
+        assert_eq!(subscription_of(&u), "-");
+    }
+}

@@ -1,0 +1,403 @@
+//! PostgreSQL flexible server (2024-08-01) through the SDK: GET server and configurations into the
+//! planner's observed structs; PUT/PATCH/POST writes sent with `send()` so the LRO is recorded,
+//! not awaited. Request bodies are built as ARM JSON and parsed into the SDK models (which checks
+//! their shape against the API version).
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::error::{from_core, ArmError, HttpFailure};
+use super::{keyvault, submitted, Arm, Submitted};
+use crate::api::EffectiveSpec;
+use crate::plan::{
+    postgres as pgplan, ObservedConfig, ObservedEncryption, ObservedPostgres, ObservedServer,
+    ObservedWindow, Op, PgServerCreate, PgServerPatch,
+};
+use pgsdk_models::{Configuration, Server, ServerForUpdate};
+
+use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
+
+fn status_of(e: &azure_core::Error) -> Option<u16> {
+    e.downcast_ref::<HttpFailure>().map(|f| f.status)
+}
+
+fn to_model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ArmError> {
+    serde_json::from_value(v).map_err(|e| ArmError::Decode(format!("request body: {e}")))
+}
+
+impl Arm {
+    pub(super) async fn observe_postgres(
+        &self,
+        eff: &EffectiveSpec,
+    ) -> Result<ObservedPostgres, ArmError> {
+        let t = pgplan::target(eff);
+        let server = self
+            .retrying("get server", || async {
+                match self
+                    .pg
+                    .servers_client()
+                    .get(&t.subscription_id, &t.resource_group, &t.server_name)
+                    .send()
+                    .await
+                {
+                    Ok(rsp) => {
+                        let body: Server = rsp.into_body().await.map_err(from_core)?;
+                        Ok(Some(map_server(
+                            &serde_json::to_value(&body).unwrap_or_default(),
+                        )))
+                    }
+                    Err(e) if status_of(&e) == Some(404) => Ok(None),
+                    Err(e) => Err(from_core(e)),
+                }
+            })
+            .await?;
+        let mut obs = ObservedPostgres {
+            server,
+            ..Default::default()
+        };
+        if obs.server.is_some() {
+            obs.configs = self
+                .retrying("list configurations", || async {
+                    let mut stream = self
+                        .pg
+                        .configurations_client()
+                        .list_by_server(&t.subscription_id, &t.resource_group, &t.server_name)
+                        .into_stream();
+                    let mut configs = BTreeMap::new();
+                    while let Some(page) = stream.next().await {
+                        for c in page.map_err(from_core)?.value {
+                            if let Some((name, cfg)) =
+                                map_config(&serde_json::to_value(&c).unwrap_or_default())
+                            {
+                                configs.insert(name, cfg);
+                            }
+                        }
+                    }
+                    Ok(configs)
+                })
+                .await?;
+        }
+        if let (Some(enc), None) = (&eff.encryption, eff.pinned_key_version()) {
+            obs.latest_key_uri = self.latest_key(&enc.key_vault_uri, &enc.key_name).await?;
+        }
+        Ok(obs)
+    }
+
+    async fn latest_key(&self, vault: &str, name: &str) -> Result<Option<String>, ArmError> {
+        let (url, scope) =
+            keyvault::key_url(vault, name, self.is_local().then_some(&self.endpoint));
+        let scope = if self.is_local() {
+            self.arm_scope()
+        } else {
+            scope
+        };
+        match self
+            .retrying("get key", || async { self.raw_get(&url, &scope).await })
+            .await
+        {
+            Ok((_, _, body)) => {
+                Ok(keyvault::kid(&body).map(|kid| keyvault::canonical(&kid, vault)))
+            }
+            // No such key (yet): plan with the versionless key URI (automatic version update).
+            Err(ArmError::Fatal { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) async fn submit_postgres(&self, op: &Op) -> Result<Submitted, ArmError> {
+        // Writes are retried only for throttling / server errors / network drops; a busy 409 is
+        // left to the next reconcile, which reads the server state first.
+        let headers = self
+            .retrying("write", || async {
+                let sc = self.pg.servers_client();
+                let res = match op {
+                    Op::PgCreate(t, c) => {
+                        let body: Server = to_model(create_body(c))?;
+                        sc.create(&t.subscription_id, &t.resource_group, &t.server_name, body)
+                            .send()
+                            .await
+                            .map(|r| r.as_raw_response().headers().clone())
+                    }
+                    Op::PgPatch(t, p) => {
+                        let body: ServerForUpdate = to_model(patch_body(p))?;
+                        sc.update(&t.subscription_id, &t.resource_group, &t.server_name, body)
+                            .send()
+                            .await
+                            .map(|r| r.as_raw_response().headers().clone())
+                    }
+                    Op::PgStart(t) => sc
+                        .start(&t.subscription_id, &t.resource_group, &t.server_name)
+                        .send()
+                        .await
+                        .map(|r| r.as_raw_response().headers().clone()),
+                    Op::PgStop(t) => sc
+                        .stop(&t.subscription_id, &t.resource_group, &t.server_name)
+                        .send()
+                        .await
+                        .map(|r| r.as_raw_response().headers().clone()),
+                    Op::PgRestart(t) => sc
+                        .restart(&t.subscription_id, &t.resource_group, &t.server_name)
+                        .send()
+                        .await
+                        .map(|r| r.as_raw_response().headers().clone()),
+                    Op::PgConfigure(t, name, value) => {
+                        let body: Configuration = to_model(
+                            json!({"properties": {"value": value, "source": "user-override"}}),
+                        )?;
+                        self.pg
+                            .configurations_client()
+                            .put(
+                                &t.subscription_id,
+                                &t.resource_group,
+                                &t.server_name,
+                                name,
+                                body,
+                            )
+                            .send()
+                            .await
+                            .map(|r| r.as_raw_response().headers().clone())
+                    }
+                };
+                res.map_err(from_core)
+            })
+            .await?;
+        Ok(submitted(&headers))
+    }
+}
+
+fn s(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    match cur {
+        Value::String(x) => Some(x.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn n(v: &Value, path: &[&str]) -> u32 {
+    s(v, path).and_then(|x| x.parse().ok()).unwrap_or_default()
+}
+
+/// ARM server JSON → observed server.
+pub fn map_server(v: &Value) -> ObservedServer {
+    let p = |path: &[&str]| {
+        let mut full = vec!["properties"];
+        full.extend_from_slice(path);
+        s(v, &full)
+    };
+    let window = match p(&["maintenanceWindow", "customWindow"]).as_deref() {
+        Some(w) if w.eq_ignore_ascii_case("Enabled") => Some(ObservedWindow {
+            day_of_week: n(v, &["properties", "maintenanceWindow", "dayOfWeek"]) as u8,
+            start_hour: n(v, &["properties", "maintenanceWindow", "startHour"]) as u8,
+            start_minute: n(v, &["properties", "maintenanceWindow", "startMinute"]) as u8,
+        }),
+        _ => None,
+    };
+    let encryption = match p(&["dataEncryption", "type"]).as_deref() {
+        Some("AzureKeyVault") => ObservedEncryption::AzureKeyVault {
+            key_uri: p(&["dataEncryption", "primaryKeyURI"]).unwrap_or_default(),
+            identity_id: p(&["dataEncryption", "primaryUserAssignedIdentityId"]),
+        },
+        _ => ObservedEncryption::SystemManaged,
+    };
+    ObservedServer {
+        id: s(v, &["id"]).unwrap_or_default(),
+        state: p(&["state"]).unwrap_or_else(|| "Ready".into()),
+        version: p(&["version"]),
+        sku_name: s(v, &["sku", "name"]).unwrap_or_default(),
+        sku_tier: s(v, &["sku", "tier"]).unwrap_or_default(),
+        storage_gib: n(v, &["properties", "storage", "storageSizeGB"]),
+        auto_grow: p(&["storage", "autoGrow"]).is_some_and(|a| a.eq_ignore_ascii_case("Enabled")),
+        ha_mode: p(&["highAvailability", "mode"]).unwrap_or_else(|| "Disabled".into()),
+        ha_state: p(&["highAvailability", "state"]),
+        availability_zone: p(&["availabilityZone"]),
+        standby_zone: p(&["highAvailability", "standbyAvailabilityZone"]),
+        backup_retention_days: n(v, &["properties", "backup", "backupRetentionDays"]),
+        geo_redundant_backup: p(&["backup", "geoRedundantBackup"])
+            .is_some_and(|g| g.eq_ignore_ascii_case("Enabled")),
+        maintenance_window: window,
+        encryption,
+        fqdn: p(&["fullyQualifiedDomainName"]),
+    }
+}
+
+/// ARM configuration JSON → (name, observed parameter).
+pub fn map_config(v: &Value) -> Option<(String, ObservedConfig)> {
+    let name = s(v, &["name"])?;
+    let b = |k: &str| s(v, &["properties", k]).is_some_and(|x| x == "true");
+    Some((
+        name,
+        ObservedConfig {
+            value: s(v, &["properties", "value"]).unwrap_or_default(),
+            is_read_only: b("isReadOnly"),
+            is_dynamic: b("isDynamicConfig"),
+            pending_restart: b("isConfigPendingRestart"),
+            allowed_values: s(v, &["properties", "allowedValues"]),
+        },
+    ))
+}
+
+fn enabled(b: bool) -> &'static str {
+    if b {
+        "Enabled"
+    } else {
+        "Disabled"
+    }
+}
+
+fn window_json(w: &ObservedWindow) -> Value {
+    json!({"customWindow": "Enabled", "dayOfWeek": w.day_of_week, "startHour": w.start_hour, "startMinute": w.start_minute})
+}
+
+fn identity_json(identity: &str) -> Value {
+    json!({"type": "UserAssigned", "userAssignedIdentities": {identity: {}}})
+}
+
+/// The create PUT body. Authentication is Microsoft Entra only, so no password is ever sent.
+pub fn create_body(c: &PgServerCreate) -> Value {
+    let mut props = json!({
+        "version": c.version,
+        "storage": {"storageSizeGB": c.storage_gib, "autoGrow": enabled(c.auto_grow)},
+        "backup": {"backupRetentionDays": c.backup_retention_days, "geoRedundantBackup": enabled(c.geo_redundant_backup)},
+        "highAvailability": {"mode": c.ha_mode},
+        "authConfig": {"activeDirectoryAuth": "Enabled", "passwordAuth": "Disabled"},
+        "createMode": "Create",
+    });
+    if let Some(z) = &c.availability_zone {
+        props["availabilityZone"] = json!(z);
+    }
+    if let Some(z) = &c.standby_zone {
+        props["highAvailability"]["standbyAvailabilityZone"] = json!(z);
+    }
+    if let Some(w) = &c.maintenance_window {
+        props["maintenanceWindow"] = window_json(w);
+    }
+    let mut body = json!({"location": c.location, "sku": {"name": c.sku_name, "tier": c.sku_tier}, "properties": props});
+    if let Some((uri, identity)) = &c.cmk {
+        body["properties"]["dataEncryption"] = json!({"type": "AzureKeyVault", "primaryKeyURI": uri, "primaryUserAssignedIdentityId": identity});
+        body["identity"] = identity_json(identity);
+    }
+    body
+}
+
+/// The PATCH body: only the fields that differ.
+pub fn patch_body(p: &PgServerPatch) -> Value {
+    let mut body = json!({});
+    let mut props = serde_json::Map::new();
+    if let Some((tier, name)) = &p.sku {
+        body["sku"] = json!({"name": name, "tier": tier});
+    }
+    let mut storage = serde_json::Map::new();
+    if let Some(g) = p.storage_gib {
+        storage.insert("storageSizeGB".into(), json!(g));
+    }
+    if let Some(a) = p.auto_grow {
+        storage.insert("autoGrow".into(), json!(enabled(a)));
+    }
+    if !storage.is_empty() {
+        props.insert("storage".into(), Value::Object(storage));
+    }
+    if let Some((mode, zone)) = &p.ha {
+        let mut ha = json!({"mode": mode});
+        if let Some(z) = zone {
+            ha["standbyAvailabilityZone"] = json!(z);
+        }
+        props.insert("highAvailability".into(), ha);
+    }
+    if let Some(d) = p.backup_retention_days {
+        props.insert("backup".into(), json!({"backupRetentionDays": d}));
+    }
+    if let Some(w) = &p.maintenance_window {
+        props.insert("maintenanceWindow".into(), window_json(w));
+    }
+    if let Some((uri, identity)) = &p.key {
+        props.insert(
+            "dataEncryption".into(),
+            json!({"type": "AzureKeyVault", "primaryKeyURI": uri, "primaryUserAssignedIdentityId": identity}),
+        );
+    }
+    if !props.is_empty() {
+        body["properties"] = Value::Object(props);
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_carries_only_the_differing_fields_and_parses_as_the_sdk_model() {
+        let p = PgServerPatch {
+            backup_retention_days: Some(35),
+            ..Default::default()
+        };
+        let b = patch_body(&p);
+        assert_eq!(
+            b,
+            json!({"properties": {"backup": {"backupRetentionDays": 35}}})
+        );
+        let _: ServerForUpdate = to_model(b).unwrap();
+        let p = PgServerPatch {
+            sku: Some(("GeneralPurpose".into(), "Standard_D4s_v3".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            patch_body(&p),
+            json!({"sku": {"name": "Standard_D4s_v3", "tier": "GeneralPurpose"}})
+        );
+    }
+
+    #[test]
+    fn server_round_trips_through_the_sdk_model() {
+        let c = PgServerCreate {
+            location: "eastus2".into(),
+            version: "16".into(),
+            sku_tier: "GeneralPurpose".into(),
+            sku_name: "Standard_D4s_v3".into(),
+            availability_zone: Some("1".into()),
+            storage_gib: 128,
+            auto_grow: true,
+            ha_mode: "ZoneRedundant".into(),
+            standby_zone: Some("2".into()),
+            backup_retention_days: 35,
+            geo_redundant_backup: true,
+            maintenance_window: Some(ObservedWindow {
+                day_of_week: 0,
+                start_hour: 2,
+                start_minute: 0,
+            }),
+            cmk: Some(("https://kv/keys/k/1".into(), "/id".into())),
+        };
+        let model: Server = to_model(create_body(&c)).unwrap();
+        let mut v = serde_json::to_value(&model).unwrap();
+        v["properties"]["state"] = json!("Ready");
+        let o = map_server(&v);
+        assert_eq!(
+            (
+                o.sku_name.as_str(),
+                o.storage_gib,
+                o.auto_grow,
+                o.ha_mode.as_str()
+            ),
+            ("Standard_D4s_v3", 128, true, "ZoneRedundant")
+        );
+        assert_eq!(o.standby_zone.as_deref(), Some("2"));
+        assert_eq!(o.backup_retention_days, 35);
+        assert!(o.geo_redundant_backup);
+        assert_eq!(o.maintenance_window, c.maintenance_window);
+        assert_eq!(
+            o.encryption,
+            ObservedEncryption::AzureKeyVault {
+                key_uri: "https://kv/keys/k/1".into(),
+                identity_id: Some("/id".into())
+            }
+        );
+    }
+}

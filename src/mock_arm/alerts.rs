@@ -1,0 +1,71 @@
+//! Microsoft.Insights/metricAlerts (api-version 2018-03-01): PUT, GET, DELETE.
+
+use serde_json::{json, Value};
+
+use super::errors::ArmError;
+use super::postgres::method_not_allowed;
+use super::store::{arm_id, set_at, str_at, Reply, Req, World};
+
+const TYPE: &str = "Microsoft.Insights/metricAlerts";
+
+pub fn handle(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    let id = arm_id(sub, rg, &format!("{TYPE}/{name}"));
+    match req.method {
+        "GET" => {
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+        }
+        "PUT" => {
+            req.check_preconditions(world.get(&id))?;
+            let mut body = Value::Object(req.object()?);
+            if str_at(&body, &["location"]).is_none() {
+                return Err(ArmError::bad_request(
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                ));
+            }
+            for field in [
+                "severity",
+                "enabled",
+                "scopes",
+                "evaluationFrequency",
+                "windowSize",
+                "criteria",
+            ] {
+                if body.pointer(&format!("/properties/{field}")).is_none() {
+                    return Err(ArmError::bad_request(
+                        "BadRequest",
+                        format!("The property '{field}' of the metric alert is required."),
+                    ));
+                }
+            }
+            set_at(&mut body, &["id"], json!(id));
+            set_at(&mut body, &["name"], json!(name));
+            set_at(&mut body, &["type"], json!(TYPE));
+            set_at(
+                &mut body,
+                &["properties", "lastUpdatedTime"],
+                json!(req.now_str()),
+            );
+            set_at(&mut body, &["properties", "isMigrated"], json!(false));
+            let r = world.put(&id, body, true);
+            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+        }
+        "DELETE" => {
+            if world.get(&id).is_none() {
+                return Ok(Reply::empty(204));
+            }
+            world.remove_tree(&id);
+            Ok(Reply::empty(200))
+        }
+        _ => Err(method_not_allowed()),
+    }
+}

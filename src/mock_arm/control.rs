@@ -1,0 +1,253 @@
+//! The shared state behind one lock, and the control operations used by both the `/_mock/` HTTP
+//! API and the Rust handle (one implementation).
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::clock::{rfc3339, Clock};
+use super::faults::{FaultSpec, Faults};
+use super::journal::{Journal, JournalEntry, OpClass};
+use super::store::{merge_patch, str_at, World};
+use super::throttle::Buckets;
+use super::{keyvault, lro, Error, MockConfig};
+
+/// Everything mutable, behind one lock.
+#[derive(Debug)]
+pub struct Shared {
+    pub world: World,
+    pub clock: Clock,
+    pub buckets: Buckets,
+    pub journal: Journal,
+    pub faults: Faults,
+}
+
+/// The server's state and configuration.
+#[derive(Debug)]
+pub struct Inner {
+    pub config: MockConfig,
+    pub base_url: String,
+    state: Mutex<Shared>,
+}
+
+impl Inner {
+    pub fn new(config: MockConfig, base_url: String) -> Self {
+        let shared = Shared {
+            world: World::default(),
+            clock: Clock::new(config.clock),
+            buckets: Buckets::default(),
+            journal: Journal::new(config.journal_capacity),
+            faults: Faults::default(),
+        };
+        Self {
+            config,
+            base_url,
+            state: Mutex::new(shared),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bring operations and auto-start up to the clock.
+    fn tick(&self, s: &mut Shared) {
+        let elapsed = s.clock.elapsed();
+        lro::tick(&mut s.world, elapsed, &self.config);
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut s = self.lock();
+        s.clock.advance(by);
+        self.tick(&mut s);
+    }
+
+    pub fn now(&self) -> String {
+        rfc3339(self.lock().clock.now())
+    }
+
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.lock().journal.entries()
+    }
+
+    pub fn count(&self, id: &str, class: OpClass) -> usize {
+        self.lock().journal.count(id, class)
+    }
+
+    /// Out-of-band edit: JSON merge patch on the stored body. Setting `properties.state` to
+    /// `Stopped` starts the auto-start countdown; any other state stops it.
+    pub fn edit(&self, id: &str, patch: &Value) -> Result<Value, Error> {
+        if !patch.is_object() {
+            return Err(Error::Invalid("patch must be a JSON object".into()));
+        }
+        let mut s = self.lock();
+        self.tick(&mut s);
+        let elapsed = s.clock.elapsed();
+        let r = s
+            .world
+            .get_any_mut(id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let before = str_at(&r.body, &["properties", "state"]).map(str::to_string);
+        merge_patch(&mut r.body, patch);
+        let after = str_at(&r.body, &["properties", "state"]).map(str::to_string);
+        if before != after {
+            r.stopped_at = (after.as_deref() == Some("Stopped")).then_some(elapsed);
+        }
+        let body = r.body.clone();
+        s.world.touch(id);
+        Ok(body)
+    }
+
+    pub fn inject_fault(&self, fault: FaultSpec) -> Result<u64, Error> {
+        fault.validate().map_err(Error::Invalid)?;
+        Ok(self.lock().faults.add(fault))
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub fn reset(&self) {
+        let mut s = self.lock();
+        s.world = World::default();
+        s.buckets.clear();
+        s.journal.clear();
+        s.faults.clear();
+    }
+
+    pub fn dump(&self) -> Value {
+        let mut s = self.lock();
+        self.tick(&mut s);
+        let resources: serde_json::Map<String, Value> = s
+            .world
+            .resources
+            .values()
+            .map(|r| {
+                let id = str_at(&r.body, &["id"]).unwrap_or("").to_string();
+                (
+                    id,
+                    json!({"body": r.body, "etag": r.etag(), "visible": r.visible, "busyWith": r.busy}),
+                )
+            })
+            .collect();
+        json!({
+            "now": rfc3339(s.clock.now()),
+            "resources": resources,
+            "operations": lro::dump(&s.world),
+            "keys": keyvault::dump(&s.world),
+            "faults": s.faults.list(),
+            "counts": s.journal.counts(),
+        })
+    }
+}
+
+type St = State<std::sync::Arc<Inner>>;
+
+/// The `/_mock/` routes (no auth, not journaled). See docs/mock-arm.md.
+pub fn routes() -> Router<std::sync::Arc<Inner>> {
+    Router::new()
+        .route("/_mock/clock", get(clock))
+        .route("/_mock/advance", post(advance))
+        .route("/_mock/journal", get(journal))
+        .route("/_mock/journal/count", get(count))
+        .route("/_mock/edit", post(edit))
+        .route(
+            "/_mock/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/_mock/reset", post(reset))
+        .route("/_mock/dump", get(dump))
+}
+
+fn bad(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response()
+}
+
+async fn clock(State(inner): St) -> Json<Value> {
+    let s = inner.lock();
+    Json(json!({"now": rfc3339(s.clock.now()), "elapsedSeconds": s.clock.elapsed().as_secs_f64()}))
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    #[serde(default)]
+    seconds: f64,
+    #[serde(default)]
+    ms: u64,
+}
+
+async fn advance(State(inner): St, Json(a): Json<Advance>) -> Response {
+    if !a.seconds.is_finite() || a.seconds < 0.0 {
+        return bad("seconds must be a non-negative number".into());
+    }
+    inner.advance(Duration::from_secs_f64(a.seconds) + Duration::from_millis(a.ms));
+    Json(json!({"now": inner.now()})).into_response()
+}
+
+async fn journal(State(inner): St) -> Json<Value> {
+    let s = inner.lock();
+    Json(json!({"entries": s.journal.entries(), "counts": s.journal.counts()}))
+}
+
+#[derive(Deserialize)]
+struct CountQuery {
+    id: String,
+}
+
+async fn count(State(inner): St, Query(q): Query<CountQuery>) -> Json<Value> {
+    Json(json!({
+        "id": q.id,
+        "reads": inner.count(&q.id, OpClass::Read),
+        "writes": inner.count(&q.id, OpClass::Write),
+    }))
+}
+
+#[derive(Deserialize)]
+struct Edit {
+    id: String,
+    patch: Value,
+}
+
+async fn edit(State(inner): St, Json(e): Json<Edit>) -> Response {
+    match inner.edit(&e.id, &e.patch) {
+        Ok(body) => Json(body).into_response(),
+        Err(Error::NotFound(id)) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no resource with id {id}")})),
+        )
+            .into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+async fn add_fault(State(inner): St, Json(f): Json<FaultSpec>) -> Response {
+    match inner.inject_fault(f) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+async fn list_faults(State(inner): St) -> Json<Value> {
+    Json(Value::Array(inner.lock().faults.list()))
+}
+
+async fn clear_faults(State(inner): St) -> StatusCode {
+    inner.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn reset(State(inner): St) -> StatusCode {
+    inner.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn dump(State(inner): St) -> Json<Value> {
+    Json(inner.dump())
+}

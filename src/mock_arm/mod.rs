@@ -1,0 +1,251 @@
+//! A mock of Azure Resource Manager (and the Key Vault keys data plane) for tests and the demo.
+//!
+//! It serves the real ARM paths and api-versions the operator sends, answers with bodies shaped like
+//! the official examples, and enforces the ARM contract (bearer token, api-version, error bodies,
+//! long-running operations, 409 while busy, throttling) and the service rules from
+//! `shared/arm-contract/FACTS.md`. Time is virtual unless [`ClockMode::RealTime`] is chosen: LRO
+//! durations, throttling refill and the 7-day auto-start of a stopped server all run on the clock,
+//! which tests move with [`MockArm::advance`]. See `docs/mock-arm.md` for the control API.
+
+mod alerts;
+pub mod bench;
+mod clock;
+mod containers;
+mod control;
+mod errors;
+mod faults;
+mod journal;
+mod keyvault;
+mod lro;
+mod management_policy;
+mod pg_config;
+mod postgres;
+mod router;
+mod server;
+mod storage_account;
+mod store;
+mod throttle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use clock::ClockMode;
+pub use errors::ArmError;
+pub use faults::{FaultKind, FaultSpec};
+pub use journal::{JournalEntry, OpClass};
+pub use throttle::ThrottleConfig;
+
+use control::Inner;
+
+/// Errors of the mock server's handle.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address could not be bound or read.
+    #[error("mock ARM cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No resource has this id.
+    #[error("no resource with id {0}")]
+    NotFound(String),
+    /// The merge patch or fault was not acceptable.
+    #[error("invalid control request: {0}")]
+    Invalid(String),
+}
+
+/// How long each kind of long-running operation takes, in (virtual) time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LroDurations {
+    pub pg_create: Duration,
+    pub pg_update: Duration,
+    pub pg_start: Duration,
+    pub pg_stop: Duration,
+    pub pg_restart: Duration,
+    pub pg_delete: Duration,
+    pub pg_configuration: Duration,
+    pub storage_create: Duration,
+}
+
+impl LroDurations {
+    /// Every kind takes the same time.
+    pub fn uniform(d: Duration) -> Self {
+        Self {
+            pg_create: d,
+            pg_update: d,
+            pg_start: d,
+            pg_stop: d,
+            pg_restart: d,
+            pg_delete: d,
+            pg_configuration: d,
+            storage_create: d,
+        }
+    }
+}
+
+impl Default for LroDurations {
+    fn default() -> Self {
+        Self::uniform(Duration::from_secs(30))
+    }
+}
+
+/// Configuration of a mock ARM server. Every field is public; start from `MockConfig::default()`.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// The bearer token every ARM / Key Vault request must carry.
+    pub token: String,
+    /// Virtual (tests) or real-time (demo) clock.
+    pub clock: ClockMode,
+    /// LRO durations per operation kind.
+    pub lro: LroDurations,
+    /// The Retry-After (seconds) sent with 201/202 LRO responses and in-progress polls.
+    pub retry_after_secs: u64,
+    /// Per-subscription token buckets.
+    pub throttle: ThrottleConfig,
+    /// A stopped PostgreSQL server starts by itself after this long (7 days in Azure).
+    pub auto_start_after: Duration,
+    /// The journal keeps this many most recent entries (counts per resource are kept for all).
+    pub journal_capacity: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            token: "mock-token".into(),
+            clock: ClockMode::Virtual,
+            lro: LroDurations::default(),
+            retry_after_secs: 10,
+            throttle: ThrottleConfig::default(),
+            auto_start_after: Duration::from_secs(7 * 24 * 3600),
+            journal_capacity: 100_000,
+        }
+    }
+}
+
+/// A running mock ARM server. Dropping the handle stops the server.
+pub struct MockArm {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockArm {
+    /// Start on 127.0.0.1 with an ephemeral port.
+    pub async fn start(config: MockConfig) -> Result<MockArm, Error> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Start on the given address.
+    pub async fn start_on(addr: SocketAddr, config: MockConfig) -> Result<MockArm, Error> {
+        let bind_err = |source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let inner = Arc::new(Inner::new(config, format!("http://{addr}")));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, inner.clone(), stopped));
+        Ok(MockArm {
+            inner,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// e.g. `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token the server accepts.
+    pub fn token(&self) -> &str {
+        &self.inner.config.token
+    }
+
+    /// Move the virtual clock forward (also works in real-time mode, as an extra offset).
+    pub fn advance(&self, by: Duration) {
+        self.inner.advance(by);
+    }
+
+    /// The current (virtual) time as RFC 3339.
+    pub fn now(&self) -> String {
+        self.inner.now()
+    }
+
+    /// The journal of ARM / Key Vault requests (control API calls are not in it).
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.inner.journal()
+    }
+
+    /// Writes (PUT/PATCH/POST/DELETE) to a resource id, or to anything under it (prefix at a `/`).
+    pub fn writes_to(&self, id_or_prefix: &str) -> usize {
+        self.inner.count(id_or_prefix, OpClass::Write)
+    }
+
+    /// Reads (GET/HEAD) of a resource id, or of anything under it.
+    pub fn reads_to(&self, id_or_prefix: &str) -> usize {
+        self.inner.count(id_or_prefix, OpClass::Read)
+    }
+
+    /// Out-of-band edit: apply a JSON merge patch (RFC 7396) to the stored resource body, as if
+    /// someone changed it in the portal. Not journaled as operator traffic.
+    pub fn edit(&self, id: &str, patch: serde_json::Value) -> Result<serde_json::Value, Error> {
+        self.inner.edit(id, &patch)
+    }
+
+    /// Add a fault; returns its id.
+    pub fn inject_fault(&self, fault: FaultSpec) -> Result<u64, Error> {
+        self.inner.inject_fault(fault)
+    }
+
+    /// Remove every fault.
+    pub fn clear_faults(&self) {
+        self.inner.clear_faults();
+    }
+
+    /// Forget every resource, operation, key, fault, journal entry and bucket; the clock stays.
+    pub fn reset(&self) {
+        self.inner.reset();
+    }
+
+    /// Everything the server holds, as JSON.
+    pub fn dump(&self) -> serde_json::Value {
+        self.inner.dump()
+    }
+
+    /// Stop serving and wait for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockArm {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,549 @@
+//! Microsoft.DBforPostgreSQL/flexibleServers: create, update, get, delete, list, start/stop/restart,
+//! with the service rules of FACTS.md section 8.
+
+use serde_json::{json, Map, Value};
+
+use super::errors::ArmError;
+use super::lro::{begin, Begin, Effect, OpKind};
+use super::pg_config;
+use super::store::{
+    arm_id, at, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World,
+};
+
+pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
+
+// Error codes. `ServerBusy` and `ServerIsNotReady` are observed in real answers (FACTS 8.6 and
+// public reports); `InvalidParameterValue` with "Invalid value given for parameter StorageSizeGB"
+// is observed. The others are not established by the contract sources: they are this mock's
+// descriptive names (docs/mock-arm.md lists them).
+pub const HA_BURSTABLE: &str = "HighAvailabilityNotSupportedForBurstableTier";
+pub const STORAGE_SHRINK: &str = "StorageSizeDecreaseNotSupported";
+pub const INVALID_PARAMETER: &str = "InvalidParameterValue";
+pub const GEO_BACKUP_IMMUTABLE: &str = "GeoRedundantBackupCannotBeChanged";
+pub const CMK_IMMUTABLE: &str = "DataEncryptionTypeCannotBeChanged";
+pub const NOT_READY: &str = "ServerIsNotReady";
+pub const NOT_STOPPED: &str = "ServerIsNotStopped";
+
+/// Premium SSD sizes (GiB) with their default performance tier and IOPS (FACTS 8.3).
+const SIZES: &[(i64, &str, i64)] = &[
+    (32, "P4", 120),
+    (64, "P6", 240),
+    (128, "P10", 500),
+    (256, "P15", 1100),
+    (512, "P20", 2300),
+    (1024, "P30", 5000),
+    (2048, "P40", 7500),
+    (4096, "P50", 7500),
+    (8192, "P60", 16000),
+    (16384, "P70", 18000),
+    (32767, "P80", 20000),
+];
+
+pub fn server_id(sub: &str, rg: &str, name: &str) -> String {
+    arm_id(sub, rg, &format!("{TYPE}/{name}"))
+}
+
+/// GET / PUT / PATCH / DELETE of one server.
+pub fn server(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    let id = server_id(sub, rg, name);
+    match req.method {
+        "GET" => {
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+        }
+        "PUT" => {
+            if let Some(r) = world.get_any(&id) {
+                if r.busy.is_some() {
+                    return Err(ArmError::busy(name));
+                }
+            }
+            req.check_preconditions(world.get(&id))?;
+            if world.get(&id).is_some() {
+                update(world, req, sub, &id, name)
+            } else {
+                create(world, req, sub, &id, name)
+            }
+        }
+        "PATCH" => {
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            if r.busy.is_some() {
+                return Err(ArmError::busy(name));
+            }
+            req.check_preconditions(Some(r))?;
+            update(world, req, sub, &id, name)
+        }
+        "DELETE" => {
+            let Some(r) = world.get(&id) else {
+                return Ok(Reply::empty(204));
+            };
+            if r.busy.is_some() {
+                return Err(ArmError::busy(name));
+            }
+            let location = location_of(&r.body);
+            Ok(begin(
+                world,
+                req,
+                Begin {
+                    kind: OpKind::PgDelete,
+                    target: &id,
+                    lock: &id,
+                    sub,
+                    location: &location,
+                    effect: Effect::Delete,
+                    transitional: Some("Dropping"),
+                },
+            ))
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
+
+pub fn method_not_allowed() -> ArmError {
+    ArmError::new(
+        405,
+        "MethodNotAllowed",
+        "The requested HTTP method is not allowed for this resource.",
+    )
+}
+
+/// GET .../flexibleServers: the servers of a resource group.
+pub fn list(world: &World, req: &Req, sub: &str, rg: &str) -> Result<Reply, ArmError> {
+    if req.method != "GET" {
+        return Err(method_not_allowed());
+    }
+    let prefix = arm_id(sub, rg, TYPE);
+    let value: Vec<Value> = world
+        .children(&prefix)
+        .into_iter()
+        .filter(|(k, _)| !k[prefix.len() + 1..].contains('/'))
+        .map(|(_, r)| r.body.clone())
+        .collect();
+    Ok(Reply::json(200, json!({ "value": value })))
+}
+
+/// POST .../start | stop | restart.
+pub fn action(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    action: &str,
+) -> Result<Reply, ArmError> {
+    if req.method != "POST" {
+        return Err(method_not_allowed());
+    }
+    let id = server_id(sub, rg, name);
+    let r = world
+        .get(&id)
+        .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+    if r.busy.is_some() {
+        return Err(ArmError::busy(name));
+    }
+    let state = str_at(&r.body, &["properties", "state"])
+        .unwrap_or("Ready")
+        .to_string();
+    let location = location_of(&r.body);
+    let (kind, effect, transitional) = match action.to_ascii_lowercase().as_str() {
+        "start" => {
+            if state != "Stopped" {
+                return Err(ArmError::conflict(
+                    NOT_STOPPED,
+                    format!("Start Server can only be performed on Stopped servers. Server Name = {name}, Current Server State = {state}"),
+                ));
+            }
+            (
+                OpKind::PgStart,
+                Effect::State {
+                    state: "Ready",
+                    stopped: false,
+                    restart: false,
+                },
+                "Starting",
+            )
+        }
+        a @ ("stop" | "restart") => {
+            if state != "Ready" {
+                return Err(ArmError::conflict(
+                    NOT_READY,
+                    format!("Restart or Stop Server can only be performed on Started servers. Server Name = {name}, Current Server State = {state}"),
+                ));
+            }
+            if a == "stop" {
+                (
+                    OpKind::PgStop,
+                    Effect::State {
+                        state: "Stopped",
+                        stopped: true,
+                        restart: false,
+                    },
+                    "Stopping",
+                )
+            } else {
+                (
+                    OpKind::PgRestart,
+                    Effect::State {
+                        state: "Ready",
+                        stopped: false,
+                        restart: true,
+                    },
+                    "Restarting",
+                )
+            }
+        }
+        _ => return Err(ArmError::not_found(TYPE, &format!("{name}/{action}"))),
+    };
+    Ok(begin(
+        world,
+        req,
+        Begin {
+            kind,
+            target: &id,
+            lock: &id,
+            sub,
+            location: &location,
+            effect,
+            transitional: Some(transitional),
+        },
+    ))
+}
+
+fn location_of(body: &Value) -> String {
+    str_at(body, &["location"])
+        .unwrap_or("westus")
+        .replace(' ', "")
+        .to_ascii_lowercase()
+}
+
+fn create(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    id: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    validate_name(name)?;
+    let input = req.object()?;
+    let location = input
+        .get("location")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            )
+        })?
+        .to_string();
+    let mut body = Value::Object(input);
+    let mode = str_at(&body, &["properties", "createMode"])
+        .unwrap_or("Default")
+        .to_ascii_lowercase();
+    if str_at(&body, &["sku", "name"]).is_none() || str_at(&body, &["sku", "tier"]).is_none() {
+        if mode == "create" || mode == "default" {
+            return Err(ArmError::bad_request(
+                INVALID_PARAMETER,
+                "Invalid value given for parameter Sku. Specify a valid parameter value.",
+            ));
+        }
+        // Restores and replicas inherit the source's SKU; the mock does not model the source.
+        set_at(
+            &mut body,
+            &["sku"],
+            json!({"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"}),
+        );
+    }
+    strip_write_only(&mut body);
+    check_rules(&body, None)?;
+    let now = req.now_str();
+    let version = str_at(&body, &["properties", "version"])
+        .unwrap_or("16")
+        .to_string();
+    let defaults = json!({
+        "id": id,
+        "name": name,
+        "type": TYPE,
+        "location": location,
+        "systemData": {"createdAt": now, "createdBy": "mock", "createdByType": "Application", "lastModifiedAt": now},
+        "properties": {
+            "version": version,
+            "minorVersion": "8",
+            "state": "Ready",
+            "fullyQualifiedDomainName": format!("{}.postgres.database.azure.com", name.to_ascii_lowercase()),
+            "availabilityZone": "1",
+            "storage": {"storageSizeGB": 128, "autoGrow": "Disabled"},
+            "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled", "earliestRestoreDate": now},
+            "network": {"publicNetworkAccess": "Enabled"},
+            "highAvailability": {"mode": "Disabled"},
+            "maintenanceWindow": {"customWindow": "Disabled", "dayOfWeek": 0, "startHour": 0, "startMinute": 0},
+            "dataEncryption": {"type": "SystemManaged"},
+            "authConfig": {"activeDirectoryAuth": "Disabled", "passwordAuth": "Enabled"},
+            "replicationRole": "Primary",
+            "replicaCapacity": 5,
+        },
+    });
+    // Name, id, type and location come from the URL / request, never from an older body.
+    for k in ["id", "name", "type"] {
+        set_at(&mut body, &[k], defaults[k].clone());
+    }
+    fill_defaults(&mut body, &defaults);
+    derive(&mut body, None, world.next_seq());
+    let mut pending = body.clone();
+    set_at(
+        &mut pending,
+        &["properties", "state"],
+        json!("Provisioning"),
+    );
+    world.put(id, pending, false);
+    pg_config::seed(world, id, &version);
+    Ok(begin(
+        world,
+        req,
+        Begin {
+            kind: OpKind::PgCreate,
+            target: id,
+            lock: id,
+            sub,
+            location: &location.replace(' ', "").to_ascii_lowercase(),
+            effect: Effect::Commit(body),
+            transitional: None,
+        },
+    ))
+}
+
+fn update(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    id: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    let patch = Value::Object(req.object()?);
+    let Some(old) = world.get(id).map(|r| r.body.clone()) else {
+        return Err(ArmError::not_found(TYPE, name));
+    };
+    let state = str_at(&old, &["properties", "state"])
+        .unwrap_or("Ready")
+        .to_string();
+    if state != "Ready" {
+        return Err(ArmError::conflict(
+            NOT_READY,
+            format!(
+                "Server '{name}' is not ready for this operation. Current Server State = {state}"
+            ),
+        ));
+    }
+    let mut new = old.clone();
+    let mut clean = patch.clone();
+    strip_write_only(&mut clean);
+    for k in ["id", "name", "type", "location", "systemData"] {
+        if let Value::Object(m) = &mut clean {
+            m.remove(k);
+        }
+    }
+    merge_patch(&mut new, &clean);
+    if let Some(tags) = patch.get("tags") {
+        set_at(&mut new, &["tags"], tags.clone());
+    }
+    check_rules(&new, Some(&old))?;
+    derive(&mut new, Some(&patch), world.next_seq());
+    set_at(&mut new, &["properties", "state"], json!("Ready"));
+    set_at(
+        &mut new,
+        &["systemData", "lastModifiedAt"],
+        json!(req.now_str()),
+    );
+    let location = location_of(&old);
+    Ok(begin(
+        world,
+        req,
+        Begin {
+            kind: OpKind::PgUpdate,
+            target: id,
+            lock: id,
+            sub,
+            location: &location,
+            effect: Effect::Commit(new),
+            transitional: Some("Updating"),
+        },
+    ))
+}
+
+fn validate_name(name: &str) -> Result<(), ArmError> {
+    let ok_chars = name
+        .split('-')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !(3..=63).contains(&name.len()) || !ok_chars {
+        return Err(ArmError::bad_request(
+            INVALID_PARAMETER,
+            format!("Invalid value given for parameter ServerName '{name}': 3 to 63 letters, digits and inner hyphens."),
+        ));
+    }
+    Ok(())
+}
+
+/// Remove what ARM never returns or keeps: the password and the create mode.
+fn strip_write_only(body: &mut Value) {
+    if let Some(Value::Object(p)) = body.get_mut("properties") {
+        p.remove("administratorLoginPassword");
+        p.remove("createMode");
+    }
+}
+
+/// The service rules for a server body after a create (`old` None) or update.
+fn check_rules(new: &Value, old: Option<&Value>) -> Result<(), ArmError> {
+    let tier = str_at(new, &["sku", "tier"]).unwrap_or("");
+    let ha = str_at(new, &["properties", "highAvailability", "mode"]).unwrap_or("Disabled");
+    if tier.eq_ignore_ascii_case("Burstable") && !ha.eq_ignore_ascii_case("Disabled") {
+        return Err(ArmError::bad_request(
+            HA_BURSTABLE,
+            "High availability isn't supported for the Burstable tier.",
+        ));
+    }
+    if let Some(size) = at(new, &["properties", "storage", "storageSizeGB"]).and_then(Value::as_i64)
+    {
+        let kind = str_at(new, &["properties", "storage", "type"]).unwrap_or("");
+        let allowed = if kind.eq_ignore_ascii_case("PremiumV2_LRS")
+            || kind.eq_ignore_ascii_case("UltraSSD_LRS")
+        {
+            (1..=65536).contains(&size)
+        } else {
+            SIZES.iter().any(|(s, _, _)| *s == size)
+        };
+        if !allowed {
+            return Err(ArmError::bad_request(
+                INVALID_PARAMETER,
+                format!("Invalid value given for parameter StorageSizeGB ({size}). Specify a valid parameter value."),
+            ));
+        }
+        let old_size = old
+            .and_then(|o| at(o, &["properties", "storage", "storageSizeGB"]))
+            .and_then(Value::as_i64);
+        if old_size.is_some_and(|o| size < o) {
+            return Err(ArmError::bad_request(
+                STORAGE_SHRINK,
+                format!(
+                    "Decreasing the storage size is not supported (from {} GB to {size} GB).",
+                    old_size.unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    if let Some(days) =
+        at(new, &["properties", "backup", "backupRetentionDays"]).and_then(Value::as_i64)
+    {
+        if !(7..=35).contains(&days) {
+            return Err(ArmError::bad_request(
+                INVALID_PARAMETER,
+                format!("Invalid value given for parameter BackupRetentionDays ({days}). Backups can be retained from 7 to 35 days."),
+            ));
+        }
+    }
+    if let Some(old) = old {
+        let geo = |b: &Value| {
+            str_at(b, &["properties", "backup", "geoRedundantBackup"])
+                .unwrap_or("Disabled")
+                .to_ascii_lowercase()
+        };
+        if geo(new) != geo(old) {
+            return Err(ArmError::bad_request(
+                GEO_BACKUP_IMMUTABLE,
+                "Geo-redundant backup can only be chosen when the server is created.",
+            ));
+        }
+        let enc = |b: &Value| {
+            str_at(b, &["properties", "dataEncryption", "type"])
+                .unwrap_or("SystemManaged")
+                .to_ascii_lowercase()
+        };
+        if enc(new) != enc(old) {
+            return Err(ArmError::bad_request(
+                CMK_IMMUTABLE,
+                "The data encryption mode is chosen at server creation and cannot be changed: a customer-managed key cannot be added to or removed from an existing server.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fill read-only properties that follow from the writable ones.
+fn derive(body: &mut Value, patch: Option<&Value>, seq: u64) {
+    let size = at(body, &["properties", "storage", "storageSizeGB"])
+        .and_then(Value::as_i64)
+        .unwrap_or(128);
+    let tier_given = match patch {
+        None => at(body, &["properties", "storage", "tier"]).is_some(),
+        Some(p) => at(p, &["properties", "storage", "tier"]).is_some(),
+    };
+    if let Some((_, tier, iops)) = SIZES.iter().find(|(s, _, _)| *s == size) {
+        if !tier_given {
+            set_at(body, &["properties", "storage", "tier"], json!(tier));
+        }
+        set_at(body, &["properties", "storage", "iops"], json!(iops));
+    }
+    let mode = str_at(body, &["properties", "highAvailability", "mode"])
+        .unwrap_or("Disabled")
+        .to_string();
+    if mode.eq_ignore_ascii_case("Disabled") {
+        set_at(
+            body,
+            &["properties", "highAvailability"],
+            json!({"mode": mode, "state": "NotEnabled"}),
+        );
+    } else {
+        set_at(
+            body,
+            &["properties", "highAvailability", "state"],
+            json!("Healthy"),
+        );
+        let zone = if mode == "SameZone" { "1" } else { "2" };
+        set_at(
+            body,
+            &["properties", "highAvailability", "standbyAvailabilityZone"],
+            json!(zone),
+        );
+    }
+    fill_identity(body, seq);
+}
+
+/// Give managed identities their principal / client ids, as ARM does.
+pub fn fill_identity(body: &mut Value, seq: u64) {
+    let Some(identity) = body.get_mut("identity").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let kind = identity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if kind.contains("SystemAssigned") {
+        identity
+            .entry("principalId")
+            .or_insert_with(|| json!(guid(seq, 1)));
+        identity
+            .entry("tenantId")
+            .or_insert_with(|| json!(guid(0, 2)));
+    }
+    if let Some(Value::Object(uai)) = identity.get_mut("userAssignedIdentities") {
+        for (i, v) in uai.values_mut().enumerate() {
+            if !v.is_object() {
+                *v = Value::Object(Map::new());
+            }
+            if let Value::Object(m) = v {
+                m.entry("principalId")
+                    .or_insert_with(|| json!(guid(seq + i as u64, 3)));
+                m.entry("clientId")
+                    .or_insert_with(|| json!(guid(seq + i as u64, 4)));
+            }
+        }
+    }
+}

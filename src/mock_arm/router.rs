@@ -1,0 +1,415 @@
+//! Which resource a path names (ARM paths are case-insensitive), its api-versions, the id the
+//! journal counts it against, and dispatch to the resource handlers.
+
+use super::errors::ArmError;
+use super::store::{Reply, Req, World};
+use super::{
+    alerts, containers, keyvault, lro, management_policy, pg_config, postgres, storage_account,
+};
+
+const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
+const STORAGE_VERSIONS: &[&str] = &[
+    "2023-05-01",
+    "2025-01-01",
+    "2025-06-01",
+    "2025-08-01",
+    "2026-04-01",
+    "2026-06-01",
+    "2026-09-01",
+];
+const INSIGHTS_VERSIONS: &[&str] = &["2018-03-01"];
+const KEYVAULT_VERSIONS: &[&str] = &[
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
+    "2026-04-01",
+];
+
+/// What a path names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    PgList {
+        sub: String,
+        rg: String,
+    },
+    PgServer {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    PgAction {
+        sub: String,
+        rg: String,
+        name: String,
+        action: String,
+    },
+    PgConfigs {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    PgConfig {
+        sub: String,
+        rg: String,
+        name: String,
+        config: String,
+    },
+    PgOpStatus {
+        id: String,
+    },
+    PgOpResult {
+        id: String,
+    },
+    StorageOp {
+        id: String,
+    },
+    Account {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    Policy {
+        sub: String,
+        rg: String,
+        account: String,
+        name: String,
+    },
+    Container {
+        sub: String,
+        rg: String,
+        account: String,
+        name: String,
+        rest: Vec<String>,
+    },
+    Alert {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    Key {
+        vault: String,
+        name: String,
+        rest: Vec<String>,
+    },
+}
+
+/// A routed request.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub target: Target,
+    /// The subscription (None for Key Vault, which ARM does not throttle).
+    pub sub: Option<String>,
+    /// The id the journal counts the request against.
+    pub journal_id: String,
+    pub versions: &'static [&'static str],
+    /// For error messages: the resource type.
+    pub type_name: &'static str,
+}
+
+/// Route a path given as segments.
+pub fn route(segs: &[&str]) -> Option<Route> {
+    let l: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = l.iter().map(String::as_str).collect();
+    let s = |i: usize| segs[i].to_string();
+    let joined = || format!("/{}", segs.join("/"));
+    let (target, versions, type_name): (Target, &'static [&'static str], &'static str) = match l
+        .as_slice()
+    {
+        ["keyvault", _, "keys", _, rest @ ..] => (
+            Target::Key {
+                vault: s(1),
+                name: s(3),
+                rest: rest.iter().map(|x| x.to_string()).collect(),
+            },
+            KEYVAULT_VERSIONS,
+            "keys",
+        ),
+        ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "locations", _, kind, _] => {
+            let id = s(7);
+            let t = match *kind {
+                "azureasyncoperation" => Target::PgOpStatus { id },
+                "operationresults" => Target::PgOpResult { id },
+                _ => return None,
+            };
+            (t, PG_VERSIONS, "locations/operations")
+        }
+        ["subscriptions", _, "providers", "microsoft.storage", "locations", _, "asyncoperations", _] => {
+            (
+                Target::StorageOp { id: s(7) },
+                STORAGE_VERSIONS,
+                "locations/asyncoperations",
+            )
+        }
+        ["subscriptions", _, "resourcegroups", _, "providers", ns, rest @ ..] => {
+            let (sub, rg) = (s(1), s(3));
+            match (*ns, rest) {
+                ("microsoft.dbforpostgresql", ["flexibleservers"]) => {
+                    (Target::PgList { sub, rg }, PG_VERSIONS, postgres::TYPE)
+                }
+                ("microsoft.dbforpostgresql", ["flexibleservers", _]) => (
+                    Target::PgServer {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    PG_VERSIONS,
+                    postgres::TYPE,
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "configurations"]) => (
+                    Target::PgConfigs {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    PG_VERSIONS,
+                    postgres::TYPE,
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "configurations", _]) => (
+                    Target::PgConfig {
+                        sub,
+                        rg,
+                        name: s(7),
+                        config: s(9),
+                    },
+                    PG_VERSIONS,
+                    "Microsoft.DBforPostgreSQL/flexibleServers/configurations",
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, action]) => (
+                    Target::PgAction {
+                        sub,
+                        rg,
+                        name: s(7),
+                        action: action.to_string(),
+                    },
+                    PG_VERSIONS,
+                    postgres::TYPE,
+                ),
+                ("microsoft.storage", ["storageaccounts", _]) => (
+                    Target::Account {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    STORAGE_VERSIONS,
+                    storage_account::TYPE,
+                ),
+                ("microsoft.storage", ["storageaccounts", _, "managementpolicies", _]) => (
+                    Target::Policy {
+                        sub,
+                        rg,
+                        account: s(7),
+                        name: s(9),
+                    },
+                    STORAGE_VERSIONS,
+                    "Microsoft.Storage/storageAccounts/managementPolicies",
+                ),
+                (
+                    "microsoft.storage",
+                    ["storageaccounts", _, "blobservices", "default", "containers", _, more @ ..],
+                ) => (
+                    Target::Container {
+                        sub,
+                        rg,
+                        account: s(7),
+                        name: s(11),
+                        rest: segs[12..12 + more.len()]
+                            .iter()
+                            .map(|x| x.to_string())
+                            .collect(),
+                    },
+                    STORAGE_VERSIONS,
+                    "Microsoft.Storage/storageAccounts/blobServices/containers",
+                ),
+                ("microsoft.insights", ["metricalerts", _]) => (
+                    Target::Alert {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    INSIGHTS_VERSIONS,
+                    "Microsoft.Insights/metricAlerts",
+                ),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let journal_id = journal_id(&target).unwrap_or_else(joined);
+    let sub = match &target {
+        Target::Key { .. } => None,
+        _ => Some(s(1)),
+    };
+    Some(Route {
+        target,
+        sub,
+        journal_id,
+        versions,
+        type_name,
+    })
+}
+
+fn journal_id(t: &Target) -> Option<String> {
+    Some(match t {
+        Target::PgServer { sub, rg, name } | Target::PgAction { sub, rg, name, .. } => {
+            postgres::server_id(sub, rg, name)
+        }
+        Target::PgConfigs { sub, rg, name } => {
+            format!("{}/configurations", postgres::server_id(sub, rg, name))
+        }
+        Target::PgConfig {
+            sub,
+            rg,
+            name,
+            config,
+        } => format!(
+            "{}/configurations/{config}",
+            postgres::server_id(sub, rg, name)
+        ),
+        Target::Account { sub, rg, name } => storage_account::account_id(sub, rg, name),
+        Target::Policy {
+            sub,
+            rg,
+            account,
+            name,
+        } => format!(
+            "{}/managementPolicies/{name}",
+            storage_account::account_id(sub, rg, account)
+        ),
+        Target::Container {
+            sub,
+            rg,
+            account,
+            name,
+            rest,
+        } => {
+            let base = format!(
+                "{}/blobServices/default/containers/{name}",
+                storage_account::account_id(sub, rg, account)
+            );
+            if rest
+                .first()
+                .is_some_and(|r| r.eq_ignore_ascii_case("immutabilityPolicies"))
+            {
+                format!("{base}/immutabilityPolicies/default")
+            } else {
+                base
+            }
+        }
+        Target::Alert { sub, rg, name } => {
+            super::store::arm_id(sub, rg, &format!("Microsoft.Insights/metricAlerts/{name}"))
+        }
+        Target::Key { vault, name, .. } => format!("/keyvault/{vault}/keys/{name}"),
+        _ => return None,
+    })
+}
+
+/// Run the handler for a routed request.
+pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, ArmError> {
+    match &route.target {
+        Target::PgList { sub, rg } => postgres::list(world, req, sub, rg),
+        Target::PgServer { sub, rg, name } => postgres::server(world, req, sub, rg, name),
+        Target::PgAction {
+            sub,
+            rg,
+            name,
+            action,
+        } => postgres::action(world, req, sub, rg, name, action),
+        Target::PgConfigs { sub, rg, name } => pg_config::list(world, req, sub, rg, name),
+        Target::PgConfig {
+            sub,
+            rg,
+            name,
+            config,
+        } => pg_config::one(world, req, sub, rg, name, config),
+        Target::PgOpStatus { id } => get_only(req).and_then(|_| lro::status(world, req, id)),
+        Target::PgOpResult { id } | Target::StorageOp { id } => {
+            get_only(req).and_then(|_| lro::result(world, req, id))
+        }
+        Target::Account { sub, rg, name } => storage_account::handle(world, req, sub, rg, name),
+        Target::Policy {
+            sub,
+            rg,
+            account,
+            name,
+        } => management_policy::handle(world, req, sub, rg, account, name),
+        Target::Container {
+            sub,
+            rg,
+            account,
+            name,
+            rest,
+        } => {
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            containers::handle(world, req, sub, rg, account, name, &rest)
+        }
+        Target::Alert { sub, rg, name } => alerts::handle(world, req, sub, rg, name),
+        Target::Key { vault, name, rest } => {
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            keyvault::handle(world, req, vault, name, &rest)
+        }
+    }
+}
+
+fn get_only(req: &Req) -> Result<(), ArmError> {
+    if req.method == "GET" {
+        Ok(())
+    } else {
+        Err(postgres::method_not_allowed())
+    }
+}
+
+/// Check the api-version against the route's list (FACTS 6).
+pub fn check_api_version(
+    route: &Route,
+    api_version: Option<&str>,
+    location: &str,
+) -> Result<(), ArmError> {
+    let is_kv = matches!(route.target, Target::Key { .. });
+    match api_version {
+        None | Some("") if is_kv => Err(ArmError::bad_request("BadParameter", "The api-version query parameter is required.")),
+        None | Some("") => Err(ArmError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )),
+        Some(v) if route.versions.contains(&v) => Ok(()),
+        Some(v) if is_kv => Err(ArmError::bad_request("BadParameter", format!("The specified version ({v}) is not recognized."))),
+        Some(v) => Err(ArmError::bad_request(
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for location '{location}' and API version '{v}' for type '{}'. The supported api-versions are '{}'.",
+                route.type_name,
+                route.versions.join(", ")
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_case_insensitive_and_count_actions_against_the_server() {
+        let p = "subscriptions/S/resourcegroups/RG/providers/microsoft.dbforpostgresql/FLEXIBLESERVERS/pg1/Start";
+        let segs: Vec<&str> = p.split('/').collect();
+        let r = route(&segs).expect("routed");
+        assert_eq!(r.journal_id, "/subscriptions/S/resourceGroups/RG/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1");
+        assert_eq!(r.sub.as_deref(), Some("S"));
+        assert!(route(&[
+            "subscriptions",
+            "s",
+            "resourceGroups",
+            "rg",
+            "providers",
+            "Microsoft.Compute",
+            "vms",
+            "x"
+        ])
+        .is_none());
+    }
+}

@@ -1,0 +1,397 @@
+//! The HTTP front: listener whose connections a fault can drop, the ARM pipeline (faults, bearer
+//! auth, routing, api-version, throttling, dispatch, journal) and response headers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::clock::rfc3339;
+use super::control::{routes, Inner};
+use super::errors::ArmError;
+use super::faults::FaultKind;
+use super::journal::{JournalEntry, OpClass};
+use super::router::{check_api_version, dispatch, route};
+use super::store::{Reply, Req};
+
+/// Serve until `stop` fires.
+pub async fn serve(
+    listener: TcpListener,
+    inner: Arc<Inner>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let app = routes().fallback(arm).with_state(inner);
+    let served = axum::serve(
+        KillListener(listener),
+        app.into_make_service_with_connect_info::<ConnKill>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = stop.await;
+    })
+    .await;
+    if let Err(e) = served {
+        tracing::warn!(error = %e, "mock ARM server ended");
+    }
+}
+
+/// A TCP listener whose connections can be cut by a `drop` fault.
+struct KillListener(TcpListener);
+
+/// A connection that fails every read and write once killed (the peer sees it close).
+struct KillIo {
+    inner: TcpStream,
+    kill: Arc<AtomicBool>,
+}
+
+/// The kill switch of the connection a request came on.
+#[derive(Clone)]
+struct ConnKill(Arc<AtomicBool>);
+
+impl Listener for KillListener {
+    type Io = KillIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((s, addr)) => {
+                    let _ = s.set_nodelay(true);
+                    let io = KillIo {
+                        inner: s,
+                        kill: Arc::new(AtomicBool::new(false)),
+                    };
+                    return (io, addr);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<IncomingStream<'_, KillListener>> for ConnKill {
+    fn connect_info(stream: IncomingStream<'_, KillListener>) -> Self {
+        ConnKill(stream.io().kill.clone())
+    }
+}
+
+fn killed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "connection dropped by an injected fault",
+    )
+}
+
+impl AsyncRead for KillIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.kill.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.kill.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The query parameter `api-version`, if present.
+fn api_version(uri: &Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("api-version="))
+}
+
+/// Everything about a request the journal needs.
+struct Note<'a> {
+    method: &'a str,
+    path: &'a str,
+    api_version: Option<&'a str>,
+    journal_id: String,
+    fault: Option<u64>,
+}
+
+async fn arm(
+    State(inner): State<Arc<Inner>>,
+    ConnectInfo(conn): ConnectInfo<ConnKill>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let m = method.as_str();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let routed = route(&segs);
+    let mut note = Note {
+        method: m,
+        path,
+        api_version: api_version(&uri),
+        journal_id: routed
+            .as_ref()
+            .map(|r| r.journal_id.clone())
+            .unwrap_or_else(|| path.to_string()),
+        fault: None,
+    };
+    let class = OpClass::of(m);
+
+    // 1. Injected faults.
+    let fired = inner.lock().faults.fire(m, path);
+    let mut fail_op = None;
+    if let Some((id, kind)) = fired {
+        note.fault = Some(id);
+        match kind {
+            FaultKind::Drop => {
+                conn.0.store(true, Ordering::Relaxed);
+                record(&inner, &note, class, 0);
+                return Response::new(Body::empty());
+            }
+            FaultKind::Status {
+                status,
+                code,
+                message,
+            } => {
+                let e = ArmError::new(status, &code, message);
+                record(&inner, &note, class, status);
+                return error_response(&e, Vec::new());
+            }
+            FaultKind::Throttle { retry_after } => {
+                let e = ArmError::new(
+                    429,
+                    "TooManyRequests",
+                    "The request is being throttled as the limit has been reached.",
+                );
+                record(&inner, &note, class, 429);
+                return error_response(&e, vec![("retry-after", retry_after.to_string())]);
+            }
+            FaultKind::Delay { ms } => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await
+            }
+            FaultKind::FailOperation { code, message } => {
+                fail_op = Some(ArmError::new(500, &code, message))
+            }
+        }
+    }
+
+    // 2. Bearer token (never echoed).
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let expected = format!("Bearer {}", inner.config.token);
+    if auth != Some(expected.as_str()) {
+        let e = match auth {
+            None => ArmError::new(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            ),
+            Some(_) => ArmError::new(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            ),
+        };
+        record(&inner, &note, class, 401);
+        let challenge = "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"";
+        return error_response(&e, vec![("www-authenticate", challenge.to_string())]);
+    }
+
+    // 3. Route and api-version.
+    let Some(route) = routed else {
+        let e = ArmError::new(
+            404,
+            "InvalidResourceType",
+            format!("The resource type for path '{path}' could not be found."),
+        );
+        record(&inner, &note, class, 404);
+        return error_response(&e, Vec::new());
+    };
+    let parsed: Result<serde_json::Value, _> = if body.is_empty() {
+        Ok(serde_json::Value::Null)
+    } else {
+        serde_json::from_slice(&body)
+    };
+    let location = parsed
+        .as_ref()
+        .ok()
+        .and_then(|b| b.get("location"))
+        .and_then(|l| l.as_str())
+        .unwrap_or("global")
+        .to_string();
+    if let Err(e) = check_api_version(&route, note.api_version, &location) {
+        record(&inner, &note, class, e.status);
+        return error_response(&e, Vec::new());
+    }
+    let body = match parsed {
+        Ok(b) => b,
+        Err(err) => {
+            let e = ArmError::bad_request(
+                "InvalidRequestContent",
+                format!("The request content was invalid and could not be deserialized: {err}."),
+            );
+            record(&inner, &note, class, 400);
+            return error_response(&e, Vec::new());
+        }
+    };
+
+    let mut s = inner.lock();
+    // 4. Throttling (ARM only: Key Vault has its own limits, not modelled).
+    let mut extra = Vec::new();
+    if let Some(sub) = &route.sub {
+        let elapsed = s.clock.elapsed();
+        let header = match class {
+            OpClass::Read => "x-ms-ratelimit-remaining-subscription-reads",
+            OpClass::Write => "x-ms-ratelimit-remaining-subscription-writes",
+        };
+        match s.buckets.take(&inner.config.throttle, sub, class, elapsed) {
+            Ok(left) => extra.push((header, left.to_string())),
+            Err(retry) => {
+                let op = match class {
+                    OpClass::Read => "Read",
+                    OpClass::Write => "Write",
+                };
+                let e = ArmError::new(
+                    429,
+                    "TooManyRequests",
+                    format!("The request is being throttled as the limit has been reached for operation type - '{op}'."),
+                );
+                drop(s);
+                record(&inner, &note, class, 429);
+                return error_response(
+                    &e,
+                    vec![(header, "0".into()), ("retry-after", retry.to_string())],
+                );
+            }
+        }
+    }
+
+    // 5. The resource handler, on a world brought up to the clock.
+    let elapsed = s.clock.elapsed();
+    let now = s.clock.now();
+    super::lro::tick(&mut s.world, elapsed, &inner.config);
+    let req = Req {
+        method: m,
+        api_version: note.api_version.unwrap_or(""),
+        body,
+        if_match: headers.get("if-match").and_then(|v| v.to_str().ok()),
+        if_none_match: headers.get("if-none-match").and_then(|v| v.to_str().ok()),
+        base: &inner.base_url,
+        now,
+        elapsed,
+        fail_op,
+        cfg: &inner.config,
+    };
+    let result = dispatch(&mut s.world, &req, &route);
+    let status = result
+        .as_ref()
+        .map(|r| r.status)
+        .unwrap_or_else(|e| e.status);
+    s.journal.record(entry(&note, class, status, rfc3339(now)));
+    drop(s);
+    let mut response = match result {
+        Ok(reply) => reply_response(reply),
+        Err(e) => error_response(&e, Vec::new()),
+    };
+    let h = response.headers_mut();
+    for (k, v) in extra {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    if let Some(c) = headers.get("x-ms-client-request-id") {
+        h.insert("x-ms-client-request-id", c.clone());
+    }
+    response
+}
+
+fn entry(note: &Note, class: OpClass, status: u16, time: String) -> JournalEntry {
+    JournalEntry {
+        seq: 0,
+        method: note.method.to_string(),
+        path: note.path.to_string(),
+        api_version: note.api_version.map(str::to_string),
+        status,
+        time,
+        class,
+        resource_id: note.journal_id.clone(),
+        fault: note.fault,
+    }
+}
+
+fn record(inner: &Inner, note: &Note, class: OpClass, status: u16) {
+    let mut s = inner.lock();
+    let time = rfc3339(s.clock.now());
+    s.journal.record(entry(note, class, status, time));
+}
+
+fn reply_response(reply: Reply) -> Response {
+    let body = match &reply.body {
+        Some(b) => Body::from(serde_json::to_vec(b).unwrap_or_default()),
+        None => Body::empty(),
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    if reply.body.is_some() {
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    for (k, v) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    h.insert(
+        "x-ms-request-id",
+        HeaderValue::from_static("00000000-0000-0000-0000-000000000000"),
+    );
+    r
+}
+
+fn error_response(e: &ArmError, headers: Vec<(&'static str, String)>) -> Response {
+    let mut reply = Reply::json(e.status, e.body());
+    reply.headers = headers;
+    let mut r = reply_response(reply);
+    r.headers_mut()
+        .insert("x-ms-failure-cause", HeaderValue::from_static("gateway"));
+    r
+}

@@ -1,0 +1,265 @@
+//! Microsoft.Storage/storageAccounts: create (202 + Location), update (PATCH, synchronous), get,
+//! delete; customer-managed key resolution against the mock Key Vault.
+
+use serde_json::{json, Value};
+
+use super::errors::ArmError;
+use super::keyvault;
+use super::lro::{self, begin, Begin, Effect, OpKind};
+use super::postgres::{fill_identity, method_not_allowed};
+use super::store::{arm_id, fill_defaults, merge_patch, set_at, str_at, Reply, Req, World};
+
+pub const TYPE: &str = "Microsoft.Storage/storageAccounts";
+
+pub fn account_id(sub: &str, rg: &str, name: &str) -> String {
+    arm_id(sub, rg, &format!("{TYPE}/{name}"))
+}
+
+/// The account must exist for anything under it.
+pub fn require(world: &World, sub: &str, rg: &str, name: &str) -> Result<String, ArmError> {
+    let id = account_id(sub, rg, name);
+    world
+        .get(&id)
+        .map(|_| id)
+        .ok_or_else(|| ArmError::parent_not_found(TYPE, name))
+}
+
+pub fn handle(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    let id = account_id(sub, rg, name);
+    match req.method {
+        "GET" => {
+            if world.get(&id).is_none() {
+                return Err(ArmError::not_found(TYPE, name));
+            }
+            resolve_cmk(world, req, &id)?;
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+        }
+        "PUT" => {
+            if let Some(op) = world
+                .get_any(&id)
+                .filter(|r| !r.visible)
+                .and_then(|r| r.busy.clone())
+            {
+                // A repeated create while the first runs answers like the first.
+                return lro::result(world, req, &op);
+            }
+            req.check_preconditions(world.get(&id))?;
+            if world.get(&id).is_some() {
+                return update(world, req, &id, name);
+            }
+            create(world, req, sub, &id, name)
+        }
+        "PATCH" => {
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            req.check_preconditions(Some(r))?;
+            update(world, req, &id, name)
+        }
+        "DELETE" => {
+            if world.get(&id).is_none() {
+                return Ok(Reply::empty(204));
+            }
+            world.remove_tree(&id);
+            Ok(Reply::empty(200))
+        }
+        _ => Err(method_not_allowed()),
+    }
+}
+
+fn create(
+    world: &mut World,
+    req: &Req,
+    sub: &str,
+    id: &str,
+    name: &str,
+) -> Result<Reply, ArmError> {
+    if !(3..=24).contains(&name.len())
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(ArmError::bad_request(
+            "AccountNameInvalid",
+            format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."),
+        ));
+    }
+    let mut body = Value::Object(req.object()?);
+    let location = str_at(&body, &["location"])
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            )
+        })?
+        .to_string();
+    let sku = str_at(&body, &["sku", "name"])
+        .ok_or_else(|| {
+            ArmError::bad_request("MissingRequiredProperty", "The sku property is required.")
+        })?
+        .to_string();
+    let kind = str_at(&body, &["kind"]).unwrap_or("StorageV2").to_string();
+    let now = req.now_str();
+    let ep = |svc: &str| format!("https://{name}.{svc}.core.windows.net/");
+    let enc_svc = json!({"keyType": "Account", "enabled": true, "lastEnabledTime": now});
+    let defaults = json!({
+        "id": id, "name": name, "type": TYPE, "kind": kind,
+        "sku": {"tier": if sku.starts_with("Premium") { "Premium" } else { "Standard" }},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "creationTime": now,
+            "primaryLocation": location,
+            "statusOfPrimary": "available",
+            "primaryEndpoints": {"blob": ep("blob"), "dfs": ep("dfs"), "file": ep("file"), "queue": ep("queue"), "table": ep("table"), "web": ep("web")},
+            "encryption": {"services": {"blob": enc_svc, "file": enc_svc}, "keySource": "Microsoft.Storage"},
+            "minimumTlsVersion": "TLS1_0",
+            "allowBlobPublicAccess": false,
+            "supportsHttpsTrafficOnly": true,
+            "accountMigrationInProgress": false,
+            "isSkuConversionBlocked": false,
+            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
+        },
+    });
+    for k in ["id", "name", "type"] {
+        set_at(&mut body, &[k], defaults[k].clone());
+    }
+    fill_defaults(&mut body, &defaults);
+    if kind == "StorageV2" || kind == "BlobStorage" {
+        fill_defaults(&mut body, &json!({"properties": {"accessTier": "Hot"}}));
+    }
+    fill_identity(&mut body, world.next_seq());
+    check_cmk(world, &mut body, req, None)?;
+    world.put(id, body.clone(), false);
+    Ok(begin(
+        world,
+        req,
+        Begin {
+            kind: OpKind::StorageCreate,
+            target: id,
+            lock: id,
+            sub,
+            location: &location.replace(' ', "").to_ascii_lowercase(),
+            effect: Effect::Commit(body),
+            transitional: None,
+        },
+    ))
+}
+
+fn update(world: &mut World, req: &Req, id: &str, name: &str) -> Result<Reply, ArmError> {
+    let patch = Value::Object(req.object()?);
+    let old = world
+        .get(id)
+        .map(|r| r.body.clone())
+        .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+    let mut new = old.clone();
+    let mut clean = patch.clone();
+    if let Value::Object(m) = &mut clean {
+        for k in ["id", "name", "type", "location"] {
+            m.remove(k);
+        }
+    }
+    merge_patch(&mut new, &clean);
+    if let Some(tags) = patch.get("tags") {
+        set_at(&mut new, &["tags"], tags.clone());
+    }
+    fill_identity(&mut new, world.next_seq());
+    check_cmk(world, &mut new, req, Some(&old))?;
+    let r = world.put(id, new, true);
+    Ok(Reply::json(200, r.body.clone()).with_etag(r))
+}
+
+/// With `keySource: Microsoft.Keyvault`, the key must exist in the mock Key Vault; with an empty
+/// `keyversion` the account follows the newest key version (Azure's automatic key version update).
+fn check_cmk(
+    world: &World,
+    body: &mut Value,
+    req: &Req,
+    old: Option<&Value>,
+) -> Result<(), ArmError> {
+    let source =
+        str_at(body, &["properties", "encryption", "keySource"]).unwrap_or("Microsoft.Storage");
+    if !source.eq_ignore_ascii_case("Microsoft.Keyvault") {
+        if let Some(Value::Object(enc)) = body.pointer_mut("/properties/encryption") {
+            enc.remove("keyvaultproperties");
+        }
+        return Ok(());
+    }
+    let kv = |k: &str| {
+        str_at(body, &["properties", "encryption", "keyvaultproperties", k])
+            .unwrap_or("")
+            .to_string()
+    };
+    let (uri, key, version) = (kv("keyvaulturi"), kv("keyname"), kv("keyversion"));
+    let vault = uri
+        .trim_start_matches("https://")
+        .split(['.', '/'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if vault.is_empty() || key.is_empty() {
+        return Err(ArmError::bad_request(
+            "InvalidValuesForRequestParameters",
+            "keyvaulturi and keyname are required when keySource is Microsoft.Keyvault.",
+        ));
+    }
+    let current = if version.is_empty() {
+        keyvault::latest_kid(world, &vault, &key)
+    } else {
+        keyvault::has_version(world, &vault, &key, &version)
+            .then(|| keyvault::kid(&vault, &key, &version))
+    };
+    let current = current.ok_or_else(|| {
+        ArmError::bad_request(
+            "KeyVaultKeyNotFound",
+            format!("The key '{key}' (version '{version}') was not found in key vault '{uri}'."),
+        )
+    })?;
+    let before = old
+        .and_then(|o| {
+            str_at(
+                o,
+                &[
+                    "properties",
+                    "encryption",
+                    "keyvaultproperties",
+                    "currentVersionedKeyIdentifier",
+                ],
+            )
+        })
+        .map(str::to_string);
+    let path = ["properties", "encryption", "keyvaultproperties"];
+    if before.as_deref() != Some(current.as_str()) {
+        set_at(
+            body,
+            &[path[0], path[1], path[2], "lastKeyRotationTimestamp"],
+            json!(req.now_str()),
+        );
+    }
+    set_at(
+        body,
+        &[path[0], path[1], path[2], "currentVersionedKeyIdentifier"],
+        json!(current),
+    );
+    Ok(())
+}
+
+/// On read, an auto-updating CMK account picks up a newer key version.
+fn resolve_cmk(world: &mut World, req: &Req, id: &str) -> Result<(), ArmError> {
+    let Some(old) = world.get(id).map(|r| r.body.clone()) else {
+        return Ok(());
+    };
+    let mut new = old.clone();
+    if check_cmk(world, &mut new, req, Some(&old)).is_ok() && new != old {
+        world.put(id, new, true);
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Pure planning: effective spec × observed state → ordered actions + field-level drift.
+//! No I/O and no async here. One file per Azure resource kind; `plan_all` joins them.
+
+pub mod observed;
+pub mod pg_config;
+pub mod postgres;
+pub mod render;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::api::EffectiveSpec;
+pub use observed::*;
+
+/// What kind of write an action is (also the `action` of a pending operation in status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Create,
+    Update,
+    Start,
+    Stop,
+    Restart,
+    Configure,
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Configure => "configure",
+        })
+    }
+}
+
+/// One field that differs: `observed` is None when the resource does not exist yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    pub observed: Option<String>,
+    pub desired: String,
+}
+
+impl FieldChange {
+    pub fn new(
+        field: impl Into<String>,
+        observed: impl fmt::Display,
+        desired: impl fmt::Display,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            observed: Some(observed.to_string()),
+            desired: desired.to_string(),
+        }
+    }
+}
+
+/// Where a PostgreSQL server lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgTarget {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub server_name: String,
+}
+
+/// The full desired server, for one create PUT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgServerCreate {
+    pub location: String,
+    pub version: String,
+    pub sku_tier: String,
+    pub sku_name: String,
+    pub availability_zone: Option<String>,
+    pub storage_gib: u32,
+    pub auto_grow: bool,
+    pub ha_mode: String,
+    pub standby_zone: Option<String>,
+    pub backup_retention_days: u32,
+    pub geo_redundant_backup: bool,
+    pub maintenance_window: Option<ObservedWindow>,
+    /// (primaryKeyURI, user-assigned identity id)
+    pub cmk: Option<(String, String)>,
+}
+
+/// Only the fields of a server that differ, for one PATCH.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PgServerPatch {
+    pub sku: Option<(String, String)>,
+    pub storage_gib: Option<u32>,
+    pub auto_grow: Option<bool>,
+    pub ha: Option<(String, Option<String>)>,
+    pub backup_retention_days: Option<u32>,
+    pub maintenance_window: Option<ObservedWindow>,
+    /// (primaryKeyURI, user-assigned identity id)
+    pub key: Option<(String, String)>,
+}
+
+/// A typed write, free of SDK types; `src/azure/` turns it into the ARM request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    PgCreate(PgTarget, Box<PgServerCreate>),
+    PgPatch(PgTarget, PgServerPatch),
+    PgStart(PgTarget),
+    PgStop(PgTarget),
+    PgRestart(PgTarget),
+    PgConfigure(PgTarget, String, String),
+}
+
+/// One write the plan wants, with the field changes it corrects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Action {
+    /// Resource kind and name, e.g. postgres/acme-prod-pg. At most one action per resource is
+    /// applied per reconcile (one operation in flight per server).
+    pub resource: String,
+    pub verb: Verb,
+    pub changes: Vec<FieldChange>,
+    pub op: Op,
+}
+
+/// A change the operator will not make, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub resource: String,
+    pub field: String,
+    pub reason: String,
+}
+
+/// The result of planning one data plane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Writes in the order they must be applied.
+    pub actions: Vec<Action>,
+    /// Field-level drift: every change of every action on an existing resource, plus drift that is
+    /// deferred (e.g. while stopped).
+    pub drift: Vec<(String, FieldChange)>,
+    /// Changes refused by a safety rule (error conditions).
+    pub refused: Vec<Refusal>,
+    /// Informational notes (auto-grown storage, HA zone swap, deferred restart ...).
+    pub notes: Vec<String>,
+    /// Set when a resource is busy (Updating/Starting/...) and nothing may be written now.
+    pub waiting: Vec<String>,
+}
+
+impl Plan {
+    /// True when nothing differs and nothing is refused or waited for.
+    pub fn in_sync(&self) -> bool {
+        self.actions.is_empty()
+            && self.drift.is_empty()
+            && self.refused.is_empty()
+            && self.waiting.is_empty()
+    }
+
+    fn absorb(&mut self, other: Plan) {
+        self.actions.extend(other.actions);
+        self.drift.extend(other.drift);
+        self.refused.extend(other.refused);
+        self.notes.extend(other.notes);
+        self.waiting.extend(other.waiting);
+    }
+}
+
+/// Plan every resource kind of a data plane. Storage (issue 5) adds its planners here.
+pub fn plan_all(eff: &EffectiveSpec, observed: &Observed, now: OffsetDateTime) -> Plan {
+    let mut plan = Plan::default();
+    plan.absorb(postgres::plan(eff, &observed.postgres, now));
+    plan
+}

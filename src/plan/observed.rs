@@ -1,0 +1,78 @@
+//! What the operator observed in Azure, as plain structs. `src/azure/` maps ARM responses into these;
+//! the planner reads only these (never an SDK type).
+
+use std::collections::BTreeMap;
+
+/// Observed encryption of a PostgreSQL server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ObservedEncryption {
+    /// Service-managed keys (no CMK).
+    #[default]
+    SystemManaged,
+    /// A customer-managed key in Key Vault.
+    AzureKeyVault {
+        /// `primaryKeyURI` as ARM reports it (versioned or versionless).
+        key_uri: String,
+        /// `primaryUserAssignedIdentityId`.
+        identity_id: Option<String>,
+    },
+}
+
+/// Observed custom maintenance window; `None` on the server means the system-managed window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObservedWindow {
+    pub day_of_week: u8,
+    pub start_hour: u8,
+    pub start_minute: u8,
+}
+
+/// The observed PostgreSQL flexible server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedServer {
+    pub id: String,
+    /// `properties.state`: Ready, Stopped, Updating, Starting, Stopping, ...
+    pub state: String,
+    pub version: Option<String>,
+    pub sku_name: String,
+    pub sku_tier: String,
+    pub storage_gib: u32,
+    pub auto_grow: bool,
+    /// Disabled, ZoneRedundant or SameZone.
+    pub ha_mode: String,
+    /// NotEnabled, Healthy, ...
+    pub ha_state: Option<String>,
+    pub availability_zone: Option<String>,
+    pub standby_zone: Option<String>,
+    pub backup_retention_days: u32,
+    pub geo_redundant_backup: bool,
+    pub maintenance_window: Option<ObservedWindow>,
+    pub encryption: ObservedEncryption,
+    pub fqdn: Option<String>,
+}
+
+/// One observed server parameter (configuration).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedConfig {
+    pub value: String,
+    pub is_read_only: bool,
+    pub is_dynamic: bool,
+    pub pending_restart: bool,
+    pub allowed_values: Option<String>,
+}
+
+/// Everything observed about the PostgreSQL side of a data plane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedPostgres {
+    /// None when the server does not exist.
+    pub server: Option<ObservedServer>,
+    /// Server parameters by name (empty when the server does not exist).
+    pub configs: BTreeMap<String, ObservedConfig>,
+    /// The current versioned key URI in Key Vault when the spec follows `latest`.
+    pub latest_key_uri: Option<String>,
+}
+
+/// Everything observed for one data plane. Storage (issue 5) adds its own field here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub postgres: ObservedPostgres,
+}

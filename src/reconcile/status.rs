@@ -1,0 +1,289 @@
+//! Building the status of a data plane from one pass (pure).
+
+use std::collections::BTreeSet;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::conditions::{self, DEGRADED, DRIFTED, PROGRESSING, READY};
+use super::{Context, Outcome};
+use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved};
+use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
+use crate::azure::ArmError;
+use crate::plan::{Observed, ObservedEncryption, Plan};
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPlaneStatus {
+    EngramDataPlaneStatus {
+        observed_generation: ctx.generation,
+        conditions: prev.conditions.clone(),
+        postgres: prev.postgres.clone(),
+        storage: prev.storage.clone(),
+        last_reconcile_time: Some(rfc3339(ctx.now)),
+        ..Default::default()
+    }
+}
+
+/// An invalid spec: every error with its field path; no ARM request was made.
+pub fn invalid(prev: &EngramDataPlaneStatus, errors: &[FieldError], ctx: &Context) -> Outcome {
+    let mut s = base(prev, ctx);
+    s.pending_operations = prev.pending_operations.clone();
+    s.errors = errors.iter().map(|e| e.to_string()).collect();
+    let g = ctx.generation;
+    let msg = format!(
+        "{} validation error(s); nothing sent to Azure",
+        errors.len()
+    );
+    conditions::set(
+        &mut s.conditions,
+        READY,
+        false,
+        "InvalidSpec",
+        &msg,
+        g,
+        ctx.now,
+    );
+    conditions::set(
+        &mut s.conditions,
+        DEGRADED,
+        true,
+        "InvalidSpec",
+        &msg,
+        g,
+        ctx.now,
+    );
+    conditions::set(
+        &mut s.conditions,
+        PROGRESSING,
+        false,
+        "InvalidSpec",
+        "",
+        g,
+        ctx.now,
+    );
+    Outcome {
+        status: s,
+        requeue_after: None,
+        plan: None,
+        writes: 0,
+        fatal: true,
+        settled: true,
+    }
+}
+
+/// ARM could not be read: keep pending operations, report the error.
+pub fn arm_unreadable(
+    prev: &EngramDataPlaneStatus,
+    pending: Vec<PendingOperation>,
+    mut errors: Vec<String>,
+    e: &ArmError,
+    ctx: &Context,
+) -> Outcome {
+    let mut s = base(prev, ctx);
+    s.pending_operations = pending;
+    s.drift = prev.drift.clone();
+    s.drift_count = s.drift.len() as u32;
+    errors.push(format!("reading Azure: {e}"));
+    s.errors = errors;
+    let g = ctx.generation;
+    let transient = e.is_transient();
+    let reason = if transient {
+        "ArmUnavailable"
+    } else {
+        "ArmError"
+    };
+    conditions::set(
+        &mut s.conditions,
+        READY,
+        false,
+        reason,
+        e.to_string(),
+        g,
+        ctx.now,
+    );
+    conditions::set(
+        &mut s.conditions,
+        DEGRADED,
+        true,
+        reason,
+        e.to_string(),
+        g,
+        ctx.now,
+    );
+    let requeue = transient
+        .then(|| super::jittered(ctx.poll_interval.max(std::time::Duration::from_secs(1))));
+    Outcome {
+        status: s,
+        requeue_after: requeue,
+        plan: None,
+        writes: 0,
+        fatal: !transient,
+        settled: !transient,
+    }
+}
+
+pub struct Inputs<'a> {
+    pub prev: &'a EngramDataPlaneStatus,
+    pub eff: &'a EffectiveSpec,
+    pub observed: &'a Observed,
+    pub plan: &'a Plan,
+    pub pending: Vec<PendingOperation>,
+    pub errors: Vec<String>,
+    pub corrected: &'a BTreeSet<(String, String)>,
+    pub enforce: bool,
+    pub fatal: bool,
+    pub ctx: &'a Context,
+}
+
+/// The version segment of `https://{vault}/keys/{name}/{version}`; "latest" for a versionless URI.
+fn key_version(uri: &str) -> Option<String> {
+    let rest = uri.split("/keys/").nth(1)?;
+    Some(
+        rest.split('/')
+            .nth(1)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("latest")
+            .to_owned(),
+    )
+}
+
+/// The status after a pass that read Azure.
+pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
+    let (ctx, plan, g) = (i.ctx, i.plan, i.ctx.generation);
+    let mut s = base(i.prev, ctx);
+    s.drift = plan
+        .drift
+        .iter()
+        .map(|(resource, c)| DriftEntry {
+            resource: resource.clone(),
+            field: c.field.clone(),
+            desired: c.desired.clone(),
+            observed: c.observed.clone().unwrap_or_else(|| "-".into()),
+            detected_at: i
+                .prev
+                .drift
+                .iter()
+                .find(|d| &d.resource == resource && d.field == c.field)
+                .and_then(|d| d.detected_at.clone())
+                .or_else(|| Some(rfc3339(ctx.now))),
+            corrected: i.corrected.contains(&(resource.clone(), c.field.clone())),
+        })
+        .collect();
+    s.drift_count = s.drift.len() as u32;
+    s.pending_operations = i.pending;
+    s.errors = plan
+        .refused
+        .iter()
+        .map(|r| format!("{} {}: refused: {}", r.resource, r.field, r.reason))
+        .chain(i.errors)
+        .collect();
+    s.notes = plan
+        .notes
+        .iter()
+        .chain(plan.waiting.iter())
+        .cloned()
+        .collect();
+    if let Some(why) = &i.eff.postgres.auto_sized {
+        s.notes.push(format!("sku auto-sized: {why}"));
+    }
+    if !i.enforce && !plan.actions.is_empty() {
+        s.notes.push(format!(
+            "observe mode: {} change(s) not applied",
+            plan.actions.len()
+        ));
+    }
+    s.postgres = i
+        .observed
+        .postgres
+        .server
+        .as_ref()
+        .map(|o| PostgresObserved {
+            id: Some(o.id.clone()),
+            state: Some(o.state.clone()),
+            sku: Some(o.sku_name.clone()),
+            storage_gib: Some(o.storage_gib),
+            ha_state: o.ha_state.clone().or_else(|| Some(o.ha_mode.clone())),
+            key_version: match &o.encryption {
+                ObservedEncryption::AzureKeyVault { key_uri, .. } => key_version(key_uri),
+                ObservedEncryption::SystemManaged => None,
+            },
+            fqdn: o.fqdn.clone(),
+        });
+
+    let exists = i.observed.postgres.server.is_some();
+    let in_flight = !s.pending_operations.is_empty() || !plan.waiting.is_empty();
+    let degraded = i.fatal || !s.errors.is_empty();
+    let drifted = !s.drift.is_empty();
+    let (ready, reason, msg) = if degraded {
+        (
+            false,
+            "Degraded",
+            s.errors.first().cloned().unwrap_or_default(),
+        )
+    } else if in_flight {
+        (
+            false,
+            "Progressing",
+            format!("{} operation(s) in flight", s.pending_operations.len()),
+        )
+    } else if !exists || !plan.actions.is_empty() {
+        (
+            false,
+            "Pending",
+            format!("{} change(s) to apply", plan.actions.len()),
+        )
+    } else if drifted {
+        (
+            false,
+            "Drifted",
+            format!("{} field(s) differ", s.drift.len()),
+        )
+    } else {
+        (true, "InSync", "every declared field matches Azure".into())
+    };
+    conditions::set(&mut s.conditions, READY, ready, reason, msg, g, ctx.now);
+    let progressing = in_flight || (i.enforce && !plan.actions.is_empty());
+    conditions::set(
+        &mut s.conditions,
+        PROGRESSING,
+        progressing,
+        if progressing { "Applying" } else { "Idle" },
+        s.pending_operations
+            .iter()
+            .map(|p| format!("{} {}", p.resource, p.action))
+            .collect::<Vec<_>>()
+            .join(", "),
+        g,
+        ctx.now,
+    );
+    let drift_msg = if drifted && !i.enforce {
+        format!(
+            "{} field(s) differ (observe mode: not corrected)",
+            s.drift.len()
+        )
+    } else {
+        format!("{} field(s) differ", s.drift.len())
+    };
+    conditions::set(
+        &mut s.conditions,
+        DRIFTED,
+        drifted,
+        if drifted { "DriftDetected" } else { "NoDrift" },
+        drift_msg,
+        g,
+        ctx.now,
+    );
+    conditions::set(
+        &mut s.conditions,
+        DEGRADED,
+        degraded,
+        if degraded { "Error" } else { "Healthy" },
+        s.errors.join("; "),
+        g,
+        ctx.now,
+    );
+    s
+}

@@ -1,0 +1,339 @@
+//! Folder mode: every *.yaml / *.yml file in a folder is one data plane. The folder is rescanned
+//! on a short tick (file mtimes + content digest; chosen over `notify` because it is portable,
+//! needs no extra dependency and cannot miss events on network or container filesystems), each
+//! data plane is reconciled on its own schedule with a concurrency limit, and its status is written
+//! as YAML (same shape as the CRD status) into the status folder.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::api::{self, EffectiveSpec, EngramDataPlaneStatus, FieldError};
+use crate::azure::ArmApi;
+use crate::reconcile::{self, Context, Outcome};
+use crate::{Error, Result};
+
+/// Options of `engram-operator run`.
+#[derive(Clone, Debug)]
+pub struct FolderOptions {
+    pub specs: PathBuf,
+    pub status_dir: Option<PathBuf>,
+    pub once: bool,
+    pub concurrency: usize,
+    /// Pause between polls of an operation in flight when ARM sends no Retry-After.
+    pub poll_interval: Duration,
+    /// How often the folder is rescanned.
+    pub scan_interval: Duration,
+    /// `--once` gives up after this long.
+    pub once_timeout: Duration,
+}
+
+impl FolderOptions {
+    pub fn new(specs: impl Into<PathBuf>) -> Self {
+        Self {
+            specs: specs.into(),
+            status_dir: None,
+            once: false,
+            concurrency: 4,
+            poll_interval: Duration::from_secs(10),
+            scan_interval: Duration::from_secs(2),
+            once_timeout: Duration::from_secs(1800),
+        }
+    }
+}
+
+type Spec = std::result::Result<EffectiveSpec, Vec<FieldError>>;
+
+struct Plane {
+    name: String,
+    digest: u64,
+    spec: Spec,
+    generation: i64,
+    status: EngramDataPlaneStatus,
+    next_at: Instant,
+    last: Option<Outcome>,
+}
+
+fn digest(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// The name of a data plane: metadata.name when the document parses, else the file stem.
+fn plane_name(file: &Path, parsed: Option<&api::EngramDataPlane>) -> String {
+    parsed
+        .and_then(|r| r.metadata.name.clone())
+        .unwrap_or_else(|| {
+            file.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("unnamed")
+                .to_owned()
+        })
+}
+
+/// Where a data plane's status file lives.
+pub fn status_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.status.yaml"))
+}
+
+/// Read a status file written earlier (a restarted operator resumes its pending operations).
+pub fn read_status(dir: &Path, name: &str) -> Option<EngramDataPlaneStatus> {
+    let text = std::fs::read_to_string(status_path(dir, name)).ok()?;
+    serde_saphyr::from_str(&text).ok()
+}
+
+/// Write a status file atomically.
+pub fn write_status(dir: &Path, name: &str, status: &EngramDataPlaneStatus) -> Result<()> {
+    let io = |source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let text = serde_saphyr::to_string(status).map_err(|e| Error::Yaml(e.to_string()))?;
+    let tmp = dir.join(format!(".{name}.status.yaml.tmp"));
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, status_path(dir, name)).map_err(io)
+}
+
+/// The folder runner.
+pub struct Folder {
+    arm: Arc<dyn ArmApi>,
+    opts: FolderOptions,
+    planes: BTreeMap<PathBuf, Plane>,
+}
+
+impl Folder {
+    pub fn new(arm: Arc<dyn ArmApi>, opts: FolderOptions) -> Self {
+        Self {
+            arm,
+            opts,
+            planes: BTreeMap::new(),
+        }
+    }
+
+    /// Rescan the folder: pick up added and changed files, forget removed ones.
+    pub fn scan(&mut self) -> Result<()> {
+        let files = crate::cli::spec_files(&self.opts.specs)?;
+        self.planes.retain(|path, plane| {
+            let keep = files.contains(path);
+            if !keep {
+                tracing::info!(plane = %plane.name, "spec file removed: no longer reconciled (Azure resources retained)");
+            }
+            keep
+        });
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let d = digest(&text);
+            if self.planes.get(&file).is_some_and(|p| p.digest == d) {
+                continue;
+            }
+            let parsed = api::parse(&text).ok();
+            let name = plane_name(&file, parsed.as_ref());
+            let spec = api::load(&text).map(|(_, eff)| eff);
+            let (status, generation) = match self.planes.remove(&file) {
+                Some(old) => (old.status, old.generation + 1),
+                None => (
+                    self.opts
+                        .status_dir
+                        .as_deref()
+                        .and_then(|d| read_status(d, &name))
+                        .unwrap_or_default(),
+                    1,
+                ),
+            };
+            tracing::info!(plane = %name, file = %file.display(), "spec loaded");
+            self.planes.insert(
+                file,
+                Plane {
+                    name,
+                    digest: d,
+                    spec,
+                    generation,
+                    status,
+                    next_at: Instant::now(),
+                    last: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Reconcile every data plane that is due, at most `concurrency` at once.
+    pub async fn pass(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
+        let mut set = JoinSet::new();
+        for (path, plane) in &self.planes {
+            if plane.next_at > now {
+                continue;
+            }
+            let (arm, sem, path) = (self.arm.clone(), sem.clone(), path.clone());
+            let spec = plane.spec.clone();
+            let prev = plane.status.clone();
+            let ctx = Context {
+                now: time::OffsetDateTime::now_utc(),
+                generation: Some(plane.generation),
+                poll_interval: self.opts.poll_interval,
+                dry_run: false,
+            };
+            let name = plane.name.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let span = tracing::info_span!("reconcile", plane = %name);
+                let spec = spec.as_ref().map_err(|e| e.as_slice());
+                let out = reconcile::reconcile(arm.as_ref(), spec, &prev, &ctx)
+                    .instrument(span)
+                    .await;
+                (path, out)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((path, out)) = joined else { continue };
+            let Some(plane) = self.planes.get_mut(&path) else {
+                continue;
+            };
+            log_outcome(&plane.name, &out);
+            if let Some(dir) = &self.opts.status_dir {
+                write_status(dir, &plane.name, &out.status)?;
+            }
+            plane.status = out.status.clone();
+            // A fatal outcome waits for the spec to change (a new digest resets next_at).
+            plane.next_at = Instant::now()
+                + out
+                    .requeue_after
+                    .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+            plane.last = Some(out);
+        }
+        Ok(())
+    }
+
+    /// True when every data plane has settled: nothing in flight and nothing left to apply.
+    fn settled(&self) -> bool {
+        self.planes.values().all(|p| match &p.last {
+            None => false,
+            Some(o) => o.settled,
+        })
+    }
+
+    /// The data planes known, by name, with their generation (bumped on every spec change).
+    pub fn planes(&self) -> Vec<(String, i64)> {
+        self.planes
+            .values()
+            .map(|p| (p.name.clone(), p.generation))
+            .collect()
+    }
+
+    /// The last status of every data plane, by name.
+    pub fn statuses(&self) -> Vec<(String, EngramDataPlaneStatus)> {
+        self.planes
+            .values()
+            .map(|p| (p.name.clone(), p.status.clone()))
+            .collect()
+    }
+
+    /// Summary lines and exit code of `--once`: 0 when every data plane is Ready.
+    pub fn report(&self) -> (i32, Vec<String>) {
+        let mut lines = Vec::new();
+        let mut ok = true;
+        for p in self.planes.values() {
+            let ready = p.last.as_ref().is_some_and(Outcome::ready);
+            ok &= ready;
+            let why =
+                reconcile::conditions::get(&p.status.conditions, reconcile::conditions::READY)
+                    .map(|c| format!("{}: {}", c.reason, c.message))
+                    .unwrap_or_else(|| "not reconciled".into());
+            lines.push(format!(
+                "{:<8} {} ({why})",
+                if ready { "ready" } else { "NOT READY" },
+                p.name
+            ));
+            for e in &p.status.errors {
+                lines.push(format!("         {e}"));
+            }
+        }
+        (if ok { 0 } else { 1 }, lines)
+    }
+
+    /// Run until SIGTERM / Ctrl-C (or, with `once`, until every data plane has settled).
+    pub async fn run(&mut self) -> Result<i32> {
+        let deadline = Instant::now() + self.opts.once_timeout;
+        let mut next_scan = Instant::now();
+        // One listener for the whole run, so a signal that lands during a pass is not lost.
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            if Instant::now() >= next_scan {
+                self.scan()?;
+                next_scan = Instant::now() + self.opts.scan_interval;
+            }
+            self.pass().await?;
+            if self.opts.once && (self.settled() || Instant::now() >= deadline) {
+                let (code, lines) = self.report();
+                for l in lines {
+                    println!("{l}");
+                }
+                return Ok(code);
+            }
+            let due = self
+                .planes
+                .values()
+                .map(|p| p.next_at)
+                .min()
+                .unwrap_or(next_scan);
+            let wake = due
+                .min(next_scan)
+                .max(Instant::now() + Duration::from_millis(20));
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = &mut shutdown => {
+                    tracing::info!("shutdown requested: stopping after the current pass");
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
+fn log_outcome(name: &str, out: &Outcome) {
+    let s = &out.status;
+    tracing::info!(
+        plane = name,
+        ready = out.ready(),
+        writes = out.writes,
+        drift = s.drift_count,
+        pending = s.pending_operations.len(),
+        errors = s.errors.len(),
+        requeue_ms = out.requeue_after.map(|d| d.as_millis() as u64),
+        "reconciled"
+    );
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

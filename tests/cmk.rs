@@ -1,0 +1,95 @@
+//! keyVersion: latest follows a Key Vault rotation with one PATCH of primaryKeyURI; adding a CMK to
+//! an existing server is refused, never written.
+
+mod support;
+
+use azure_core::{Method, Request, Url};
+use engram_operator::api;
+use support::*;
+
+async fn kv_post(m: &engram_operator::mock_arm::MockArm, action: &str) -> String {
+    let url = format!(
+        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
+        m.base_url()
+    );
+    let mut req = Request::new(Url::parse(&url).unwrap(), Method::Post);
+    req.insert_header("authorization", format!("Bearer {}", m.token()));
+    req.insert_header("content-type", "application/json");
+    req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
+    let rsp = azure_core::new_http_client()
+        .execute_request(&req)
+        .await
+        .unwrap();
+    assert!(rsp.status().is_success(), "{}", rsp.status());
+    let body = rsp.into_body().collect_string().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn latest_key_version_follows_rotation_with_one_patch() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let v1 = kv_post(&m, "create").await;
+    let eff = api::load(include_str!("../examples/prod.yaml")).unwrap().1;
+    let out = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(out.ready(), "{:#?}", out.status);
+    assert_eq!(
+        out.status
+            .postgres
+            .as_ref()
+            .and_then(|p| p.key_version.clone()),
+        Some(v1.clone())
+    );
+
+    let v2 = kv_post(&m, "rotate").await;
+    assert_ne!(v1, v2);
+    let before = m.journal().len();
+    let rotated = pass(&arm, &eff, &out.status).await;
+    let w = writes_since(&m, before);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].0, "PATCH");
+    assert_eq!(rotated.status.drift.len(), 1);
+    assert_eq!(
+        rotated.status.drift[0].field,
+        "dataEncryption.primaryKeyURI"
+    );
+    let out = converge(&m, &arm, &eff, rotated.status).await;
+    assert!(out.ready());
+    assert_eq!(
+        out.status
+            .postgres
+            .as_ref()
+            .and_then(|p| p.key_version.clone()),
+        Some(v2)
+    );
+}
+
+#[tokio::test]
+async fn adding_cmk_to_an_existing_server_is_refused_not_written() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let mut eff = prod();
+    let cmk = eff.encryption.take();
+    let out = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(out.ready(), "{:#?}", out.status);
+    eff.encryption = cmk;
+    let before = m.journal().len();
+    let out = pass(&arm, &eff, &out.status).await;
+    assert!(writes_since(&m, before).is_empty());
+    assert!(
+        out.status
+            .errors
+            .iter()
+            .any(|e| e.contains("requires re-creation")),
+        "{:?}",
+        out.status.errors
+    );
+    assert!(!out.ready());
+}

@@ -1,0 +1,124 @@
+//! Folder mode: files added, changed and removed are picked up; status files are written in the
+//! CRD status shape and read back on restart.
+
+mod support;
+
+use std::sync::Arc;
+
+use engram_operator::sources::folder::{read_status, Folder, FolderOptions};
+use support::*;
+
+#[tokio::test]
+async fn added_changed_and_removed_files_are_followed() {
+    let m = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    let status = dir.path().join("status");
+    std::fs::create_dir(&specs).unwrap();
+    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).unwrap();
+    let mut opts = FolderOptions::new(&specs);
+    opts.status_dir = Some(status.clone());
+    let mut folder = Folder::new(Arc::new(arm(&m)), opts);
+
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    assert_eq!(folder.planes(), vec![("acme-dev".to_string(), 1)]);
+    let written = read_status(&status, "acme-dev").expect("status file");
+    assert_eq!(
+        written.pending_operations.len(),
+        1,
+        "the create is in flight"
+    );
+
+    // Added.
+    std::fs::copy("examples/test.yaml", specs.join("test.yaml")).unwrap();
+    folder.scan().unwrap();
+    assert_eq!(folder.planes().len(), 2);
+    // Changed: same name, new generation; unchanged files keep theirs.
+    let text = std::fs::read_to_string(specs.join("dev.yaml"))
+        .unwrap()
+        .replace("extensions: [vector]", "extensions: [vector, pg_trgm]");
+    std::fs::write(specs.join("dev.yaml"), text).unwrap();
+    folder.scan().unwrap();
+    let planes = folder.planes();
+    assert!(planes.contains(&("acme-dev".to_string(), 2)), "{planes:?}");
+    assert!(planes.contains(&("acme-test".to_string(), 1)), "{planes:?}");
+    // Removed: no longer reconciled, nothing deleted in Azure.
+    std::fs::remove_file(specs.join("test.yaml")).unwrap();
+    folder.scan().unwrap();
+    assert_eq!(folder.planes().len(), 1);
+    let deletes = m.journal().iter().filter(|e| e.method == "DELETE").count();
+    assert_eq!(deletes, 0);
+}
+
+#[tokio::test]
+async fn a_restarted_folder_runner_resumes_from_its_status_files() {
+    let m = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    let status = dir.path().join("status");
+    std::fs::create_dir(&specs).unwrap();
+    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).unwrap();
+    let mut opts = FolderOptions::new(&specs);
+    opts.status_dir = Some(status.clone());
+    let mut first = Folder::new(Arc::new(arm(&m)), opts.clone());
+    first.scan().unwrap();
+    first.pass().await.unwrap();
+    drop(first);
+    let id = server_id(&dev());
+    assert_eq!(m.writes_to(&id), 1);
+
+    let mut second = Folder::new(Arc::new(arm(&m)), opts);
+    second.scan().unwrap();
+    second.pass().await.unwrap();
+    assert_eq!(m.writes_to(&id), 1, "the create in flight was not re-sent");
+    let resumed = read_status(&status, "acme-dev").unwrap();
+    assert_eq!(resumed.pending_operations.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fatal_error_is_not_retried_until_the_spec_changes() {
+    use engram_operator::mock_arm::{FaultKind, FaultSpec};
+    let m = mock().await;
+    let fault = FaultKind::Status {
+        status: 400,
+        code: "InvalidParameter".into(),
+        message: "bad".into(),
+    };
+    m.inject_fault(FaultSpec::new(
+        "PUT",
+        "*/flexibleServers/acme-dev-pg",
+        fault,
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/dev.yaml", dir.path().join("dev.yaml")).unwrap();
+    let mut folder = Folder::new(Arc::new(arm(&m)), FolderOptions::new(dir.path()));
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    let after_fatal = m.journal().len();
+    assert!(after_fatal > 0);
+    let status = &folder.statuses()[0].1;
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("InvalidParameter: bad")),
+        "{:?}",
+        status.errors
+    );
+    // Same spec: nothing is sent, however often the runner passes.
+    for _ in 0..3 {
+        folder.scan().unwrap();
+        folder.pass().await.unwrap();
+    }
+    assert_eq!(m.journal().len(), after_fatal);
+    // The spec changes: the plane is reconciled again.
+    let text = std::fs::read_to_string(dir.path().join("dev.yaml"))
+        .unwrap()
+        .replace("extensions: [vector]", "extensions: [vector, pg_trgm]");
+    std::fs::write(dir.path().join("dev.yaml"), text).unwrap();
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    assert!(m.journal().len() > after_fatal);
+}
