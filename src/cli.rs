@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{api, Error, Result};
+use crate::telemetry::{init_tracing, LogFormat};
+use crate::{api, sizing, Error, Result};
 
 /// Keeps an Azure data plane (PostgreSQL Flexible Server + Blob Storage + one CMK + alerts) as declared.
 #[derive(Parser, Debug)]
@@ -32,6 +33,23 @@ pub enum Command {
     },
     /// Print the EngramDataPlane CustomResourceDefinition as YAML.
     Crd,
+    /// The demo: embedded mock ARM, converge a folder, a portal edit, drift corrected, summary.
+    Demo {
+        /// The folder of specs.
+        #[arg(long = "specs", default_value = "examples")]
+        specs: PathBuf,
+    },
+    /// Reconcile every spec in a folder against Azure, continuously (or once, for pipelines).
+    Run(RunArgs),
+    /// Read the live state and print what would change. Exit 0 no changes, 2 changes pending,
+    /// 1 error (including changes refused by a safety rule).
+    Plan {
+        /// The spec file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[command(flatten)]
+        arm: ArmArgs,
+    },
     /// Run the mock Azure Resource Manager server (see docs/mock-arm.md) until Ctrl-C.
     MockArm {
         /// Address to listen on, e.g. 127.0.0.1:8080.
@@ -57,22 +75,22 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchTarget,
     },
-    /// The demo: embedded mock ARM, converge a folder, a portal edit, drift corrected, summary.
-    Demo {
-        /// The folder of specs.
-        #[arg(long = "specs", default_value = "examples")]
-        specs: PathBuf,
-    },
-    /// Reconcile every spec in a folder against Azure, continuously (or once, for pipelines).
-    Run(RunArgs),
-    /// Read the live state and print what would change. Exit 0 no changes, 2 changes pending,
-    /// 1 error (including changes refused by a safety rule).
-    Plan {
-        /// The spec file.
-        #[arg(short = 'f', long = "file")]
-        file: PathBuf,
-        #[command(flatten)]
-        arm: ArmArgs,
+    /// Sizing calculators (seed §2 and §3): PostgreSQL SKU and storage, Blob Storage tiers and cost.
+    #[command(subcommand)]
+    Size(SizeCommand),
+}
+
+/// What to benchmark.
+#[derive(Subcommand, Debug)]
+pub enum BenchTarget {
+    /// Plain GETs of one PostgreSQL server against an in-process mock ARM on loopback.
+    MockArm {
+        /// Total requests.
+        #[arg(long, default_value_t = 200_000)]
+        requests: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
     },
 }
 
@@ -128,22 +146,17 @@ pub struct RunArgs {
     #[arg(long = "poll-seconds", default_value_t = 10.0)]
     pub poll_seconds: f64,
     /// Log format.
-    #[arg(long = "log-format", value_parser = ["human", "json"], default_value = "human")]
-    pub log_format: String,
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
-/// What to benchmark.
+/// `size` subcommands.
 #[derive(Subcommand, Debug)]
-pub enum BenchTarget {
-    /// Plain GETs of one PostgreSQL server against an in-process mock ARM on loopback.
-    MockArm {
-        /// Total requests.
-        #[arg(long, default_value_t = 200_000)]
-        requests: usize,
-        /// Concurrent connections.
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-    },
+pub enum SizeCommand {
+    /// PostgreSQL Flexible Server: vCores, RAM, SKU, storage and monthly cost for a load.
+    Postgres(sizing::postgres::PostgresArgs),
+    /// Blob Storage: volume, hot/cool/archive split, monthly cost and lifecycle implications.
+    Blob(sizing::blob::BlobArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -157,11 +170,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Demo { specs } => {
-            init_tracing("human");
+            init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::demo::run(&specs))
         }
         Command::Run(args) => {
-            init_tracing(&args.log_format);
+            init_tracing(args.log_format);
             let rt = runtime()?;
             let code = rt.block_on(crate::commands::run(args));
             // Everything worth waiting for is done; do not linger on idle connection tasks.
@@ -169,7 +182,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             code
         }
         Command::Plan { file, arm } => {
-            init_tracing("human");
+            init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
         }
         Command::MockArm {
@@ -191,6 +204,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             writeln_out(&mut out, &report)?;
             Ok(0)
         }
+        Command::Size(size) => {
+            let text = match size {
+                SizeCommand::Postgres(args) => sizing::postgres_output(&args)?,
+                SizeCommand::Blob(args) => sizing::blob_output(&args)?,
+            };
+            write_out(&mut out, &text)?;
+            Ok(0)
+        }
     }
 }
 
@@ -202,20 +223,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
             path: "tokio runtime".into(),
             source,
         })
-}
-
-/// Logs go to stderr: human-readable or JSON lines; RUST_LOG overrides the level (default info).
-pub fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// The spec files named by a path: the file itself, or the *.yaml / *.yml files directly in a folder,
@@ -274,7 +281,12 @@ fn validate(path: &Path, out: &mut impl Write) -> Result<i32> {
                 invalid += 1;
                 writeln_out(
                     out,
-                    &format!("invalid {} ({} errors)", file.display(), errors.len()),
+                    &format!(
+                        "invalid {} ({} error{})",
+                        file.display(),
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "s" }
+                    ),
                 )?;
                 for e in errors {
                     writeln_out(out, &format!("  {}: {e}", file.display()))?;
@@ -292,6 +304,9 @@ fn validate(path: &Path, out: &mut impl Write) -> Result<i32> {
 fn render(path: &Path, out: &mut impl Write) -> Result<i32> {
     match api::load(&read(path)?) {
         Ok((res, eff)) => {
+            if let Some(note) = &eff.postgres.auto_sized {
+                writeln_out(out, &format!("# {note}"))?;
+            }
             write_out(out, &api::render_yaml(&res, &eff)?)?;
             Ok(0)
         }

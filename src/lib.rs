@@ -11,6 +11,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod sizing;
 pub mod sources;
+pub mod telemetry;
 
 /// Errors of the library. Messages never carry tokens, keys or secrets.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum Error {
     /// Bad command-line input.
     #[error("{0}")]
     Usage(String),
+    /// A sizing calculator refused its input or found no SKU for the load.
+    #[error("{0}")]
+    Sizing(#[from] sizing::SizingError),
 }
 
 impl Error {
@@ -45,6 +49,7 @@ impl Error {
             Self::Json(_) => "json",
             Self::Io { .. } => "io",
             Self::Usage(_) => "usage",
+            Self::Sizing(_) => "sizing",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `engram-operator plan` and `run --once` as a pipeline would call them, against a real-time mock.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! keyVersion: latest follows a Key Vault rotation with one PATCH of primaryKeyURI; adding a CMK to
 //! an existing server is refused, never written.
 
-mod common;
+mod support;
 
 use azure_core::{Method, Request, Url};
-use common::*;
 use engram_operator::api;
+use support::*;
 
 async fn kv_post(m: &engram_operator::mock_arm::MockArm, action: &str) -> String {
     let url = format!(

@@ -1,12 +1,12 @@
 //! The operator against the mock ARM over HTTP: create, in-sync zero writes, drift correction,
 //! observe mode, stop/start with the 7-day auto-start, LRO resume after a restart.
 
-mod common;
+mod support;
 
-use common::*;
 use engram_operator::api::spec::Mode;
 use engram_operator::reconcile::conditions::{self, DEGRADED, DRIFTED, READY};
 use serde_json::json;
+use support::*;
 
 #[tokio::test]
 async fn created_from_nothing_reaches_ready_then_costs_zero_writes() {

@@ -1,14 +1,14 @@
 //! Throttling and errors against the mock ARM: Retry-After is obeyed, 5xx and dropped connections
 //! are retried to convergence, a fatal ARM error shows in status with ARM's code and message.
 
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::*;
 use engram_operator::azure::ArmApi;
 use engram_operator::mock_arm::{FaultKind, FaultSpec};
 use engram_operator::reconcile::conditions::{self, DEGRADED};
+use support::*;
 
 fn server_path() -> String {
     "/subscriptions/*/flexibleServers/acme-prod-pg".into()

@@ -1,12 +1,12 @@
 //! Folder mode: files added, changed and removed are picked up; status files are written in the
 //! CRD status shape and read back on restart.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 
-use common::*;
 use engram_operator::sources::folder::{read_status, Folder, FolderOptions};
+use support::*;
 
 #[tokio::test]
 async fn added_changed_and_removed_files_are_followed() {
@@ -74,4 +74,51 @@ async fn a_restarted_folder_runner_resumes_from_its_status_files() {
     assert_eq!(m.writes_to(&id), 1, "the create in flight was not re-sent");
     let resumed = read_status(&status, "acme-dev").unwrap();
     assert_eq!(resumed.pending_operations.len(), 2);
+}
+
+#[tokio::test]
+async fn a_fatal_error_is_not_retried_until_the_spec_changes() {
+    use engram_operator::mock_arm::{FaultKind, FaultSpec};
+    let m = mock().await;
+    let fault = FaultKind::Status {
+        status: 400,
+        code: "InvalidParameter".into(),
+        message: "bad".into(),
+    };
+    m.inject_fault(FaultSpec::new(
+        "PUT",
+        "*/flexibleServers/acme-dev-pg",
+        fault,
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/dev.yaml", dir.path().join("dev.yaml")).unwrap();
+    let mut folder = Folder::new(Arc::new(arm(&m)), FolderOptions::new(dir.path()));
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    let after_fatal = m.journal().len();
+    assert!(after_fatal > 0);
+    let status = &folder.statuses()[0].1;
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("InvalidParameter: bad")),
+        "{:?}",
+        status.errors
+    );
+    // Same spec: nothing is sent, however often the runner passes.
+    for _ in 0..3 {
+        folder.scan().unwrap();
+        folder.pass().await.unwrap();
+    }
+    assert_eq!(m.journal().len(), after_fatal);
+    // The spec changes: the plane is reconciled again.
+    let text = std::fs::read_to_string(dir.path().join("dev.yaml"))
+        .unwrap()
+        .replace("extensions: [vector]", "extensions: [vector, pg_trgm]");
+    std::fs::write(dir.path().join("dev.yaml"), text).unwrap();
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    assert!(m.journal().len() > after_fatal);
 }

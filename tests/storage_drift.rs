@@ -1,13 +1,13 @@
 //! Storage against the mock ARM: created from nothing to Ready, zero writes when in sync, every
 //! drifted field corrected by one minimal write, and observe mode reporting drift without writing.
 
-mod common;
 mod storage_support;
+mod support;
 
-use common::*;
 use engram_operator::api::spec::Mode;
 use serde_json::{json, Value};
 use storage_support::*;
+use support::*;
 
 #[tokio::test]
 async fn create_from_nothing_is_ready_and_in_sync_costs_zero_writes() {

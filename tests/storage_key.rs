@@ -2,11 +2,11 @@
 //! encryption block moves PostgreSQL's primaryKeyURI and the storage account's keyvaultproperties,
 //! and the status shows the version each service uses.
 
-mod common;
 mod storage_support;
+mod support;
 
-use common::*;
 use storage_support::*;
+use support::*;
 
 fn versions(out: &engram_operator::reconcile::Outcome) -> (Option<String>, Option<String>) {
     (

@@ -1,14 +1,14 @@
 //! Forbidden storage transitions against the mock ARM: each is refused with a clear status message
 //! and not one write; retained resources are never deleted.
 
-mod common;
 mod storage_support;
+mod support;
 
-use common::*;
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::azure::ArmApi;
 use engram_operator::reconcile::teardown::teardown;
 use storage_support::*;
+use support::*;
 
 fn refused(out: &engram_operator::reconcile::Outcome, needle: &str) -> bool {
     out.status

@@ -110,7 +110,16 @@ fn apply_profile(
             None,
             None,
         ),
-        Some(SkuSetting::Auto(_)) => match crate::sizing::auto_sku(pg.sizing.as_ref()) {
+        // validate_raw already reported the missing sizing block.
+        Some(SkuSetting::Auto(_)) if pg.sizing.is_none() => return None,
+        Some(SkuSetting::Auto(_)) => match crate::sizing::auto_sku(
+            pg.sizing.as_ref(),
+            environment,
+            pg.high_availability
+                .as_ref()
+                .map_or(profile.ha_mode, |ha| ha.mode)
+                != HaMode::Disabled,
+        ) {
             Ok(choice) => (
                 choice.sku,
                 Some(choice.explanation),

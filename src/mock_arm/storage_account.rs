@@ -124,6 +124,8 @@ fn create(
             "minimumTlsVersion": "TLS1_0",
             "allowBlobPublicAccess": false,
             "supportsHttpsTrafficOnly": true,
+            "accountMigrationInProgress": false,
+            "isSkuConversionBlocked": false,
             "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
         },
     });

@@ -1,113 +1,172 @@
-//! Shared helpers: a mock ARM on 127.0.0.1:0 and the operator's ARM client pointed at it.
+//! Helpers shared by the mock ARM integration tests.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
-use azure_core::{Method, Request, Url};
+use engram_operator::mock_arm::{MockArm, MockConfig};
+use serde_json::{json, Value};
 
-use engram_operator::api::{self, EffectiveSpec, EngramDataPlaneStatus};
-use engram_operator::azure::{Arm, ArmSettings};
-use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
-use engram_operator::reconcile::{self, Context, Outcome};
-
-pub const LRO: Duration = Duration::from_secs(60);
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
+pub const PG: &str = "2024-08-01";
+pub const ST: &str = "2023-05-01";
 
-/// A mock ARM whose Key Vault already holds the prod key (the storage account checks it).
-pub async fn mock() -> MockArm {
-    let config = MockConfig {
-        lro: LroDurations::uniform(LRO),
-        ..MockConfig::default()
-    };
-    let m = MockArm::start(config).await.expect("mock starts");
-    kv_key(&m, "create").await;
-    m
+pub struct T {
+    pub mock: MockArm,
+    pub http: reqwest::Client,
 }
 
-/// POST a Key Vault key action (`create`, `rotate`) on the prod key; returns the new version.
-pub async fn kv_key(m: &MockArm, action: &str) -> String {
-    let url = format!(
-        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
-        m.base_url()
-    );
-    let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
-    req.insert_header("authorization", format!("Bearer {}", m.token()));
-    req.insert_header("content-type", "application/json");
-    req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
-    let rsp = azure_core::new_http_client()
-        .execute_request(&req)
-        .await
-        .expect("key request");
-    assert!(rsp.status().is_success(), "{}", rsp.status());
-    let body = rsp.into_body().collect_string().await.expect("body");
-    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let kid = v["key"]["kid"].as_str().expect("kid");
-    kid.rsplit('/').next().expect("version").to_owned()
+pub async fn start() -> T {
+    start_with(MockConfig::default()).await
 }
 
-pub fn arm(m: &MockArm) -> Arm {
-    let mut s = ArmSettings::with_token(m.base_url(), m.token());
-    s.min_backoff = Duration::from_millis(5);
-    Arm::new(s).expect("client")
+pub async fn start_with(cfg: MockConfig) -> T {
+    let mock = MockArm::start(cfg).await.expect("mock starts");
+    T {
+        mock,
+        http: reqwest::Client::new(),
+    }
 }
 
-/// examples/prod.yaml (keyVersion: latest; `mock()` holds the key).
-pub fn prod() -> EffectiveSpec {
-    api::load(include_str!("../../examples/prod.yaml"))
-        .expect("prod example is valid")
-        .1
+pub fn server_id(name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}")
 }
 
-pub fn dev() -> EffectiveSpec {
-    api::load(include_str!("../../examples/dev.yaml"))
-        .expect("dev example is valid")
-        .1
-}
-
-pub fn server_id(eff: &EffectiveSpec) -> String {
+pub fn account_id(name: &str) -> String {
     format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{}",
-        eff.azure.subscription_id, eff.azure.resource_group, eff.postgres.server_name
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/{name}"
     )
 }
 
-pub fn ctx() -> Context {
-    Context {
-        now: time::OffsetDateTime::now_utc(),
-        generation: Some(1),
-        poll_interval: Duration::from_millis(10),
-        dry_run: false,
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, k: &str) -> Option<String> {
+        self.headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
     }
 }
 
-pub async fn pass(arm: &Arm, eff: &EffectiveSpec, status: &EngramDataPlaneStatus) -> Outcome {
-    reconcile::reconcile(arm, Ok(eff), status, &ctx()).await
-}
+impl T {
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.mock.base_url(), path_and_query)
+    }
 
-/// Reconcile, moving the virtual clock past each operation, until the plane settles.
-pub async fn converge(
-    m: &MockArm,
-    arm: &Arm,
-    eff: &EffectiveSpec,
-    mut status: EngramDataPlaneStatus,
-) -> Outcome {
-    for _ in 0..40 {
-        let out = pass(arm, eff, &status).await;
-        if out.settled {
-            return out;
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.call_h(method, path, version, body, &[]).await
+    }
+
+    pub async fn call_h(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = match version {
+            Some(v) => self.url(&format!("{path}?api-version={v}")),
+            None => self.url(path),
+        };
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.http.request(m, url).bearer_auth(self.mock.token());
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
         }
-        status = out.status;
-        m.advance(LRO);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
-    panic!("did not converge: {status:#?}");
+
+    pub async fn get_abs(&self, url: &str) -> Resp {
+        let r = self
+            .http
+            .get(url)
+            .bearer_auth(self.mock.token())
+            .send()
+            .await
+            .expect("sent");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON")
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Create a server and let its create finish.
+    pub async fn create_server(&self, name: &str, body: Value) -> Resp {
+        let r = self
+            .call("PUT", &server_id(name), Some(PG), Some(body))
+            .await;
+        assert_eq!(r.status, 202, "create {name}: {:?}", r.body);
+        self.mock.advance(Duration::from_secs(60));
+        r
+    }
+
+    pub async fn server(&self, name: &str) -> Value {
+        let r = self.call("GET", &server_id(name), Some(PG), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body
+    }
+
+    pub async fn create_account(&self, name: &str, body: Value) {
+        let r = self
+            .call("PUT", &account_id(name), Some(ST), Some(body))
+            .await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        self.mock.advance(Duration::from_secs(60));
+    }
 }
 
-/// Writes (method, path) in the journal after entry `from`.
-pub fn writes_since(m: &MockArm, from: usize) -> Vec<(String, String)> {
-    m.journal()
-        .into_iter()
-        .skip(from)
-        .filter(|e| !matches!(e.method.as_str(), "GET" | "HEAD"))
-        .map(|e| (e.method, e.path))
-        .collect()
+pub fn gp_server() -> Value {
+    json!({
+        "location": "westus",
+        "sku": {"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"},
+        "properties": {"administratorLogin": "admin", "administratorLoginPassword": "secret-pw", "version": "16",
+                        "storage": {"storageSizeGB": 128}, "backup": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled"}}
+    })
+}
+
+pub fn burstable_server() -> Value {
+    json!({
+        "location": "westus",
+        "sku": {"name": "Standard_B1ms", "tier": "Burstable"},
+        "properties": {"administratorLogin": "admin", "version": "16", "storage": {"storageSizeGB": 32}}
+    })
 }

@@ -1,4 +1,4 @@
-//! Storage helpers on top of `common`: a Ready prod data plane, a pinned prod spec, and the ARM ids
+//! Storage helpers on top of `support`: a Ready prod data plane, a pinned prod spec, and the ARM ids
 //! the mock journals storage requests under.
 #![allow(dead_code)]
 
@@ -7,7 +7,7 @@ use engram_operator::azure::Arm;
 use engram_operator::mock_arm::MockArm;
 use engram_operator::reconcile::Outcome;
 
-use super::common::*;
+use super::support::*;
 
 /// prod pinned to one key version.
 pub fn pinned(version: &str) -> EffectiveSpec {

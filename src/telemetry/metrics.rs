@@ -1,0 +1,227 @@
+//! Prometheus metrics of the operator (prometheus-client). One `Metrics` per process, shared by
+//! the engine, the ARM client and the admin HTTP server.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of a reconcile outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// ok, progressing, invalid, refused, error, fatal
+    pub result: String,
+}
+
+/// Labels of one ARM request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Resource kind, e.g. postgres, pg_config, storage_account, operation.
+    pub kind: String,
+    /// HTTP status code, or "network" when no response came back.
+    pub status: String,
+}
+
+/// Labels naming a resource kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// Resource kind.
+    pub kind: String,
+}
+
+/// Every metric the operator exports.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ResultLabels, Counter>,
+    reconcile_duration: Histogram,
+    arm_requests: Family<ArmLabels, Counter>,
+    throttle_waits: Counter,
+    throttle_wait_seconds: Counter<f64, AtomicU64>,
+    drift_detected: Family<KindLabels, Counter>,
+    drift_corrected: Family<KindLabels, Counter>,
+    drift_open: Gauge,
+    pending_operations: Gauge,
+    leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("engram");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles of a data plane, by result",
+            reconciles.clone(),
+        );
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time to observe, plan and apply one data plane",
+            reconcile_duration.clone(),
+        );
+        let arm_requests = Family::<ArmLabels, Counter>::default();
+        registry.register(
+            "arm_requests",
+            "Requests sent to Azure Resource Manager, by method, resource kind and status",
+            arm_requests.clone(),
+        );
+        let throttle_waits = Counter::default();
+        registry.register(
+            "throttle_waits",
+            "Times a request waited for the client-side ARM budget or a Retry-After",
+            throttle_waits.clone(),
+        );
+        let throttle_wait_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "throttle_wait_seconds",
+            "Seconds spent waiting for the ARM budget or a Retry-After",
+            throttle_wait_seconds.clone(),
+        );
+        let drift_detected = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "drift_detected",
+            "Drifted fields detected, by resource kind",
+            drift_detected.clone(),
+        );
+        let drift_corrected = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "drift_corrected",
+            "Drifted fields corrected by a write, by resource kind",
+            drift_corrected.clone(),
+        );
+        let drift_open = Gauge::default();
+        registry.register(
+            "drift_open",
+            "Drifted fields not (yet) corrected",
+            drift_open.clone(),
+        );
+        let pending_operations = Gauge::default();
+        registry.register(
+            "pending_operations",
+            "Long-running ARM operations in flight",
+            pending_operations.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 when this replica may write to ARM and status",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_duration,
+            arm_requests,
+            throttle_waits,
+            throttle_wait_seconds,
+            drift_detected,
+            drift_corrected,
+            drift_open,
+            pending_operations,
+            leader,
+        }
+    }
+}
+
+impl Metrics {
+    /// One reconcile finished with `result` after `took`.
+    pub fn reconciled(&self, result: &str, took: Duration) {
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+        self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// One ARM request came back (`status` is the HTTP code, or None for a network failure).
+    pub fn arm_request(&self, method: &str, kind: &str, status: Option<u16>) {
+        let status = status.map_or_else(|| "network".to_owned(), |s| s.to_string());
+        self.arm_requests
+            .get_or_create(&ArmLabels {
+                method: method.to_owned(),
+                kind: kind.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    /// A request waited `waited` for the budget or a Retry-After.
+    pub fn throttled(&self, waited: Duration) {
+        self.throttle_waits.inc();
+        self.throttle_wait_seconds.inc_by(waited.as_secs_f64());
+    }
+
+    /// `n` drifted fields of `kind` were detected, and `corrected` of them written.
+    pub fn drift(&self, kind: &str, detected: u64, corrected: u64) {
+        let labels = KindLabels {
+            kind: kind.to_owned(),
+        };
+        self.drift_detected.get_or_create(&labels).inc_by(detected);
+        self.drift_corrected
+            .get_or_create(&labels)
+            .inc_by(corrected);
+    }
+
+    /// Current totals across data planes.
+    pub fn set_open(&self, drift_open: i64, pending_operations: i64) {
+        self.drift_open.set(drift_open);
+        self.pending_operations.set(pending_operations);
+    }
+
+    /// Whether this replica leads.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_show_up_in_the_exposition() {
+        let m = Metrics::default();
+        m.reconciled("ok", Duration::from_millis(20));
+        m.arm_request("GET", "postgres", Some(200));
+        m.arm_request("PATCH", "postgres", None);
+        m.throttled(Duration::from_secs(2));
+        m.drift("postgres", 3, 2);
+        m.set_open(1, 4);
+        m.set_leader(true);
+        let text = m.encode();
+        for line in [
+            "engram_reconciles_total{result=\"ok\"} 1",
+            "engram_reconcile_duration_seconds_count 1",
+            "engram_arm_requests_total{method=\"GET\",kind=\"postgres\",status=\"200\"} 1",
+            "engram_arm_requests_total{method=\"PATCH\",kind=\"postgres\",status=\"network\"} 1",
+            "engram_throttle_waits_total 1",
+            "engram_throttle_wait_seconds_total 2.0",
+            "engram_drift_detected_total{kind=\"postgres\"} 3",
+            "engram_drift_corrected_total{kind=\"postgres\"} 2",
+            "engram_drift_open 1",
+            "engram_pending_operations 4",
+            "engram_leader 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}

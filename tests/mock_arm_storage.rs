@@ -1,0 +1,350 @@
+//! Storage accounts, lifecycle policy, containers (legal hold, immutability), CMK auto-rotation,
+//! Key Vault keys and metric alerts on the mock.
+
+mod common;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn account() -> serde_json::Value {
+    json!({"location": "westus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "properties": {"minimumTlsVersion": "TLS1_2"}})
+}
+
+#[tokio::test]
+async fn account_create_is_202_location_then_patch_is_synchronous() {
+    let t = start().await;
+    let id = account_id("acct1");
+    let r = t.call("PUT", &id, Some(ST), Some(account())).await;
+    assert_eq!(r.status, 202);
+    let loc = r.header("location").expect("Location");
+    assert!(
+        loc.starts_with(&t.mock.base_url())
+            && loc.contains("/providers/Microsoft.Storage/locations/westus/asyncoperations/")
+    );
+    assert_eq!(t.get_abs(&loc).await.status, 202);
+    assert_eq!(
+        t.call("GET", &id, Some(ST), None).await.code(),
+        "ResourceNotFound"
+    );
+    t.mock.advance(Duration::from_secs(30));
+    let done = t.get_abs(&loc).await;
+    assert_eq!(
+        (
+            done.status,
+            done.body["properties"]["provisioningState"].as_str()
+        ),
+        (200, Some("Succeeded"))
+    );
+    let p = t.call("PATCH", &id, Some(ST), Some(json!({"properties": {"allowBlobPublicAccess": false, "minimumTlsVersion": "TLS1_2"}}))).await;
+    assert_eq!(p.status, 200);
+    t.mock
+        .edit(
+            &id,
+            json!({"properties": {"minimumTlsVersion": "TLS1_0", "allowBlobPublicAccess": true}}),
+        )
+        .expect("edit");
+    let g = t.call("GET", &id, Some(ST), None).await;
+    assert_eq!(g.body["properties"]["minimumTlsVersion"], "TLS1_0");
+    assert_eq!(t.call("DELETE", &id, Some(ST), None).await.status, 200);
+    assert_eq!(t.call("DELETE", &id, Some(ST), None).await.status, 204);
+    let bad = t
+        .call("PUT", &account_id("Bad_Name"), Some(ST), Some(account()))
+        .await;
+    assert_eq!(bad.code(), "AccountNameInvalid");
+}
+
+#[tokio::test]
+async fn cmk_with_empty_keyversion_follows_the_latest_key_version() {
+    let t = start().await;
+    let kv = "/keyvault/vault1/keys/cmk";
+    let created = t
+        .call(
+            "POST",
+            &format!("{kv}/create"),
+            Some("7.4"),
+            Some(json!({"kty": "RSA", "key_size": 2048})),
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    let kid1 = created.body["key"]["kid"]
+        .as_str()
+        .expect("kid")
+        .to_string();
+    let mut body = account();
+    body["properties"]["encryption"] = json!({"keySource": "Microsoft.Keyvault", "keyvaultproperties": {"keyvaulturi": "https://vault1.vault.azure.net", "keyname": "cmk", "keyversion": ""}});
+    t.create_account("acct1", body.clone()).await;
+    let g = t.call("GET", &account_id("acct1"), Some(ST), None).await;
+    assert_eq!(
+        g.body["properties"]["encryption"]["keyvaultproperties"]["currentVersionedKeyIdentifier"],
+        kid1.as_str()
+    );
+    let rotated = t
+        .call("POST", &format!("{kv}/rotate"), Some("7.4"), None)
+        .await;
+    let kid2 = rotated.body["key"]["kid"]
+        .as_str()
+        .expect("kid")
+        .to_string();
+    assert_ne!(kid1, kid2);
+    t.mock.advance(Duration::from_secs(60));
+    let g2 = t.call("GET", &account_id("acct1"), Some(ST), None).await;
+    let kvp = &g2.body["properties"]["encryption"]["keyvaultproperties"];
+    assert_eq!(kvp["currentVersionedKeyIdentifier"], kid2.as_str());
+    assert_eq!(kvp["lastKeyRotationTimestamp"], "2025-01-01T00:02:00Z");
+    let versions = t
+        .call("GET", &format!("{kv}/versions"), Some("7.4"), None)
+        .await;
+    assert_eq!(versions.body["value"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        t.call("GET", kv, Some("7.4"), None).await.body["key"]["kid"],
+        kid2.as_str()
+    );
+    let v1 = kid1.rsplit('/').next().expect("version");
+    assert_eq!(
+        t.call("GET", &format!("{kv}/{v1}"), Some("7.4"), None)
+            .await
+            .body["key"]["kid"],
+        kid1.as_str()
+    );
+    assert_eq!(
+        t.call("GET", "/keyvault/vault1/keys/none", Some("7.4"), None)
+            .await
+            .code(),
+        "KeyNotFound"
+    );
+    // A key that is not in the vault is refused.
+    body["properties"]["encryption"]["keyvaultproperties"]["keyname"] = json!("missing");
+    assert_eq!(
+        t.call("PUT", &account_id("acct2"), Some(ST), Some(body))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_rule_constraints() {
+    let t = start().await;
+    t.create_account("acct1", account()).await;
+    let path = format!("{}/managementPolicies/default", account_id("acct1"));
+    let rule = |name: &str| json!({"enabled": true, "name": name, "type": "Lifecycle", "definition": {"filters": {"blobTypes": ["blockBlob"], "prefixMatch": ["c1"]}, "actions": {"baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 30}}}}});
+    let put = |rules: serde_json::Value| json!({"properties": {"policy": {"rules": rules}}});
+    let ok = t
+        .call("PUT", &path, Some(ST), Some(put(json!([rule("r1")]))))
+        .await;
+    assert_eq!(
+        (ok.status, ok.body["name"].as_str()),
+        (200, Some("DefaultManagementPolicy"))
+    );
+    let mut both = rule("r2");
+    both["definition"]["actions"]["baseBlob"]["tierToCool"]["daysAfterLastAccessTimeGreaterThan"] =
+        json!(10);
+    let mut prefixes = rule("r3");
+    prefixes["definition"]["filters"]["prefixMatch"] =
+        json!((0..11).map(|i| format!("c{i}")).collect::<Vec<_>>());
+    for rules in [
+        json!([]),
+        json!([rule("a"), rule("a")]),
+        json!([both]),
+        json!([prefixes]),
+        json!((0..101).map(|i| rule(&format!("r{i}"))).collect::<Vec<_>>()),
+    ] {
+        let r = t.call("PUT", &path, Some(ST), Some(put(rules))).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidManagementPolicyRules"));
+    }
+    t.mock
+        .edit(&path, json!({"properties": {"policy": {"rules": []}}}))
+        .expect("edit");
+    assert_eq!(
+        t.call("GET", &path, Some(ST), None).await.body["properties"]["policy"]["rules"],
+        json!([])
+    );
+    assert_eq!(t.call("DELETE", &path, Some(ST), None).await.status, 200);
+    assert_eq!(t.call("GET", &path, Some(ST), None).await.status, 404);
+    let orphan = t
+        .call(
+            "GET",
+            &format!("{}/managementPolicies/default", account_id("nope")),
+            Some(ST),
+            None,
+        )
+        .await;
+    assert_eq!(orphan.code(), "ParentResourceNotFound");
+}
+
+#[tokio::test]
+async fn immutability_and_legal_hold_protect_containers() {
+    let t = start().await;
+    t.create_account("acct1", account()).await;
+    let c = format!(
+        "{}/blobServices/default/containers/data",
+        account_id("acct1")
+    );
+    assert_eq!(
+        t.call("PUT", &c, Some(ST), Some(json!({}))).await.status,
+        201
+    );
+    assert_eq!(
+        t.call("PUT", &c, Some(ST), Some(json!({}))).await.status,
+        200
+    );
+    let hold = t
+        .call(
+            "POST",
+            &format!("{c}/setLegalHold"),
+            Some(ST),
+            Some(json!({"tags": ["audit"]})),
+        )
+        .await;
+    assert_eq!(hold.body, json!({"hasLegalHold": true, "tags": ["audit"]}));
+    assert_eq!(
+        t.call("DELETE", &c, Some(ST), None).await.code(),
+        "ContainerProtectedFromDeletion"
+    );
+    let clear = t
+        .call(
+            "POST",
+            &format!("{c}/clearLegalHold"),
+            Some(ST),
+            Some(json!({"tags": ["audit"]})),
+        )
+        .await;
+    assert_eq!(clear.body["hasLegalHold"], false);
+
+    let pol = format!("{c}/immutabilityPolicies/default");
+    let p = t
+        .call(
+            "PUT",
+            &pol,
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 30}})),
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.body["properties"]["state"].as_str()),
+        (200, Some("Unlocked"))
+    );
+    let etag = p.header("etag").expect("etag");
+    let stale = t
+        .call_h(
+            "POST",
+            &format!("{pol}/lock"),
+            Some(ST),
+            None,
+            &[("if-match", "\"stale\"")],
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+    let early = t
+        .call_h(
+            "POST",
+            &format!("{pol}/extend"),
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 40}})),
+            &[("if-match", etag.as_str())],
+        )
+        .await;
+    assert_eq!(early.code(), "ImmutabilityPolicyNotLocked");
+    let locked = t
+        .call_h(
+            "POST",
+            &format!("{pol}/lock"),
+            Some(ST),
+            None,
+            &[("if-match", etag.as_str())],
+        )
+        .await;
+    assert_eq!(locked.body["properties"]["state"], "Locked");
+    let etag = locked.header("etag").expect("etag");
+    let shorter = t
+        .call_h(
+            "POST",
+            &format!("{pol}/extend"),
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 10}})),
+            &[("if-match", etag.as_str())],
+        )
+        .await;
+    assert_eq!(
+        (shorter.status, shorter.code()),
+        (400, "ImmutabilityPeriodCannotBeShortened")
+    );
+    let longer = t
+        .call_h(
+            "POST",
+            &format!("{pol}/extend"),
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 100}})),
+            &[("if-match", etag.as_str())],
+        )
+        .await;
+    assert_eq!(
+        longer.body["properties"]["immutabilityPeriodSinceCreationInDays"],
+        100
+    );
+    assert_eq!(
+        t.call(
+            "PUT",
+            &pol,
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 5}}))
+        )
+        .await
+        .code(),
+        "ImmutabilityPolicyLocked"
+    );
+    let del = t.call("DELETE", &c, Some(ST), None).await;
+    assert_eq!(
+        (del.status, del.code()),
+        (409, "ContainerProtectedFromDeletion")
+    );
+    let g = t.call("GET", &c, Some(ST), None).await;
+    assert_eq!(
+        g.body["properties"]["immutabilityPolicy"]["properties"]["state"],
+        "Locked"
+    );
+    assert_eq!(g.body["properties"]["hasImmutabilityPolicy"], true);
+}
+
+#[tokio::test]
+async fn metric_alerts_put_get_delete() {
+    let t = start().await;
+    let id = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Insights/metricAlerts/cpu"
+    );
+    let body = json!({"location": "global", "properties": {"severity": 3, "enabled": true, "scopes": [server_id("pg1")], "evaluationFrequency": "PT1M", "windowSize": "PT15M", "criteria": {"odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", "allOf": []}}});
+    assert_eq!(
+        t.call("PUT", &id, Some("2018-03-01"), Some(body))
+            .await
+            .status,
+        200
+    );
+    let g = t.call("GET", &id, Some("2018-03-01"), None).await;
+    assert_eq!(
+        (
+            g.body["type"].as_str(),
+            g.body["properties"]["severity"].as_i64()
+        ),
+        (Some("Microsoft.Insights/metricAlerts"), Some(3))
+    );
+    assert_eq!(
+        t.call(
+            "PUT",
+            &id,
+            Some("2018-03-01"),
+            Some(json!({"location": "global", "properties": {}}))
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        t.call("DELETE", &id, Some("2018-03-01"), None).await.status,
+        200
+    );
+    assert_eq!(
+        t.call("GET", &id, Some("2018-03-01"), None).await.status,
+        404
+    );
+}

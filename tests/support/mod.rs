@@ -1,0 +1,113 @@
+//! Shared helpers: a mock ARM on 127.0.0.1:0 and the operator's ARM client pointed at it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use azure_core::{Method, Request, Url};
+
+use engram_operator::api::{self, EffectiveSpec, EngramDataPlaneStatus};
+use engram_operator::azure::{Arm, ArmSettings};
+use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
+use engram_operator::reconcile::{self, Context, Outcome};
+
+pub const LRO: Duration = Duration::from_secs(60);
+pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+/// A mock ARM whose Key Vault already holds the prod key (the storage account checks it).
+pub async fn mock() -> MockArm {
+    let config = MockConfig {
+        lro: LroDurations::uniform(LRO),
+        ..MockConfig::default()
+    };
+    let m = MockArm::start(config).await.expect("mock starts");
+    kv_key(&m, "create").await;
+    m
+}
+
+/// POST a Key Vault key action (`create`, `rotate`) on the prod key; returns the new version.
+pub async fn kv_key(m: &MockArm, action: &str) -> String {
+    let url = format!(
+        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
+        m.base_url()
+    );
+    let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
+    req.insert_header("authorization", format!("Bearer {}", m.token()));
+    req.insert_header("content-type", "application/json");
+    req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
+    let rsp = azure_core::new_http_client()
+        .execute_request(&req)
+        .await
+        .expect("key request");
+    assert!(rsp.status().is_success(), "{}", rsp.status());
+    let body = rsp.into_body().collect_string().await.expect("body");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let kid = v["key"]["kid"].as_str().expect("kid");
+    kid.rsplit('/').next().expect("version").to_owned()
+}
+
+pub fn arm(m: &MockArm) -> Arm {
+    let mut s = ArmSettings::with_token(m.base_url(), m.token());
+    s.min_backoff = Duration::from_millis(5);
+    Arm::new(s).expect("client")
+}
+
+/// examples/prod.yaml (keyVersion: latest; `mock()` holds the key).
+pub fn prod() -> EffectiveSpec {
+    api::load(include_str!("../../examples/prod.yaml"))
+        .expect("prod example is valid")
+        .1
+}
+
+pub fn dev() -> EffectiveSpec {
+    api::load(include_str!("../../examples/dev.yaml"))
+        .expect("dev example is valid")
+        .1
+}
+
+pub fn server_id(eff: &EffectiveSpec) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{}",
+        eff.azure.subscription_id, eff.azure.resource_group, eff.postgres.server_name
+    )
+}
+
+pub fn ctx() -> Context {
+    Context {
+        now: time::OffsetDateTime::now_utc(),
+        generation: Some(1),
+        poll_interval: Duration::from_millis(10),
+        dry_run: false,
+    }
+}
+
+pub async fn pass(arm: &Arm, eff: &EffectiveSpec, status: &EngramDataPlaneStatus) -> Outcome {
+    reconcile::reconcile(arm, Ok(eff), status, &ctx()).await
+}
+
+/// Reconcile, moving the virtual clock past each operation, until the plane settles.
+pub async fn converge(
+    m: &MockArm,
+    arm: &Arm,
+    eff: &EffectiveSpec,
+    mut status: EngramDataPlaneStatus,
+) -> Outcome {
+    for _ in 0..40 {
+        let out = pass(arm, eff, &status).await;
+        if out.settled {
+            return out;
+        }
+        status = out.status;
+        m.advance(LRO);
+    }
+    panic!("did not converge: {status:#?}");
+}
+
+/// Writes (method, path) in the journal after entry `from`.
+pub fn writes_since(m: &MockArm, from: usize) -> Vec<(String, String)> {
+    m.journal()
+        .into_iter()
+        .skip(from)
+        .filter(|e| !matches!(e.method.as_str(), "GET" | "HEAD"))
+        .map(|e| (e.method, e.path))
+        .collect()
+}
