@@ -225,8 +225,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
-/// Logs go to stderr: human-readable or JSON lines; RUST_LOG overrides the level (default info).
-
 /// The spec files named by a path: the file itself, or the *.yaml / *.yml files directly in a folder,
 /// sorted by name.
 pub fn spec_files(path: &Path) -> Result<Vec<PathBuf>> {
