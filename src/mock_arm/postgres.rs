@@ -53,12 +53,7 @@ pub fn server(
 ) -> Result<Reply, ArmError> {
     let id = server_id(sub, rg, name);
     match req.method {
-        "GET" => {
-            let r = world
-                .get(&id)
-                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
-        }
+        "GET" => world.read(&id, TYPE, name),
         "PUT" => {
             if let Some(r) = world.get_any(&id) {
                 if r.busy.is_some() {
