@@ -7,11 +7,8 @@ use engram_operator::api;
 use support::*;
 
 fn auto_spec(env: &str, sessions: u64, facts: u64, connections: u64) -> api::EffectiveSpec {
+    // keyVersion stays `latest`: support::mock() holds the key the storage account checks.
     let mut text = include_str!("fixtures/auto-prod.yaml")
-        .replace(
-            "keyVersion: latest",
-            "keyVersion: 0123456789abcdef0123456789abcdef",
-        )
         .replace("environment: prod", &format!("environment: {env}"))
         .replace("sessions: 10000", &format!("sessions: {sessions}"))
         .replace("facts: 1000000", &format!("facts: {facts}"))
