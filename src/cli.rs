@@ -92,6 +92,15 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Many data planes converged from nothing, then in-sync passes: time, ARM requests, memory.
+    Reconcile {
+        /// Number of data planes (each a PostgreSQL server and a Storage account).
+        #[arg(long, default_value_t = 200)]
+        planes: usize,
+        /// Data planes reconciled at the same time.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 /// How to reach ARM.
@@ -191,16 +200,19 @@ pub fn run(cli: Cli) -> Result<i32> {
             real_time,
             lro_seconds,
         } => runtime()?.block_on(mock_arm(listen, token, real_time, lro_seconds)),
-        Command::Bench {
-            what:
+        Command::Bench { what } => {
+            let report = match what {
                 BenchTarget::MockArm {
                     requests,
                     connections,
-                },
-        } => {
-            let report = runtime()?
-                .block_on(crate::mock_arm::bench::run(requests, connections))
-                .map_err(|e| Error::Usage(e.to_string()))?;
+                } => runtime()?
+                    .block_on(crate::mock_arm::bench::run(requests, connections))
+                    .map_err(|e| Error::Usage(e.to_string()))?,
+                BenchTarget::Reconcile {
+                    planes,
+                    concurrency,
+                } => runtime()?.block_on(crate::bench::reconcile(planes, concurrency))?,
+            };
             writeln_out(&mut out, &report)?;
             Ok(0)
         }
