@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use crate::telemetry::{init_tracing, LogFormat};
 use crate::{api, sizing, Error, Result};
 
 /// Keeps an Azure data plane (PostgreSQL Flexible Server + Blob Storage + one CMK + alerts) as declared.
@@ -32,9 +33,6 @@ pub enum Command {
     },
     /// Print the EngramDataPlane CustomResourceDefinition as YAML.
     Crd,
-    /// Sizing calculators (seed §2 and §3): PostgreSQL SKU and storage, Blob Storage tiers and cost.
-    #[command(subcommand)]
-    Size(SizeCommand),
     /// The demo: embedded mock ARM, converge a folder, a portal edit, drift corrected, summary.
     Demo {
         /// The folder of specs.
@@ -77,15 +75,9 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchTarget,
     },
-}
-
-/// `size` subcommands.
-#[derive(Subcommand, Debug)]
-pub enum SizeCommand {
-    /// PostgreSQL Flexible Server: vCores, RAM, SKU, storage and monthly cost for a load.
-    Postgres(sizing::postgres::PostgresArgs),
-    /// Blob Storage: volume, hot/cool/archive split, monthly cost and lifecycle implications.
-    Blob(sizing::blob::BlobArgs),
+    /// Sizing calculators (seed §2 and §3): PostgreSQL SKU and storage, Blob Storage tiers and cost.
+    #[command(subcommand)]
+    Size(SizeCommand),
 }
 
 /// What to benchmark.
@@ -99,6 +91,15 @@ pub enum BenchTarget {
         /// Concurrent connections.
         #[arg(long, default_value_t = 32)]
         connections: usize,
+    },
+    /// Many data planes converged from nothing, then in-sync passes: time, ARM requests, memory.
+    Reconcile {
+        /// Number of data planes (each a PostgreSQL server and a Storage account).
+        #[arg(long, default_value_t = 200)]
+        planes: usize,
+        /// Data planes reconciled at the same time.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
     },
 }
 
@@ -168,8 +169,17 @@ pub struct RunArgs {
     #[arg(long = "poll-seconds", default_value_t = 10.0)]
     pub poll_seconds: f64,
     /// Log format.
-    #[arg(long = "log-format", value_parser = ["human", "json"], default_value = "human")]
-    pub log_format: String,
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// `size` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SizeCommand {
+    /// PostgreSQL Flexible Server: vCores, RAM, SKU, storage and monthly cost for a load.
+    Postgres(sizing::postgres::PostgresArgs),
+    /// Blob Storage: volume, hot/cool/archive split, monthly cost and lifecycle implications.
+    Blob(sizing::blob::BlobArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -182,20 +192,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             write_out(&mut out, &api::crd_yaml()?)?;
             Ok(0)
         }
-        Command::Size(size) => {
-            let text = match size {
-                SizeCommand::Postgres(args) => sizing::postgres_output(&args)?,
-                SizeCommand::Blob(args) => sizing::blob_output(&args)?,
-            };
-            write_out(&mut out, &text)?;
-            Ok(0)
-        }
         Command::Demo { specs } => {
-            init_tracing("human");
+            init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::demo::run(&specs))
         }
         Command::Run(args) => {
-            init_tracing(&args.log_format);
+            init_tracing(args.log_format);
             let rt = runtime()?;
             let code = rt.block_on(crate::commands::run(args));
             // Everything worth waiting for is done; do not linger on idle connection tasks.
@@ -203,7 +205,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             code
         }
         Command::Plan { file, arm } => {
-            init_tracing("human");
+            init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
         }
         Command::MockArm {
@@ -212,17 +214,28 @@ pub fn run(cli: Cli) -> Result<i32> {
             real_time,
             lro_seconds,
         } => runtime()?.block_on(mock_arm(listen, token, real_time, lro_seconds)),
-        Command::Bench {
-            what:
+        Command::Bench { what } => {
+            let report = match what {
                 BenchTarget::MockArm {
                     requests,
                     connections,
-                },
-        } => {
-            let report = runtime()?
-                .block_on(crate::mock_arm::bench::run(requests, connections))
-                .map_err(|e| Error::Usage(e.to_string()))?;
+                } => runtime()?
+                    .block_on(crate::mock_arm::bench::run(requests, connections))
+                    .map_err(|e| Error::Usage(e.to_string()))?,
+                BenchTarget::Reconcile {
+                    planes,
+                    concurrency,
+                } => runtime()?.block_on(crate::bench::reconcile(planes, concurrency))?,
+            };
             writeln_out(&mut out, &report)?;
+            Ok(0)
+        }
+        Command::Size(size) => {
+            let text = match size {
+                SizeCommand::Postgres(args) => sizing::postgres_output(&args)?,
+                SizeCommand::Blob(args) => sizing::blob_output(&args)?,
+            };
+            write_out(&mut out, &text)?;
             Ok(0)
         }
     }
@@ -236,20 +249,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
             path: "tokio runtime".into(),
             source,
         })
-}
-
-/// Logs go to stderr: human-readable or JSON lines; RUST_LOG overrides the level (default info).
-pub fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// The spec files named by a path: the file itself, or the *.yaml / *.yml files directly in a folder,

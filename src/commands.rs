@@ -23,8 +23,11 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     }
     let mut settings = args.arm.settings();
     let _embedded = if args.arm_mode.as_deref() == Some("embedded") {
-        let (mock, s) =
-            crate::demo::start_embedded(Duration::from_secs(args.mock_lro_seconds)).await?;
+        let (mock, s) = crate::demo::start_embedded(
+            Duration::from_secs(args.mock_lro_seconds),
+            args.specs.as_deref().unwrap_or(Path::new(".")),
+        )
+        .await?;
         settings = s;
         Some(mock)
     } else {

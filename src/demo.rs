@@ -12,8 +12,9 @@ use crate::reconcile::{self, Context};
 use crate::sources::folder::{Folder, FolderOptions};
 use crate::{api, Error, Result};
 
-/// Start the mock ARM in-process, real-time clock, with operations lasting `lro`.
-pub async fn start_embedded(lro: Duration) -> Result<(MockArm, ArmSettings)> {
+/// Start the mock ARM in-process, real-time clock, with operations lasting `lro`; its Key Vault
+/// holds every customer-managed key the specs in `specs` name (the storage account checks it).
+pub async fn start_embedded(lro: Duration, specs: &Path) -> Result<(MockArm, ArmSettings)> {
     let config = MockConfig {
         clock: ClockMode::RealTime,
         lro: LroDurations::uniform(lro),
@@ -26,7 +27,43 @@ pub async fn start_embedded(lro: Duration) -> Result<(MockArm, ArmSettings)> {
     let mut settings = ArmSettings::with_token(mock.base_url(), mock.token());
     settings.min_backoff = Duration::from_millis(100);
     tracing::info!(endpoint = %mock.base_url(), "embedded mock ARM started");
+    seed_keys(&mock, specs).await?;
     Ok((mock, settings))
+}
+
+/// Create, in the embedded mock's Key Vault, the key each valid spec under `specs` names. A pinned
+/// version cannot be chosen in the mock: such a spec stays not Ready with KeyVaultKeyNotFound.
+async fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
+    let client = azure_core::new_http_client();
+    for file in crate::cli::spec_files(specs)? {
+        let Ok((_, eff)) = api::load(&crate::cli::read(&file)?) else {
+            continue;
+        };
+        let Some(enc) = eff.encryption else { continue };
+        let vault = enc
+            .key_vault_uri
+            .trim_start_matches("https://")
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let url = format!(
+            "{}/keyvault/{vault}/keys/{}/create?api-version=7.4",
+            mock.base_url(),
+            enc.key_name
+        );
+        let url = azure_core::Url::parse(&url).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut req = azure_core::Request::new(url, azure_core::Method::Post);
+        req.insert_header("authorization", format!("Bearer {}", mock.token()));
+        req.insert_header("content-type", "application/json");
+        req.set_body(br#"{"kty":"RSA"}"#.to_vec());
+        let rsp = client
+            .execute_request(&req)
+            .await
+            .map_err(|e| Error::Usage(format!("seeding the embedded Key Vault: {e}")))?;
+        tracing::info!(%vault, key = %enc.key_name, status = %rsp.status(), "embedded Key Vault key created");
+    }
+    Ok(())
 }
 
 fn say(line: &str) {
@@ -36,7 +73,7 @@ fn say(line: &str) {
 /// Run the demo over the specs in `dir`; returns the exit code.
 pub async fn run(dir: &Path) -> Result<i32> {
     let started = Instant::now();
-    let (mock, settings) = start_embedded(Duration::from_secs(2)).await?;
+    let (mock, settings) = start_embedded(Duration::from_secs(2), dir).await?;
     let arm = Arc::new(Arm::new(settings).map_err(|e| Error::Usage(e.to_string()))?);
 
     say(&format!(
@@ -82,7 +119,10 @@ pub async fn run(dir: &Path) -> Result<i32> {
     ));
     status = out.status;
 
-    say("== 3. portal edit: someone scales acme-prod-pg down to Standard_D2s_v3 and sets backups to 7 days");
+    say("== 3. portal edit: someone scales acme-prod-pg down to Standard_D2s_v3 and sets backups to 7 days,");
+    say(
+        "      lowers acmeengramprod to TLS1_0 and moves the record-plane archive tier to 180 days",
+    );
     let id = format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{}",
         eff.azure.subscription_id, eff.azure.resource_group, eff.postgres.server_name
@@ -92,6 +132,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
         serde_json::json!({"sku": {"name": "Standard_D2s_v3"}, "properties": {"backup": {"backupRetentionDays": 7}}}),
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
+    portal_edit_storage(&mock, &eff)?;
 
     let mut corrected = 0;
     for _ in 0..60 {
@@ -125,4 +166,30 @@ pub async fn run(dir: &Path) -> Result<i32> {
     mock.shutdown().await;
     let ready = reconcile::conditions::is_ready(&status.conditions);
     Ok(if ready && corrected > 0 { 0 } else { 1 })
+}
+
+/// The storage half of the portal edit: TLS lowered, one lifecycle day count changed.
+fn portal_edit_storage(mock: &MockArm, eff: &api::EffectiveSpec) -> Result<()> {
+    let account = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+        eff.azure.subscription_id, eff.azure.resource_group, eff.storage.account_name
+    );
+    let edit = |id: &str, patch: serde_json::Value| {
+        mock.edit(id, patch)
+            .map(|_| ())
+            .map_err(|e| Error::Usage(e.to_string()))
+    };
+    edit(
+        &account,
+        serde_json::json!({"properties": {"minimumTlsVersion": "TLS1_0"}}),
+    )?;
+    let mut rules = crate::azure::lifecycle_rules_json(&eff.storage.lifecycle);
+    if let Some(r) = rules.first_mut() {
+        r["definition"]["actions"]["baseBlob"]["tierToArchive"] =
+            serde_json::json!({"daysAfterModificationGreaterThan": 180});
+    }
+    edit(
+        &format!("{account}/managementPolicies/default"),
+        serde_json::json!({"properties": {"policy": {"rules": rules}}}),
+    )
 }

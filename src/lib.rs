@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod azure;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod demo;

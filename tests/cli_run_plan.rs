@@ -45,6 +45,8 @@ async fn plan_shows_the_create_then_run_once_converges_then_plan_is_clean() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("+ postgres/acme-dev-pg (create)"), "{text}");
+    assert!(text.contains("+ storage/acmeengramdev (create)"), "{text}");
+    assert!(text.contains("allowBlobPublicAccess: false"), "{text}");
     assert!(
         m.journal().iter().all(|e| e.method == "GET"),
         "plan never writes"

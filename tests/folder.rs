@@ -26,8 +26,8 @@ async fn added_changed_and_removed_files_are_followed() {
     let written = read_status(&status, "acme-dev").expect("status file");
     assert_eq!(
         written.pending_operations.len(),
-        1,
-        "the create is in flight"
+        2,
+        "the server and account creates are in flight"
     );
 
     // Added.
@@ -73,5 +73,52 @@ async fn a_restarted_folder_runner_resumes_from_its_status_files() {
     second.pass().await.unwrap();
     assert_eq!(m.writes_to(&id), 1, "the create in flight was not re-sent");
     let resumed = read_status(&status, "acme-dev").unwrap();
-    assert_eq!(resumed.pending_operations.len(), 1);
+    assert_eq!(resumed.pending_operations.len(), 2);
+}
+
+#[tokio::test]
+async fn a_fatal_error_is_not_retried_until_the_spec_changes() {
+    use engram_operator::mock_arm::{FaultKind, FaultSpec};
+    let m = mock().await;
+    let fault = FaultKind::Status {
+        status: 400,
+        code: "InvalidParameter".into(),
+        message: "bad".into(),
+    };
+    m.inject_fault(FaultSpec::new(
+        "PUT",
+        "*/flexibleServers/acme-dev-pg",
+        fault,
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/dev.yaml", dir.path().join("dev.yaml")).unwrap();
+    let mut folder = Folder::new(Arc::new(arm(&m)), FolderOptions::new(dir.path()));
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    let after_fatal = m.journal().len();
+    assert!(after_fatal > 0);
+    let status = &folder.statuses()[0].1;
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("InvalidParameter: bad")),
+        "{:?}",
+        status.errors
+    );
+    // Same spec: nothing is sent, however often the runner passes.
+    for _ in 0..3 {
+        folder.scan().unwrap();
+        folder.pass().await.unwrap();
+    }
+    assert_eq!(m.journal().len(), after_fatal);
+    // The spec changes: the plane is reconciled again.
+    let text = std::fs::read_to_string(dir.path().join("dev.yaml"))
+        .unwrap()
+        .replace("extensions: [vector]", "extensions: [vector, pg_trgm]");
+    std::fs::write(dir.path().join("dev.yaml"), text).unwrap();
+    folder.scan().unwrap();
+    folder.pass().await.unwrap();
+    assert!(m.journal().len() > after_fatal);
 }

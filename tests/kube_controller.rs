@@ -90,15 +90,38 @@ async fn status_is_applied_with_generation_and_conditions_and_events_fire_once()
     assert_eq!(cond(&status, "Ready").0, "False");
     assert_eq!(cond(&status, "Progressing"), ("True", "Applying"));
     assert_eq!(cond(&status, "Degraded").0, "False");
-    assert_eq!(status.pending_operations.len(), 1);
-    assert_eq!(status.pending_operations[0].action, "create");
+    // Nothing exists: the server and the storage account are both created (one write each).
+    let created: Vec<&str> = status
+        .pending_operations
+        .iter()
+        .map(|p| p.resource.split('/').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        created,
+        ["postgres", "storage"],
+        "{:?}",
+        status.pending_operations
+    );
+    assert!(status
+        .pending_operations
+        .iter()
+        .all(|p| p.action == "create"));
     for c in &status.conditions {
         assert_eq!(c.observed_generation, Some(3));
     }
     let events: Vec<_> = calls.iter().filter(|c| c.is_event()).collect();
-    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "one Created Event for the pass: {events:#?}"
+    );
     assert_eq!(events[0].method, "POST");
     assert_eq!(events[0].reason(), Some("Created"));
+    let note = events[0].body["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("postgres/acme-prod-pg") && note.contains("storage/"),
+        "{note}"
+    );
     assert_eq!(events[0].body["regarding"]["name"], "acme-prod");
     assert_eq!(events[0].body["reportingController"], "engram-operator");
 

@@ -4,30 +4,23 @@
 //! removes the server before the finalizer is released.
 
 mod kube_api;
-
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
 use engram_operator::api::{EngramDataPlane, EngramDataPlaneStatus};
-use engram_operator::azure::{Arm, ArmApi, ArmSettings};
-use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
+use engram_operator::azure::ArmApi;
+use engram_operator::mock_arm::MockArm;
 use engram_operator::sources::kube::{reconcile, KubeError};
 use kube_api::*;
 use serde_json::json;
+use std::sync::Arc;
 
-const LRO: Duration = Duration::from_secs(60);
+use support::LRO;
 const SERVER: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-engram-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/acme-prod-pg";
 
+/// The mock ARM (its Key Vault holding the prod key) and the real ARM client pointed at it.
 async fn mock() -> (MockArm, Arc<dyn ArmApi>) {
-    let m = MockArm::start(MockConfig {
-        lro: LroDurations::uniform(LRO),
-        ..MockConfig::default()
-    })
-    .await
-    .expect("mock starts");
-    let mut s = ArmSettings::with_token(m.base_url(), m.token());
-    s.min_backoff = Duration::from_millis(5);
-    let arm: Arc<dyn ArmApi> = Arc::new(Arm::new(s).expect("client"));
+    let m = support::mock().await;
+    let arm: Arc<dyn ArmApi> = Arc::new(support::arm(&m));
     (m, arm)
 }
 
@@ -73,7 +66,8 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
     let mut obj = prod_object();
     set_deletion(&mut obj, "delete");
 
-    // 1. A fresh object: the finalizer, and not one request to ARM.
+    let seeded = m.journal().len(); // the test's own Key Vault seeding
+                                    // 1. A fresh object: the finalizer, and not one request to ARM.
     let (kc, api) = client(&obj, Timeline::default());
     let (_tx, g) = gate(true);
     reconcile(Arc::new(obj.clone()), ctx(kc, arm.clone(), g))
@@ -81,7 +75,7 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
         .expect("finalizer pass");
     assert!(api.calls()[0].is_finalizer_patch());
     assert_eq!(api.calls().len(), 1);
-    assert!(m.journal().is_empty(), "ARM saw {:?}", m.journal());
+    assert_eq!(m.journal().len(), seeded, "ARM saw {:?}", m.journal());
     obj = with_finalizer(obj);
 
     // 2. Converge: the engine creates and configures the server; status and Events follow.
@@ -97,9 +91,13 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
         "{reasons:?}"
     );
     assert_eq!(
-        reasons.iter().filter(|r| *r == "Created").count(),
+        reasons.iter().filter(|r| *r == "Ready").count(),
         1,
         "{reasons:?}"
+    );
+    assert!(
+        !reasons.iter().any(|r| r == "DriftCorrected"),
+        "converging is not drift: {reasons:?}"
     );
     let status = obj.status.clone().unwrap();
     assert_eq!(status.observed_generation, Some(1));
@@ -161,33 +159,65 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
     m.advance(LRO);
     until_ready(&m, &mut obj, &arm).await;
 
-    // 5. Deleted under `deletion: delete`: DELETE sent, the finalizer stays until the server is gone.
+    // 5. Deleted under `deletion: delete`. The server goes (one DELETE, then waiting on it); the
+    //    storage account holds a container under legal hold, so it is refused, status says why,
+    //    and the finalizer stays.
     obj = deleting(obj);
-    let mut released = false;
-    for _ in 0..10 {
+    let mut refused_events = 0;
+    for _ in 0..6 {
         let (kc, api) = client(&obj, Timeline::default());
         let (_tx, g) = gate(true);
         let res = reconcile(Arc::new(obj.clone()), ctx(kc, arm.clone(), g)).await;
+        assert!(
+            matches!(res, Err(KubeError::CleanupPending { .. })),
+            "{res:?}"
+        );
         let calls = api.calls();
-        match res {
-            Ok(_) => {
-                assert!(calls.iter().any(|c| c.is_finalizer_patch()), "{calls:#?}");
-                released = true;
-                break;
-            }
-            Err(KubeError::CleanupPending { .. }) => {
-                assert!(!calls.iter().any(|c| c.is_finalizer_patch()));
-                obj.status = Some(calls.iter().find(|c| c.is_status_apply()).unwrap().status());
-            }
-            Err(e) => panic!("{e}"),
-        }
+        assert!(!calls.iter().any(|c| c.is_finalizer_patch()), "{calls:#?}");
+        refused_events += calls
+            .iter()
+            .filter(|c| c.is_event() && c.reason() == Some("Refused"))
+            .count();
+        obj.status = Some(calls.iter().find(|c| c.is_status_apply()).unwrap().status());
         m.advance(LRO);
     }
-    assert!(released, "finalizer never released: {:#?}", obj.status);
-    let deletes = m
-        .journal()
-        .into_iter()
-        .filter(|e| e.method == "DELETE" && e.path.starts_with(SERVER))
-        .count();
-    assert_eq!(deletes, 1, "one DELETE, then waiting on the operation");
+    let journal = m.journal();
+    let deletes = |prefix: &str| {
+        journal
+            .iter()
+            .filter(|e| e.method == "DELETE" && e.path.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(
+        deletes(SERVER),
+        1,
+        "one DELETE, then waiting on the operation"
+    );
+    assert_eq!(deletes("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-engram-prod/providers/Microsoft.Storage"), 0);
+    let status = obj.status.clone().unwrap();
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("refused") && e.contains("legal hold")),
+        "{:?}",
+        status.errors
+    );
+    assert!(status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == "DeletionBlocked"));
+    assert_eq!(refused_events, 1, "the refusal is announced once");
+
+    // 6. The owner chooses to keep the account: `deletion: retain` releases the finalizer, no ARM write.
+    set_deletion(&mut obj, "retain");
+    let writes_before = journal.iter().filter(|e| e.method != "GET").count();
+    let (kc, api) = client(&obj, Timeline::default());
+    let (_tx, g) = gate(true);
+    reconcile(Arc::new(obj.clone()), ctx(kc, arm.clone(), g))
+        .await
+        .expect("released");
+    assert!(api.calls().iter().any(|c| c.is_finalizer_patch()));
+    let writes_after = m.journal().iter().filter(|e| e.method != "GET").count();
+    assert_eq!(writes_before, writes_after);
 }

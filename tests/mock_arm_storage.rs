@@ -348,3 +348,39 @@ async fn metric_alerts_put_get_delete() {
         404
     );
 }
+
+#[tokio::test]
+async fn containers_are_listed_with_their_protection() {
+    let t = start().await;
+    t.create_account("acct2", account()).await;
+    let base = format!("{}/blobServices/default/containers", account_id("acct2"));
+    for name in ["alpha", "beta"] {
+        let c = format!("{base}/{name}");
+        assert_eq!(
+            t.call("PUT", &c, Some(ST), Some(json!({}))).await.status,
+            201
+        );
+    }
+    let pol = format!("{base}/beta/immutabilityPolicies/default");
+    let body = json!({"properties": {"immutabilityPeriodSinceCreationInDays": 7}});
+    assert_eq!(t.call("PUT", &pol, Some(ST), Some(body)).await.status, 200);
+    let list = t.call("GET", &base, Some(ST), None).await;
+    assert_eq!(list.status, 200);
+    let items = list.body["value"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["alpha", "beta"],
+        "containers only, not their policies"
+    );
+    assert_eq!(items[1]["properties"]["hasImmutabilityPolicy"], true);
+    let parsed: azure_mgmt_storage::package_2023_05::models::ListContainerItems =
+        serde_json::from_value(list.body.clone()).unwrap();
+    assert_eq!(parsed.value.len(), 2);
+    // The list of an account that does not exist is ARM's ParentResourceNotFound.
+    let missing = format!("{}/blobServices/default/containers", account_id("nope"));
+    assert_eq!(
+        t.call("GET", &missing, Some(ST), None).await.code(),
+        "ParentResourceNotFound"
+    );
+}

@@ -7,6 +7,8 @@ pub mod error;
 mod keyvault;
 pub mod policy;
 mod postgres;
+mod storage;
+mod storage_map;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -16,11 +18,13 @@ use azure_core::auth::TokenCredential;
 use azure_core::headers::HeaderName;
 use azure_core::{ClientOptions, Context, Method, Pipeline, Request, RetryOptions, Url};
 use azure_mgmt_postgresql::package_flexibleserver_2024_08_01 as pgsdk;
+use azure_mgmt_storage::package_2023_05 as stsdk;
 use backon::{ExponentialBuilder, Retryable};
 
 pub use credential::Credentials;
 pub use error::ArmError;
 pub use policy::Stats;
+pub use storage_map::lifecycle_rules_json;
 
 use crate::api::EffectiveSpec;
 use crate::plan::{Observed, Op};
@@ -89,6 +93,7 @@ pub struct Arm {
     endpoint: Url,
     credential: Arc<dyn TokenCredential>,
     pg: pgsdk::Client,
+    st: stsdk::Client,
     raw: Pipeline,
     stats: Arc<Stats>,
 }
@@ -142,6 +147,12 @@ impl Arm {
         let pg = pgsdk::Client::new(
             endpoint.clone(),
             credential.clone(),
+            vec![scope.clone()],
+            options.clone(),
+        );
+        let st = stsdk::Client::new(
+            endpoint.clone(),
+            credential.clone(),
             vec![scope],
             options.clone(),
         );
@@ -157,6 +168,7 @@ impl Arm {
             endpoint,
             credential,
             pg,
+            st,
             raw,
             stats,
         })
@@ -243,11 +255,15 @@ impl ArmApi for Arm {
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
         Ok(Observed {
             postgres: self.observe_postgres(eff).await?,
+            storage: self.observe_storage(eff).await?,
         })
     }
 
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
-        self.submit_postgres(op).await
+        match op {
+            Op::Storage(s) => self.submit_storage(s).await,
+            _ => self.submit_postgres(op).await,
+        }
     }
 
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {

@@ -19,11 +19,11 @@ use pgsdk_models::{Configuration, Server, ServerForUpdate};
 
 use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
 
-fn status_of(e: &azure_core::Error) -> Option<u16> {
+pub(super) fn status_of(e: &azure_core::Error) -> Option<u16> {
     e.downcast_ref::<HttpFailure>().map(|f| f.status)
 }
 
-fn to_model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ArmError> {
+pub(super) fn to_model<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ArmError> {
     serde_json::from_value(v).map_err(|e| ArmError::Decode(format!("request body: {e}")))
 }
 
@@ -164,6 +164,9 @@ impl Arm {
                             .await
                             .map(|r| r.as_raw_response().headers().clone())
                     }
+                    Op::Storage(_) => {
+                        return Err(ArmError::Decode("not a PostgreSQL write".into()))
+                    }
                 };
                 res.map_err(from_core)
             })
@@ -172,7 +175,7 @@ impl Arm {
     }
 }
 
-fn s(v: &Value, path: &[&str]) -> Option<String> {
+pub(super) fn s(v: &Value, path: &[&str]) -> Option<String> {
     let mut cur = v;
     for p in path {
         cur = cur.get(p)?;

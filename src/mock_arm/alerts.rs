@@ -17,12 +17,7 @@ pub fn handle(
 ) -> Result<Reply, ArmError> {
     let id = arm_id(sub, rg, &format!("{TYPE}/{name}"));
     match req.method {
-        "GET" => {
-            let r = world
-                .get(&id)
-                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
-        }
+        "GET" => world.read(&id, TYPE, name),
         "PUT" => {
             req.check_preconditions(world.get(&id))?;
             let mut body = Value::Object(req.object()?);
@@ -57,15 +52,9 @@ pub fn handle(
             );
             set_at(&mut body, &["properties", "isMigrated"], json!(false));
             let r = world.put(&id, body, true);
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+            Ok(Reply::resource(r))
         }
-        "DELETE" => {
-            if world.get(&id).is_none() {
-                return Ok(Reply::empty(204));
-            }
-            world.remove_tree(&id);
-            Ok(Reply::empty(200))
-        }
+        "DELETE" => Ok(world.delete_now(&id)),
         _ => Err(method_not_allowed()),
     }
 }

@@ -127,6 +127,31 @@ fn put(world: &mut World, req: &Req, acct: &str, id: &str, name: &str) -> Result
 }
 
 /// The container as GET shows it, with its immutability policy projected in.
+/// GET `.../blobServices/default/containers`: the account's containers (ListContainerItems), each
+/// as GET shows it.
+pub fn list(
+    world: &World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    account: &str,
+) -> Result<Reply, ArmError> {
+    if req.method != "GET" {
+        return Err(method_not_allowed());
+    }
+    let acct = require(world, sub, rg, account)?;
+    let prefix = format!("{acct}/blobServices/default/containers");
+    let skip = prefix.len() + 1;
+    let value: Vec<Value> = world
+        .children(&prefix)
+        .into_iter()
+        // Direct children only: immutability policies live below their container.
+        .filter(|(key, _)| !key[skip..].contains('/'))
+        .map(|(key, r)| view(world, key, &r.body))
+        .collect();
+    Ok(Reply::json(200, json!({ "value": value })))
+}
+
 fn view(world: &World, id: &str, body: &Value) -> Value {
     let mut out = body.clone();
     if let Some(p) = world.get(&policy_id(id)) {

@@ -27,12 +27,7 @@ pub fn handle(
     }
     let id = format!("{acct}/managementPolicies/default");
     match req.method {
-        "GET" => {
-            let r = world
-                .get(&id)
-                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
-        }
+        "GET" => world.read(&id, TYPE, name),
         "PUT" => {
             let policy = req
                 .body
@@ -45,15 +40,9 @@ pub fn handle(
                 "properties": {"policy": policy, "lastModifiedTime": req.now_str()},
             });
             let r = world.put(&id, body, true);
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+            Ok(Reply::resource(r))
         }
-        "DELETE" => {
-            if world.get(&id).is_none() {
-                return Ok(Reply::empty(204));
-            }
-            world.remove_tree(&id);
-            Ok(Reply::empty(200))
-        }
+        "DELETE" => Ok(world.delete_now(&id)),
         _ => Err(method_not_allowed()),
     }
 }

@@ -32,6 +32,7 @@ const SEED: &[(&str, &str, &str, &str, bool)] = &[
     ("log_min_duration_statement", "-1", "Integer", "-1-2147483647", true),
     ("pg_qs.query_capture_mode", "none", "Enumeration", "top,all,none", true),
     ("array_nulls", "on", "Boolean", "on,off", true),
+    ("constraint_exclusion", "partition", "Enumeration", "partition,on,off", true),
 ];
 
 /// Create the default configurations of a new server.

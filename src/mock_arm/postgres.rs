@@ -53,12 +53,7 @@ pub fn server(
 ) -> Result<Reply, ArmError> {
     let id = server_id(sub, rg, name);
     match req.method {
-        "GET" => {
-            let r = world
-                .get(&id)
-                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
-        }
+        "GET" => world.read(&id, TYPE, name),
         "PUT" => {
             if let Some(r) = world.get_any(&id) {
                 if r.busy.is_some() {
@@ -244,14 +239,24 @@ fn create(
             )
         })?
         .to_string();
-    let tier = str_at(&req.body, &["sku", "tier"]);
-    if str_at(&req.body, &["sku", "name"]).is_none() || tier.is_none() {
-        return Err(ArmError::bad_request(
-            INVALID_PARAMETER,
-            "Invalid value given for parameter Sku. Specify a valid parameter value.",
-        ));
-    }
     let mut body = Value::Object(input);
+    let mode = str_at(&body, &["properties", "createMode"])
+        .unwrap_or("Default")
+        .to_ascii_lowercase();
+    if str_at(&body, &["sku", "name"]).is_none() || str_at(&body, &["sku", "tier"]).is_none() {
+        if mode == "create" || mode == "default" {
+            return Err(ArmError::bad_request(
+                INVALID_PARAMETER,
+                "Invalid value given for parameter Sku. Specify a valid parameter value.",
+            ));
+        }
+        // Restores and replicas inherit the source's SKU; the mock does not model the source.
+        set_at(
+            &mut body,
+            &["sku"],
+            json!({"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"}),
+        );
+    }
     strip_write_only(&mut body);
     check_rules(&body, None)?;
     let now = req.now_str();

@@ -73,6 +73,11 @@ pub enum Target {
         rg: String,
         name: String,
     },
+    ContainerList {
+        sub: String,
+        rg: String,
+        account: String,
+    },
     Policy {
         sub: String,
         rg: String,
@@ -210,6 +215,18 @@ pub fn route(segs: &[&str]) -> Option<Route> {
                 ),
                 (
                     "microsoft.storage",
+                    ["storageaccounts", _, "blobservices", "default", "containers"],
+                ) => (
+                    Target::ContainerList {
+                        sub,
+                        rg,
+                        account: s(7),
+                    },
+                    STORAGE_VERSIONS,
+                    "Microsoft.Storage/storageAccounts/blobServices/containers",
+                ),
+                (
+                    "microsoft.storage",
                     ["storageaccounts", _, "blobservices", "default", "containers", _, more @ ..],
                 ) => (
                     Target::Container {
@@ -300,6 +317,10 @@ fn journal_id(t: &Target) -> Option<String> {
                 base
             }
         }
+        Target::ContainerList { sub, rg, account } => format!(
+            "{}/blobServices/default/containers",
+            storage_account::account_id(sub, rg, account)
+        ),
         Target::Alert { sub, rg, name } => {
             super::store::arm_id(sub, rg, &format!("Microsoft.Insights/metricAlerts/{name}"))
         }
@@ -346,6 +367,9 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         } => {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             containers::handle(world, req, sub, rg, account, name, &rest)
+        }
+        Target::ContainerList { sub, rg, account } => {
+            containers::list(world, req, sub, rg, account)
         }
         Target::Alert { sub, rg, name } => alerts::handle(world, req, sub, rg, name),
         Target::Key { vault, name, rest } => {

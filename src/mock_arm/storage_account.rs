@@ -41,7 +41,7 @@ pub fn handle(
             let r = world
                 .get(&id)
                 .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, r.body.clone()).with_etag(r))
+            Ok(Reply::resource(r))
         }
         "PUT" => {
             if let Some(op) = world
@@ -65,13 +65,7 @@ pub fn handle(
             req.check_preconditions(Some(r))?;
             update(world, req, &id, name)
         }
-        "DELETE" => {
-            if world.get(&id).is_none() {
-                return Ok(Reply::empty(204));
-            }
-            world.remove_tree(&id);
-            Ok(Reply::empty(200))
-        }
+        "DELETE" => Ok(world.delete_now(&id)),
         _ => Err(method_not_allowed()),
     }
 }
@@ -124,6 +118,8 @@ fn create(
             "minimumTlsVersion": "TLS1_0",
             "allowBlobPublicAccess": false,
             "supportsHttpsTrafficOnly": true,
+            "accountMigrationInProgress": false,
+            "isSkuConversionBlocked": false,
             "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
         },
     });
@@ -172,7 +168,7 @@ fn update(world: &mut World, req: &Req, id: &str, name: &str) -> Result<Reply, A
     fill_identity(&mut new, world.next_seq());
     check_cmk(world, &mut new, req, Some(&old))?;
     let r = world.put(id, new, true);
-    Ok(Reply::json(200, r.body.clone()).with_etag(r))
+    Ok(Reply::resource(r))
 }
 
 /// With `keySource: Microsoft.Keyvault`, the key must exist in the mock Key Vault; with an empty

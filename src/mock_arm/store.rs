@@ -208,6 +208,29 @@ impl Reply {
         self.headers.push(("etag", r.etag()));
         self
     }
+
+    /// 200 with a resource's body and its ETag: what a GET or a synchronous write answers.
+    pub fn resource(r: &Resource) -> Self {
+        Self::json(200, r.body.clone()).with_etag(r)
+    }
+}
+
+impl World {
+    /// GET of one resource: its body, or ARM's 404 naming the kind and name.
+    pub fn read(&self, id: &str, kind: &str, name: &str) -> Result<Reply, ArmError> {
+        self.get(id)
+            .map(Reply::resource)
+            .ok_or_else(|| ArmError::not_found(kind, name))
+    }
+
+    /// A synchronous DELETE: 200 and the resource (with its children) gone, or 204 when absent.
+    pub fn delete_now(&mut self, id: &str) -> Reply {
+        if self.get(id).is_none() {
+            return Reply::empty(204);
+        }
+        self.remove_tree(id);
+        Reply::empty(200)
+    }
 }
 
 /// RFC 7396 JSON merge patch.

@@ -8,7 +8,7 @@
 //!   teardown planner, which refuses an account holding a container under legal hold or a locked
 //!   immutability policy (deleting the account would delete those containers).
 
-use super::{postgres, rules, Action, FieldChange, Observed, Op, Plan, Verb};
+use super::{postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Verb};
 use crate::api::spec::{DeletionPolicy, Mode};
 use crate::api::EffectiveSpec;
 
@@ -39,6 +39,8 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
             });
         }
     }
+    // The account goes only when no container is protected; otherwise it is refused, with why.
+    plan.absorb(storage_account::teardown(eff, &observed.storage));
     plan
 }
 
@@ -78,6 +80,7 @@ mod tests {
                 }),
                 ..Default::default()
             },
+            ..Default::default()
         }
     }
 

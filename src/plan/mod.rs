@@ -1,12 +1,20 @@
 //! Pure planning: effective spec × observed state → ordered actions + field-level drift.
 //! No I/O and no async here. One file per Azure resource kind; `plan_all` joins them.
 
+pub mod containers;
 pub mod deletion;
+pub mod lifecycle;
 pub mod observed;
+pub mod observed_storage;
 pub mod pg_config;
 pub mod postgres;
 pub mod render;
+pub mod retention;
 pub mod rules;
+pub mod storage_account;
+pub mod storage_ops;
+#[cfg(test)]
+mod storage_tests;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +24,8 @@ use time::OffsetDateTime;
 
 use crate::api::EffectiveSpec;
 pub use observed::*;
+pub use observed_storage::*;
+pub use storage_ops::*;
 
 /// What kind of write an action is (also the `action` of a pending operation in status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +37,10 @@ pub enum Verb {
     Restart,
     Configure,
     Delete,
+    Lock,
+    Extend,
+    SetLegalHold,
+    ClearLegalHold,
 }
 
 impl fmt::Display for Verb {
@@ -39,6 +53,10 @@ impl fmt::Display for Verb {
             Self::Restart => "restart",
             Self::Configure => "configure",
             Self::Delete => "delete",
+            Self::Lock => "lock",
+            Self::Extend => "extend",
+            Self::SetLegalHold => "set-legal-hold",
+            Self::ClearLegalHold => "clear-legal-hold",
         })
     }
 }
@@ -116,6 +134,8 @@ pub enum Op {
     PgConfigure(PgTarget, String, String),
     /// DELETE the server (data plane cleanup under `deletion: delete` only).
     PgDelete(PgTarget),
+    /// Storage account, management policy, containers, immutability, legal holds.
+    Storage(StorageOp),
 }
 
 /// One write the plan wants, with the field changes it corrects.
@@ -171,9 +191,10 @@ impl Plan {
     }
 }
 
-/// Plan every resource kind of a data plane. Storage (issue 5) adds its planners here.
+/// Plan every resource kind of a data plane: PostgreSQL, then Storage.
 pub fn plan_all(eff: &EffectiveSpec, observed: &Observed, now: OffsetDateTime) -> Plan {
     let mut plan = Plan::default();
     plan.absorb(postgres::plan(eff, &observed.postgres, now));
+    plan.absorb(storage_account::plan(eff, &observed.storage));
     plan
 }

@@ -71,8 +71,9 @@ pub struct ObservedPostgres {
     pub latest_key_uri: Option<String>,
 }
 
-/// Everything observed for one data plane. Storage (issue 5) adds its own field here.
+/// Everything observed for one data plane.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
     pub postgres: ObservedPostgres,
+    pub storage: super::observed_storage::ObservedStorage,
 }

@@ -1,4 +1,4 @@
-//! Terraform-style rendering of a plan: `+` create, `~` update (field: observed → desired),
+//! Terraform-style rendering of a plan: `+` create, `~` update (field: observed → desired), `-` delete,
 //! `!` refused with the reason.
 
 use std::fmt::Write;

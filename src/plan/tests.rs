@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
+use super::storage_tests::with_pg;
 use super::*;
 use crate::api::spec::{RestartPolicy, ServerState};
 
@@ -95,7 +96,7 @@ fn server(o: &mut ObservedPostgres) -> &mut ObservedServer {
 #[test]
 fn missing_server_is_one_create_with_everything() {
     let eff = prod();
-    let plan = plan_all(&eff, &Observed::default(), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, ObservedPostgres::default()), NOW);
     assert_eq!(plan.actions.len(), 1);
     let Op::PgCreate(t, c) = &plan.actions[0].op else {
         panic!("{plan:?}")
@@ -117,13 +118,7 @@ fn missing_server_is_one_create_with_everything() {
 #[test]
 fn in_sync_plans_nothing() {
     for eff in [prod(), dev()] {
-        let plan = plan_all(
-            &eff,
-            &Observed {
-                postgres: in_sync(&eff),
-            },
-            NOW,
-        );
+        let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW);
         assert!(plan.in_sync(), "{plan:#?}");
     }
 }
@@ -202,7 +197,7 @@ fn each_drift_is_one_minimal_write() {
     for (field, edit, check) in cases {
         let mut obs = in_sync(&eff);
         edit(&mut obs);
-        let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
         assert_eq!(plan.actions.len(), 1, "{field}: {plan:#?}");
         assert!(
             check(&plan.actions[0].op),
@@ -221,7 +216,7 @@ fn sku_goes_before_ha_in_separate_operations() {
     let mut obs = in_sync(&eff);
     server(&mut obs).sku_name = "Standard_D2s_v3".into();
     server(&mut obs).ha_mode = "Disabled".into();
-    let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
     assert_eq!(plan.actions.len(), 2);
     let (Op::PgPatch(_, a), Op::PgPatch(_, b)) = (&plan.actions[0].op, &plan.actions[1].op) else {
         panic!()
@@ -237,7 +232,7 @@ fn busy_server_gets_no_write() {
         let mut obs = in_sync(&eff);
         server(&mut obs).state = state.into();
         server(&mut obs).sku_name = "Standard_D2s_v3".into();
-        let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
         assert!(plan.actions.is_empty(), "{state}");
         assert_eq!(plan.waiting.len(), 1);
     }
@@ -250,7 +245,7 @@ fn auto_grown_storage_and_zone_swap_are_not_drift() {
     server(&mut obs).storage_gib = 256;
     server(&mut obs).availability_zone = Some("2".into());
     server(&mut obs).standby_zone = Some("1".into());
-    let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
     assert!(plan.in_sync(), "{plan:#?}");
     assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
 }
@@ -261,7 +256,7 @@ fn shrink_and_cmk_changes_are_refused_never_written() {
     let mut obs = in_sync(&eff);
     server(&mut obs).storage_gib = 256;
     server(&mut obs).auto_grow = false;
-    let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
     assert!(plan.refused.iter().any(|r| r.field == "storage.sizeGiB"));
     assert!(plan
         .actions
@@ -270,20 +265,14 @@ fn shrink_and_cmk_changes_are_refused_never_written() {
 
     let mut obs = in_sync(&eff);
     server(&mut obs).encryption = ObservedEncryption::SystemManaged;
-    let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
     assert_eq!(plan.refused.len(), 1);
     assert!(plan.refused[0].reason.contains("requires re-creation"));
     assert!(plan.actions.is_empty());
 
     let mut eff2 = prod();
     eff2.encryption = None;
-    let plan = plan_all(
-        &eff2,
-        &Observed {
-            postgres: in_sync(&eff),
-        },
-        NOW,
-    );
+    let plan = plan_all(&eff2, &with_pg(&eff2, in_sync(&eff)), NOW);
     assert!(plan.refused.iter().any(|r| r.field == "encryption"));
     assert!(plan.actions.is_empty());
 }
@@ -294,18 +283,12 @@ fn stopped_server_defers_config_and_stop_comes_last() {
     // Declared Stopped, observed Stopped with drift: nothing written, drift still reported.
     let mut obs = in_sync(&eff);
     obs.configs.get_mut("azure.extensions").unwrap().value = String::new();
-    let plan = plan_all(
-        &eff,
-        &Observed {
-            postgres: obs.clone(),
-        },
-        NOW,
-    );
+    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), NOW);
     assert!(plan.actions.is_empty());
     assert_eq!(plan.drift.len(), 1);
     // Auto-started after 7 days (Ready): configure first, then stop.
     server(&mut obs).state = "Ready".into();
-    let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
     let verbs: Vec<Verb> = plan.actions.iter().map(|a| a.verb).collect();
     assert_eq!(verbs, vec![Verb::Configure, Verb::Stop]);
 }
@@ -319,20 +302,12 @@ fn restart_only_when_pending_and_policy_allows() {
         .unwrap()
         .pending_restart = true;
     // MaintenanceWindow policy, outside the window (Sunday 02:00): a note, no restart.
-    let plan = plan_all(
-        &eff,
-        &Observed {
-            postgres: obs.clone(),
-        },
-        NOW,
-    );
+    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), NOW);
     assert!(plan.actions.is_empty());
     assert_eq!(plan.notes.len(), 1);
     let plan = plan_all(
         &eff,
-        &Observed {
-            postgres: obs.clone(),
-        },
+        &with_pg(&eff, obs.clone()),
         datetime!(2026-03-01 02:10 UTC),
     );
     assert_eq!(
@@ -342,43 +317,24 @@ fn restart_only_when_pending_and_policy_allows() {
     eff.postgres.restart_policy = RestartPolicy::Never;
     assert!(plan_all(
         &eff,
-        &Observed {
-            postgres: obs.clone()
-        },
+        &with_pg(&eff, obs.clone()),
         datetime!(2026-03-01 02:10 UTC)
     )
     .actions
     .is_empty());
     eff.postgres.restart_policy = RestartPolicy::Immediate;
-    assert_eq!(
-        plan_all(&eff, &Observed { postgres: obs }, NOW)
-            .actions
-            .len(),
-        1
-    );
+    assert_eq!(plan_all(&eff, &with_pg(&eff, obs), NOW).actions.len(), 1);
     // No pending restart reported: never restart.
-    assert!(plan_all(
-        &eff,
-        &Observed {
-            postgres: in_sync(&eff)
-        },
-        NOW
-    )
-    .actions
-    .is_empty());
+    assert!(plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW)
+        .actions
+        .is_empty());
 }
 
 #[test]
 fn unknown_extension_is_refused() {
     let mut eff = prod();
     eff.postgres.extensions.push("not_an_extension".into());
-    let plan = plan_all(
-        &eff,
-        &Observed {
-            postgres: in_sync(&eff),
-        },
-        NOW,
-    );
+    let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW);
     assert!(plan.actions.is_empty());
     assert!(plan.refused[0].reason.contains("NOT_AN_EXTENSION"));
 }
@@ -404,7 +360,7 @@ proptest! {
         s.sku_name = sku.into();
         s.ha_mode = ha.into();
         if !cmk { s.encryption = ObservedEncryption::SystemManaged; }
-        let plan = plan_all(&eff, &Observed { postgres: obs }, NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
         if rules::is_busy(state) { prop_assert!(plan.actions.is_empty()); }
         for a in &plan.actions {
             if let Op::PgPatch(_, p) = &a.op {

@@ -7,10 +7,10 @@ use time::OffsetDateTime;
 
 use super::conditions::{self, DEGRADED, DRIFTED, PROGRESSING, READY};
 use super::{Context, Outcome};
-use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved};
+use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved, StorageObserved};
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmError;
-use crate::plan::{Observed, ObservedEncryption, Plan};
+use crate::plan::{Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -213,7 +213,9 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             fqdn: o.fqdn.clone(),
         });
 
-    let exists = i.observed.postgres.server.is_some();
+    s.storage = storage_summary(i.observed);
+
+    let exists = i.observed.postgres.server.is_some() && i.observed.storage.account.is_some();
     let in_flight = !s.pending_operations.is_empty() || !plan.waiting.is_empty();
     let degraded = i.fatal || !s.errors.is_empty();
     let drifted = !s.drift.is_empty();
@@ -286,4 +288,26 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         ctx.now,
     );
     s
+}
+
+/// The status summary of the storage account: id, the key version each service actually uses, and
+/// the lifecycle rules in force.
+fn storage_summary(observed: &Observed) -> Option<StorageObserved> {
+    let a = observed.storage.account.as_ref()?;
+    let mut rules: Vec<String> = observed
+        .storage
+        .lifecycle
+        .iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect();
+    rules.sort();
+    Some(StorageObserved {
+        id: Some(a.id.clone()),
+        key_version: match &a.encryption {
+            ObservedAccountEncryption::KeyVault(k) => k.version_in_use(),
+            ObservedAccountEncryption::MicrosoftManaged => None,
+        },
+        lifecycle_rules: rules,
+    })
 }

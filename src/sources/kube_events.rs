@@ -57,6 +57,12 @@ pub fn after_reconcile(
     spec_changed: bool,
 ) -> Vec<Event> {
     let mut out = Vec::new();
+    // A write while the spec is new or the plane has not been Ready yet applies the spec; once it
+    // was Ready with this spec, a write undoes drift.
+    let applying = spec_changed || !is_true(prev, READY);
+    // One Event per reason per pass (the Recorder folds same-reason Events into one series, so
+    // separate ones would lose their notes): the accepted writes grouped by what they did.
+    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
     for a in accepted {
         let fields = a
             .changes
@@ -69,7 +75,7 @@ pub fn after_reconcile(
                 "Created",
                 format!("{}: create accepted by Azure", a.resource),
             ),
-            _ if spec_changed => (
+            _ if applying => (
                 "Updated",
                 format!("{}: {} accepted by Azure ({fields})", a.resource, a.verb),
             ),
@@ -78,7 +84,18 @@ pub fn after_reconcile(
                 format!("{}: {} sent to undo drift ({fields})", a.resource, a.verb),
             ),
         };
-        out.push(event(EventType::Normal, reason, "Reconcile", note));
+        match grouped.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, notes)) => notes.push(note),
+            None => grouped.push((reason, vec![note])),
+        }
+    }
+    for (reason, notes) in grouped {
+        out.push(event(
+            EventType::Normal,
+            reason,
+            "Reconcile",
+            notes.join("; "),
+        ));
     }
     for line in next.errors.iter().filter(|l| is_refusal(l)) {
         if !prev.errors.contains(line) {
@@ -123,17 +140,16 @@ pub fn after_cleanup(
     done: bool,
     retained: bool,
 ) -> Vec<Event> {
-    let mut out: Vec<Event> = accepted
-        .iter()
-        .map(|a| {
-            event(
-                EventType::Normal,
-                "Deleting",
-                "Delete",
-                format!("{}: delete accepted by Azure", a.resource),
-            )
-        })
-        .collect();
+    let mut out: Vec<Event> = Vec::new();
+    if !accepted.is_empty() {
+        let what: Vec<&str> = accepted.iter().map(|a| a.resource.as_str()).collect();
+        out.push(event(
+            EventType::Normal,
+            "Deleting",
+            "Delete",
+            format!("{}: delete accepted by Azure", what.join(", ")),
+        ));
+    }
     for line in &next.errors {
         if !prev.errors.contains(line) {
             let reason = if is_refusal(line) {
@@ -217,10 +233,26 @@ mod tests {
     #[test]
     fn writes_are_created_updated_or_drift_corrected() {
         let s = status(false, None, &[]);
+        let was_ready = status(true, None, &[]);
         let (c, u) = (action(Verb::Create), action(Verb::Update));
         assert_eq!(reasons(&after_reconcile(&s, &s, &[&c], true)), ["Created"]);
+        let both = after_reconcile(&s, &s, &[&c, &c, &u], true);
+        assert_eq!(
+            reasons(&both),
+            ["Created", "Updated"],
+            "one Event per reason"
+        );
+        assert_eq!(
+            both[0].note.as_deref(),
+            Some("postgres/pg: create accepted by Azure; postgres/pg: create accepted by Azure")
+        );
         assert_eq!(reasons(&after_reconcile(&s, &s, &[&u], true)), ["Updated"]);
-        let evs = after_reconcile(&s, &s, &[&u], false);
+        assert_eq!(
+            reasons(&after_reconcile(&s, &s, &[&u], false)),
+            ["Updated"],
+            "still converging"
+        );
+        let evs = after_reconcile(&was_ready, &was_ready, &[&u], false);
         assert_eq!(reasons(&evs), ["DriftCorrected"]);
         assert!(evs[0]
             .note

@@ -115,13 +115,10 @@ pub fn client(object: &EngramDataPlane, timeline: Timeline) -> (kube::Client, Ve
     (kube::Client::new(svc, "default"), Verifier { calls })
 }
 
-/// examples/prod.yaml as an object (pinned key version: no Key Vault read needed).
+/// examples/prod.yaml as an object in namespace engram.
 pub fn prod_object() -> EngramDataPlane {
-    let text = include_str!("../../examples/prod.yaml").replace(
-        "keyVersion: latest",
-        "keyVersion: 0123456789abcdef0123456789abcdef",
-    );
-    let mut o = engram_operator::api::parse(&text).expect("prod example parses");
+    let text = include_str!("../../examples/prod.yaml");
+    let mut o = engram_operator::api::parse(text).expect("prod example parses");
     o.metadata.namespace = Some("engram".into());
     o.metadata.generation = Some(1);
     o.metadata.uid = Some("6b0d1f3e-0000-4000-8000-000000000001".into());

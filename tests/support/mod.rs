@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use azure_core::{Method, Request, Url};
+
 use engram_operator::api::{self, EffectiveSpec, EngramDataPlaneStatus};
 use engram_operator::azure::{Arm, ArmSettings};
 use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
@@ -11,12 +13,36 @@ use engram_operator::reconcile::{self, Context, Outcome};
 pub const LRO: Duration = Duration::from_secs(60);
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 
+/// A mock ARM whose Key Vault already holds the prod key (the storage account checks it).
 pub async fn mock() -> MockArm {
     let config = MockConfig {
         lro: LroDurations::uniform(LRO),
         ..MockConfig::default()
     };
-    MockArm::start(config).await.expect("mock starts")
+    let m = MockArm::start(config).await.expect("mock starts");
+    kv_key(&m, "create").await;
+    m
+}
+
+/// POST a Key Vault key action (`create`, `rotate`) on the prod key; returns the new version.
+pub async fn kv_key(m: &MockArm, action: &str) -> String {
+    let url = format!(
+        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
+        m.base_url()
+    );
+    let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
+    req.insert_header("authorization", format!("Bearer {}", m.token()));
+    req.insert_header("content-type", "application/json");
+    req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
+    let rsp = azure_core::new_http_client()
+        .execute_request(&req)
+        .await
+        .expect("key request");
+    assert!(rsp.status().is_success(), "{}", rsp.status());
+    let body = rsp.into_body().collect_string().await.expect("body");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let kid = v["key"]["kid"].as_str().expect("kid");
+    kid.rsplit('/').next().expect("version").to_owned()
 }
 
 pub fn arm(m: &MockArm) -> Arm {
@@ -25,13 +51,11 @@ pub fn arm(m: &MockArm) -> Arm {
     Arm::new(s).expect("client")
 }
 
-/// examples/prod.yaml with a pinned key version (no Key Vault read needed).
+/// examples/prod.yaml (keyVersion: latest; `mock()` holds the key).
 pub fn prod() -> EffectiveSpec {
-    let text = include_str!("../../examples/prod.yaml").replace(
-        "keyVersion: latest",
-        "keyVersion: 0123456789abcdef0123456789abcdef",
-    );
-    api::load(&text).expect("prod example is valid").1
+    api::load(include_str!("../../examples/prod.yaml"))
+        .expect("prod example is valid")
+        .1
 }
 
 pub fn dev() -> EffectiveSpec {
