@@ -6,7 +6,7 @@ mod support;
 
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::azure::ArmApi;
-use engram_operator::reconcile::teardown::teardown;
+use engram_operator::reconcile::cleanup::cleanup;
 use storage_support::*;
 use support::*;
 
@@ -81,39 +81,53 @@ async fn removing_the_customer_managed_key_is_refused_without_a_write() {
 #[tokio::test]
 async fn a_held_container_is_never_deleted_and_retain_deletes_nothing() {
     let mut eff = prod();
-    let (m, arm, _, _) = ready_prod(&eff).await;
+    let (m, arm, _, ready) = ready_prod(&eff).await;
 
-    // retain (the prod default): nothing is planned, nothing written.
+    // retain (the prod default): nothing is planned, not even a read, nothing written.
     let before = m.journal().len();
-    let t = teardown(&arm, &eff, false).await.expect("teardown");
-    assert_eq!((t.writes, t.plan.actions.len()), (0, 0));
-    assert_eq!(writes_since(&m, before), vec![]);
+    let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
+    assert!(c.done && c.writes == 0);
+    assert_eq!(
+        m.journal().len(),
+        before,
+        "retain makes no ARM request at all"
+    );
 
-    // delete, but record-plane carries a legal hold: refused, nothing written.
+    // delete, but record-plane carries a legal hold: the account is refused (the server may go).
     eff.deletion = DeletionPolicy::Delete;
     let before = m.journal().len();
-    let t = teardown(&arm, &eff, false).await.expect("teardown");
-    assert_eq!(writes_since(&m, before), vec![]);
+    let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
+    let w = writes_since(&m, before);
     assert!(
-        t.errors
+        w.iter().all(|(_, path)| !path.contains("storageAccounts")),
+        "no storage write while a container is held: {w:?}"
+    );
+    assert!(
+        c.refused
             .iter()
             .any(|e| e.contains("legal hold") && e.contains("never deleted")),
         "{:?}",
-        t.errors
+        c.refused
     );
-    assert!(!t.done());
+    assert!(!c.done);
 
     // The hold is cleared through the spec (one clearLegalHold), then the account may go.
-    eff.storage.containers[0].legal_holds.clear();
-    let out = converge(&m, &arm, &eff, Default::default()).await;
+    let mut kept = eff.clone();
+    kept.deletion = DeletionPolicy::Retain;
+    kept.storage.containers[0].legal_holds.clear();
+    let out = converge(&m, &arm, &kept, Default::default()).await;
     assert!(out.ready(), "{:#?}", out.status);
+    eff.storage.containers[0].legal_holds.clear();
     let before = m.journal().len();
-    let t = teardown(&arm, &eff, false).await.expect("teardown");
-    assert!(t.done(), "{:?}", t.errors);
+    let c = cleanup(&arm, &eff, &out.status, &ctx()).await;
+    assert!(c.refused.is_empty(), "{:?}", c.refused);
     let w = writes_since(&m, before);
-    assert_eq!(w.len(), 1, "{w:?}");
-    assert_eq!(w[0].0, "DELETE");
-    assert!(w[0].1.ends_with("storageAccounts/acmeengramprod"), "{w:?}");
+    assert!(
+        w.iter().any(
+            |(verb, path)| verb == "DELETE" && path.ends_with("storageAccounts/acmeengramprod")
+        ),
+        "{w:?}"
+    );
     let gone = arm.observe(&eff).await.expect("observe");
     assert!(gone.storage.account.is_none());
 }

@@ -7,7 +7,6 @@
 pub mod cleanup;
 pub mod conditions;
 mod status;
-pub mod teardown;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
