@@ -62,7 +62,7 @@ pub fn after_reconcile(
     let applying = spec_changed || !is_true(prev, READY);
     // One Event per reason per pass (the Recorder folds same-reason Events into one series, so
     // separate ones would lose their notes): the accepted writes grouped by what they did.
-    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut grouped: Vec<(EventType, &str, Vec<String>)> = Vec::new();
     for a in accepted {
         let fields = a
             .changes
@@ -70,32 +70,39 @@ pub fn after_reconcile(
             .map(|c| c.field.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let (reason, note) = match a.verb {
+        let (type_, reason, note) = match a.verb {
             Verb::Create => (
+                EventType::Normal,
                 "Created",
                 format!("{}: create accepted by Azure", a.resource),
             ),
+            // Lifting a legal hold makes data deletable again: always a Warning of its own.
+            Verb::ClearLegalHold => (
+                EventType::Warning,
+                "LegalHoldCleared",
+                format!(
+                    "{}: legal hold cleared as the spec says ({fields})",
+                    a.resource
+                ),
+            ),
             _ if applying => (
+                EventType::Normal,
                 "Updated",
                 format!("{}: {} accepted by Azure ({fields})", a.resource, a.verb),
             ),
             _ => (
+                EventType::Normal,
                 "DriftCorrected",
                 format!("{}: {} sent to undo drift ({fields})", a.resource, a.verb),
             ),
         };
-        match grouped.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, notes)) => notes.push(note),
-            None => grouped.push((reason, vec![note])),
+        match grouped.iter_mut().find(|(_, r, _)| *r == reason) {
+            Some((_, _, notes)) => notes.push(note),
+            None => grouped.push((type_, reason, vec![note])),
         }
     }
-    for (reason, notes) in grouped {
-        out.push(event(
-            EventType::Normal,
-            reason,
-            "Reconcile",
-            notes.join("; "),
-        ));
+    for (type_, reason, notes) in grouped {
+        out.push(event(type_, reason, "Reconcile", notes.join("; ")));
     }
     for line in next.errors.iter().filter(|l| is_refusal(l)) {
         if !prev.errors.contains(line) {
@@ -289,6 +296,17 @@ mod tests {
             reasons(&after_reconcile(&fatal, &ok, &[], false)),
             ["Ready"]
         );
+    }
+
+    #[test]
+    fn clearing_a_legal_hold_is_a_warning_of_its_own() {
+        let ready = status(true, None, &[]);
+        let clear = action(Verb::ClearLegalHold);
+        let update = action(Verb::Update);
+        let evs = after_reconcile(&ready, &ready, &[&clear, &update], true);
+        assert_eq!(reasons(&evs), ["LegalHoldCleared", "Updated"]);
+        assert_eq!(evs[0].type_, EventType::Warning);
+        assert_eq!(evs[1].type_, EventType::Normal);
     }
 
     #[test]
