@@ -2,6 +2,7 @@
 //! polling and error classification. Maps SDK models to the planner's `Observed*` structs and the
 //! planner's `Op`s to SDK requests; nothing outside this folder sees an SDK type.
 
+mod alerts;
 pub mod credential;
 pub mod error;
 mod keyvault;
@@ -202,6 +203,18 @@ impl Arm {
         url: &str,
         scope: &str,
     ) -> Result<(u16, azure_core::headers::Headers, Vec<u8>), ArmError> {
+        self.raw_send(Method::Get, url, scope, None).await
+    }
+
+    /// An authenticated request (JSON body when given) to an absolute URL on the ARM host,
+    /// through the same pipeline policy (throttle budget, counters, error capture) as the SDKs.
+    async fn raw_send(
+        &self,
+        method: Method,
+        url: &str,
+        scope: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, azure_core::headers::Headers, Vec<u8>), ArmError> {
         let url = Url::parse(url).map_err(|e| ArmError::Decode(format!("{url}: {e}")))?;
         if url.host_str() != self.endpoint.host_str()
             || url.port_or_known_default() != self.endpoint.port_or_known_default()
@@ -216,11 +229,15 @@ impl Arm {
             .get_token(&[scope])
             .await
             .map_err(|e| ArmError::Credential(e.to_string()))?;
-        let mut req = Request::new(url, Method::Get);
+        let mut req = Request::new(url, method);
         req.insert_header(
             azure_core::headers::AUTHORIZATION,
             format!("Bearer {}", token.token.secret()),
         );
+        if let Some(body) = body {
+            req.insert_header(azure_core::headers::CONTENT_TYPE, "application/json");
+            req.set_body(body.to_string().into_bytes());
+        }
         let rsp = self
             .raw
             .send(&Context::default(), &mut req)
@@ -253,15 +270,25 @@ fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
 #[async_trait::async_trait]
 impl ArmApi for Arm {
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        let postgres = self.observe_postgres(eff).await?;
+        let storage = self.observe_storage(eff).await?;
+        // Alerts are planned only on an existing server: no reads for them before.
+        let alerts = if postgres.server.is_some() {
+            self.observe_alerts(eff).await?
+        } else {
+            Default::default()
+        };
         Ok(Observed {
-            postgres: self.observe_postgres(eff).await?,
-            storage: self.observe_storage(eff).await?,
+            postgres,
+            storage,
+            alerts,
         })
     }
 
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         match op {
             Op::Storage(s) => self.submit_storage(s).await,
+            Op::AlertPut(t, rule) => self.submit_alert(t, rule).await,
             _ => self.submit_postgres(op).await,
         }
     }

@@ -1,6 +1,9 @@
 //! Pure planning: effective spec × observed state → ordered actions + field-level drift.
 //! No I/O and no async here. One file per Azure resource kind; `plan_all` joins them.
 
+pub mod alerts;
+#[cfg(test)]
+mod alerts_tests;
 pub mod containers;
 pub mod deletion;
 pub mod lifecycle;
@@ -136,6 +139,8 @@ pub enum Op {
     PgDelete(PgTarget),
     /// Storage account, management policy, containers, immutability, legal holds.
     Storage(StorageOp),
+    /// PUT one metric alert rule (create or full replace; synchronous, no LRO).
+    AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
 }
 
 /// One write the plan wants, with the field changes it corrects.
@@ -191,10 +196,11 @@ impl Plan {
     }
 }
 
-/// Plan every resource kind of a data plane: PostgreSQL, then Storage.
+/// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts.
 pub fn plan_all(eff: &EffectiveSpec, observed: &Observed, now: OffsetDateTime) -> Plan {
     let mut plan = Plan::default();
     plan.absorb(postgres::plan(eff, &observed.postgres, now));
     plan.absorb(storage_account::plan(eff, &observed.storage));
+    plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
     plan
 }

@@ -71,9 +71,33 @@ pub struct ObservedPostgres {
     pub latest_key_uri: Option<String>,
 }
 
+/// One static-threshold criterion of an observed metric alert.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedCriterion {
+    pub metric_name: String,
+    pub operator: Option<String>,
+    pub time_aggregation: Option<String>,
+    /// The threshold as ARM's JSON number text (e.g. `80` or `80.5`).
+    pub threshold: Option<String>,
+}
+
+/// An observed Microsoft.Insights metric alert rule (only the fields the planner compares).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedAlert {
+    pub severity: Option<i64>,
+    pub enabled: Option<bool>,
+    pub scopes: Vec<String>,
+    pub window_size: Option<String>,
+    pub evaluation_frequency: Option<String>,
+    pub criteria: Vec<ObservedCriterion>,
+    pub action_group_ids: Vec<String>,
+}
+
 /// Everything observed for one data plane.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
     pub postgres: ObservedPostgres,
     pub storage: super::observed_storage::ObservedStorage,
+    /// Metric alert rules by name (only the rules the spec implies are read; absent = missing).
+    pub alerts: BTreeMap<String, ObservedAlert>,
 }

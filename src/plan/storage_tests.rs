@@ -101,6 +101,7 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
 /// An observed data plane with this PostgreSQL side and an in-sync storage side.
 pub(super) fn with_pg(eff: &EffectiveSpec, postgres: ObservedPostgres) -> Observed {
     Observed {
+        alerts: super::alerts_tests::in_sync(eff, &postgres),
         postgres,
         storage: storage_in_sync(eff),
     }
@@ -465,6 +466,7 @@ fn one_key_version_change_moves_both_services() {
     let observed = Observed {
         postgres: pg,
         storage: storage_in_sync(&old),
+        alerts: Default::default(),
     };
     let plan = plan_all(&new, &observed, NOW);
     let pg_key = plan.actions.iter().find_map(|a| match &a.op {

@@ -40,6 +40,14 @@ fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
             ..Default::default()
         },
     );
+    // Azure reports every server parameter; max_connections sizes the connection alerts.
+    configs.insert(
+        "max_connections".to_string(),
+        ObservedConfig {
+            value: "859".into(),
+            ..Default::default()
+        },
+    );
     for (k, v) in &pg.parameters {
         configs.insert(
             k.clone(),
