@@ -81,7 +81,7 @@ pub fn map_alert(v: &Value) -> ObservedAlert {
         .unwrap_or_default();
     let strings = |x: &Value| -> Vec<String> {
         x.as_array()
-            .map(|a| a.iter().filter_map(|s| text(s)).collect())
+            .map(|a| a.iter().filter_map(&text).collect())
             .unwrap_or_default()
     };
     ObservedAlert {
