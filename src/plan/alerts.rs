@@ -71,7 +71,7 @@ pub fn rule_names(eff: &EffectiveSpec) -> Vec<String> {
 
 /// The active-connections count matching `percent` of `max_connections` (rounded down).
 pub fn connections_threshold(percent: u8, max_connections: u32) -> u32 {
-    (u64::from(percent) * u64::from(max_connections) / 100) as u32
+    u32::try_from(u64::from(percent) * u64::from(max_connections) / 100).unwrap_or(u32::MAX)
 }
 
 /// The desired rules, keyed by name, plus notes for rules that cannot be planned yet.
