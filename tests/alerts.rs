@@ -67,6 +67,18 @@ async fn prod_converges_with_its_eight_rules_then_stays_in_sync() {
     let again = pass(&arm, &eff, &out.status).await;
     assert_eq!(writes_since(&m, before), vec![], "in sync: zero writes");
     assert!(again.ready());
+    // All eight rules are read with one list request per pass, not one GET each.
+    let alert_reads: Vec<String> = m
+        .journal()
+        .into_iter()
+        .skip(before)
+        .filter(|e| e.path.to_ascii_lowercase().contains("metricalerts"))
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert_eq!(alert_reads.len(), 1, "{alert_reads:?}");
+    assert!(alert_reads[0]
+        .to_ascii_lowercase()
+        .ends_with("/providers/microsoft.insights/metricalerts"));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Microsoft.Insights/metricAlerts (2018-03-01) over the raw pipeline (there is no SDK crate for
-//! it here): GET each rule the spec implies into `ObservedAlert`, PUT a rule as ARM JSON. The PUT
+//! it here): list the resource group's rules into `ObservedAlert`, PUT a rule as ARM JSON. The PUT
 //! is synchronous (200/201), so nothing is left to poll.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,13 @@ fn rule_url(endpoint: &str, t: &AlertTarget) -> String {
         t.subscription_id,
         t.resource_group,
         t.rule_name
+    )
+}
+
+fn list_url(endpoint: &str, subscription_id: &str, resource_group: &str) -> String {
+    format!(
+        "{}/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Insights/metricAlerts?api-version={API_VERSION}",
+        endpoint.trim_end_matches('/'),
     )
 }
 
@@ -99,38 +106,41 @@ pub fn map_alert(v: &Value) -> ObservedAlert {
 }
 
 impl Arm {
-    /// GET every rule the spec implies; a 404 leaves it out (missing).
+    /// One list of the resource group's metric alerts (following nextLink), kept to the rules the
+    /// spec implies; a rule absent from the list is missing. One read per pass, not one per rule.
     pub(super) async fn observe_alerts(
         &self,
         eff: &EffectiveSpec,
     ) -> Result<BTreeMap<String, ObservedAlert>, ArmError> {
         let scope = self.arm_scope();
+        let wanted: BTreeMap<String, String> = alplan::rule_names(eff)
+            .into_iter()
+            .map(|n| (n.to_ascii_lowercase(), n))
+            .collect();
         let mut out = BTreeMap::new();
-        for name in alplan::rule_names(eff) {
-            let url = rule_url(
-                self.endpoint.as_str(),
-                &AlertTarget {
-                    subscription_id: eff.azure.subscription_id.clone(),
-                    resource_group: eff.azure.resource_group.clone(),
-                    rule_name: name.clone(),
-                },
-            );
-            let got = self
-                .retrying("get metric alert", || async {
-                    match self.raw_send(Method::Get, &url, &scope, None).await {
-                        Ok((_, _, body)) => {
-                            let v: Value = serde_json::from_slice(&body)
-                                .map_err(|e| ArmError::Decode(format!("metric alert: {e}")))?;
-                            Ok(Some(map_alert(&v)))
-                        }
-                        Err(ArmError::Fatal { status: 404, .. }) => Ok(None),
-                        Err(e) => Err(e),
-                    }
+        let mut next = Some(list_url(
+            self.endpoint.as_str(),
+            &eff.azure.subscription_id,
+            &eff.azure.resource_group,
+        ));
+        while let Some(url) = next.take() {
+            let page: Value = self
+                .retrying("list metric alerts", || async {
+                    let (_, _, body) = self.raw_send(Method::Get, &url, &scope, None).await?;
+                    serde_json::from_slice(&body)
+                        .map_err(|e| ArmError::Decode(format!("metric alerts: {e}")))
                 })
                 .await?;
-            if let Some(a) = got {
-                out.insert(name, a);
+            for item in page["value"].as_array().into_iter().flatten() {
+                let name = item["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                if let Some(rule) = wanted.get(&name) {
+                    out.insert(rule.clone(), map_alert(item));
+                }
             }
+            next = page["nextLink"].as_str().map(ToOwned::to_owned);
         }
         Ok(out)
     }

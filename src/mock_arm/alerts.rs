@@ -8,6 +8,19 @@ use super::store::{arm_id, set_at, str_at, Reply, Req, World};
 
 const TYPE: &str = "Microsoft.Insights/metricAlerts";
 
+/// GET `.../providers/Microsoft.Insights/metricAlerts`: every rule of the resource group.
+pub fn list(world: &World, req: &Req, sub: &str, rg: &str) -> Result<Reply, ArmError> {
+    if req.method != "GET" {
+        return Err(method_not_allowed());
+    }
+    let value: Vec<Value> = world
+        .children(&arm_id(sub, rg, TYPE))
+        .into_iter()
+        .map(|(_, r)| r.body.clone())
+        .collect();
+    Ok(Reply::json(200, json!({ "value": value })))
+}
+
 pub fn handle(
     world: &mut World,
     req: &Req,

@@ -91,6 +91,10 @@ pub enum Target {
         name: String,
         rest: Vec<String>,
     },
+    AlertList {
+        sub: String,
+        rg: String,
+    },
     Alert {
         sub: String,
         rg: String,
@@ -242,6 +246,11 @@ pub fn route(segs: &[&str]) -> Option<Route> {
                     STORAGE_VERSIONS,
                     "Microsoft.Storage/storageAccounts/blobServices/containers",
                 ),
+                ("microsoft.insights", ["metricalerts"]) => (
+                    Target::AlertList { sub, rg },
+                    INSIGHTS_VERSIONS,
+                    "Microsoft.Insights/metricAlerts",
+                ),
                 ("microsoft.insights", ["metricalerts", _]) => (
                     Target::Alert {
                         sub,
@@ -321,6 +330,9 @@ fn journal_id(t: &Target) -> Option<String> {
             "{}/blobServices/default/containers",
             storage_account::account_id(sub, rg, account)
         ),
+        Target::AlertList { sub, rg } => {
+            super::store::arm_id(sub, rg, "Microsoft.Insights/metricAlerts")
+        }
         Target::Alert { sub, rg, name } => {
             super::store::arm_id(sub, rg, &format!("Microsoft.Insights/metricAlerts/{name}"))
         }
@@ -371,6 +383,7 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         Target::ContainerList { sub, rg, account } => {
             containers::list(world, req, sub, rg, account)
         }
+        Target::AlertList { sub, rg } => alerts::list(world, req, sub, rg),
         Target::Alert { sub, rg, name } => alerts::handle(world, req, sub, rg, name),
         Target::Key { vault, name, rest } => {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
