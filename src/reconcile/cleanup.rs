@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::conditions::{self, DEGRADED, PROGRESSING, READY};
 use super::status::rfc3339;
-use super::{jittered, min_opt, Context};
+use super::{jittered, min_opt, poll_soon, Context};
 use crate::api::spec::DeletionPolicy;
 use crate::api::status::PendingOperation;
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus};
@@ -34,14 +34,7 @@ pub async fn cleanup(
     prev: &EngramDataPlaneStatus,
     ctx: &Context,
 ) -> Cleanup {
-    let mut status = EngramDataPlaneStatus {
-        observed_generation: ctx.generation,
-        conditions: prev.conditions.clone(),
-        postgres: prev.postgres.clone(),
-        storage: prev.storage.clone(),
-        last_reconcile_time: Some(rfc3339(ctx.now)),
-        ..Default::default()
-    };
+    let mut status = super::status::base(prev, ctx);
     if eff.deletion == DeletionPolicy::Retain {
         // Leave Azure untouched: not even a read.
         return Cleanup {
@@ -97,11 +90,7 @@ pub async fn cleanup(
     let requeue_after = if done {
         None
     } else if refused.is_empty() {
-        Some(
-            retry_hint
-                .unwrap_or(ctx.poll_interval)
-                .max(Duration::from_millis(50)),
-        )
+        Some(poll_soon(retry_hint, ctx))
     } else {
         // A refusal lasts until someone lifts the hold in Azure or sets `deletion: retain`.
         Some(jittered(Duration::from_secs(eff.resync_seconds)))

@@ -157,11 +157,7 @@ pub async fn reconcile(
     let requeue_after = if fatal {
         None
     } else if busy_now {
-        Some(
-            retry_hint
-                .unwrap_or(ctx.poll_interval)
-                .max(Duration::from_millis(50)),
-        )
+        Some(poll_soon(retry_hint, ctx))
     } else {
         Some(jittered(Duration::from_secs(eff.resync_seconds)))
     };
@@ -185,6 +181,13 @@ pub async fn reconcile(
         fatal,
         settled: fatal || !busy_now,
     }
+}
+
+/// When to look again while something is in flight: ARM's Retry-After, else the poll interval.
+fn poll_soon(retry_hint: Option<Duration>, ctx: &Context) -> Duration {
+    retry_hint
+        .unwrap_or(ctx.poll_interval)
+        .max(Duration::from_millis(50))
 }
 
 fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {

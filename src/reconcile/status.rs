@@ -16,7 +16,8 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPlaneStatus {
+/// A fresh status for this pass, carrying over what the previous one knew of the resources.
+pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPlaneStatus {
     EngramDataPlaneStatus {
         observed_generation: ctx.generation,
         conditions: prev.conditions.clone(),
