@@ -239,11 +239,9 @@ async fn service_rules_reject_with_their_codes() {
     // HA on a Burstable server that exists, by update.
     t.create_server("pgb2", burstable_server()).await;
     let r = t
-        .call(
-            "PATCH",
-            &server_id("pgb2"),
-            Some(PG),
-            Some(json!({"properties": {"highAvailability": {"mode": "ZoneRedundant"}}})),
+        .patch_server(
+            "pgb2",
+            json!({"properties": {"highAvailability": {"mode": "ZoneRedundant"}}}),
         )
         .await;
     assert_eq!(r.code(), "HighAvailabilityNotSupportedForBurstableTier");
@@ -254,11 +252,9 @@ async fn service_rules_reject_with_their_codes() {
         json!({"type": "AzureKeyVault", "primaryKeyURI": "https://v.vault.azure.net/keys/k/1"});
     t.create_server("pgcmk", cmk).await;
     let r = t
-        .call(
-            "PATCH",
-            &server_id("pgcmk"),
-            Some(PG),
-            Some(json!({"properties": {"dataEncryption": {"type": "SystemManaged"}}})),
+        .patch_server(
+            "pgcmk",
+            json!({"properties": {"dataEncryption": {"type": "SystemManaged"}}}),
         )
         .await;
     assert_eq!(r.code(), "DataEncryptionTypeCannotBeChanged");

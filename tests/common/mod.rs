@@ -139,6 +139,12 @@ impl T {
         r
     }
 
+    /// PATCH a server as the operator would.
+    pub async fn patch_server(&self, name: &str, body: Value) -> Resp {
+        self.call("PATCH", &server_id(name), Some(PG), Some(body))
+            .await
+    }
+
     pub async fn server(&self, name: &str) -> Value {
         let r = self.call("GET", &server_id(name), Some(PG), None).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
