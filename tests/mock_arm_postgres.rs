@@ -186,27 +186,38 @@ async fn service_rules_reject_with_their_codes() {
         (400, "HighAvailabilityNotSupportedForBurstableTier")
     );
 
-    let mut odd = gp_server();
-    odd["properties"]["storage"]["storageSizeGB"] = json!(100);
-    let r = t
-        .call("PUT", &server_id("pgodd"), Some(PG), Some(odd))
-        .await;
-    assert_eq!((r.status, r.code()), (400, "InvalidParameterValue"));
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("StorageSizeGB"));
-
-    let mut ret = gp_server();
-    ret["properties"]["backup"]["backupRetentionDays"] = json!(36);
-    let r = t
-        .call("PUT", &server_id("pgret"), Some(PG), Some(ret))
-        .await;
-    assert_eq!((r.status, r.code()), (400, "InvalidParameterValue"));
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("BackupRetentionDays"));
+    // Out-of-range values at create: ARM's InvalidParameterValue naming the property.
+    for (name, pointer, value, property) in [
+        (
+            "pgodd",
+            "/properties/storage/storageSizeGB",
+            json!(100),
+            "StorageSizeGB",
+        ),
+        (
+            "pgret",
+            "/properties/backup/backupRetentionDays",
+            json!(36),
+            "BackupRetentionDays",
+        ),
+    ] {
+        let mut body = gp_server();
+        *body.pointer_mut(pointer).expect("field in the base body") = value;
+        let r = t.call("PUT", &server_id(name), Some(PG), Some(body)).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidParameterValue"),
+            "{property}"
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(property),
+            "{property}: {}",
+            r.body
+        );
+    }
 
     t.create_server("pg1", gp_server()).await;
     let id = server_id("pg1");

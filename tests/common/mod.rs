@@ -44,6 +44,23 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Status, headers and the JSON body (Null when empty) of a response.
+    async fn read(r: reqwest::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn header(&self, k: &str) -> Option<String> {
         self.headers
             .get(k)
@@ -90,20 +107,7 @@ impl T {
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = rb.send().await.expect("request sent");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON body")
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::read(rb.send().await.expect("request sent")).await
     }
 
     pub async fn get_abs(&self, url: &str) -> Resp {
@@ -114,19 +118,7 @@ impl T {
             .send()
             .await
             .expect("sent");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON")
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::read(r).await
     }
 
     /// Create a server and let its create finish.
