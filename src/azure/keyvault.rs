@@ -29,8 +29,9 @@ pub fn key_url(vault_uri: &str, key: &str, local_endpoint: Option<&Url>) -> (Str
 
 /// The `key.kid` of a key bundle.
 pub fn kid(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("key")?.get("kid")?.as_str().map(str::to_owned)
+    serde_json::from_slice::<super::wire::KeyBundle>(body)
+        .ok()
+        .map(|b| b.key.kid)
 }
 
 /// A kid rewritten onto the declared vault URI (the mock may answer with its own host).
@@ -60,7 +61,7 @@ mod tests {
         );
         assert_eq!(s, "https://vault.azure.net/.default");
         let k =
-            kid(br#"{"key":{"kid":"http://127.0.0.1:9/keyvault/kv-acme/keys/cmk/abc"}}"#).unwrap();
+            kid(br#"{"key":{"kid":"http://127.0.0.1:9/keyvault/kv-acme/keys/cmk/abc","kty":"RSA"},"attributes":{"enabled":true,"created":1,"updated":1}}"#).unwrap();
         assert_eq!(
             canonical(&k, "https://kv-acme.vault.azure.net"),
             "https://kv-acme.vault.azure.net/keys/cmk/abc"

@@ -11,6 +11,7 @@ mod postgres;
 mod storage;
 mod storage_map;
 pub mod throttle;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -37,7 +37,10 @@ pub fn handle(
             let r = world
                 .get(&id)
                 .ok_or_else(|| ArmError::not_found(TYPE, name))?;
-            Ok(Reply::json(200, view(world, &id, &r.body)).with_etag(r))
+            // Like Azure, the body carries the container's etag too, not only the header.
+            let mut out = view(world, &id, &r.body);
+            out["etag"] = json!(r.etag());
+            Ok(Reply::json(200, out).with_etag(r))
         }
         ("DELETE", []) => {
             let Some(r) = world.get(&id) else {
@@ -147,7 +150,11 @@ pub fn list(
         .into_iter()
         // Direct children only: immutability policies live below their container.
         .filter(|(key, _)| !key[skip..].contains('/'))
-        .map(|(key, r)| view(world, key, &r.body))
+        .map(|(key, r)| {
+            let mut out = view(world, key, &r.body);
+            out["etag"] = json!(r.etag());
+            out
+        })
         .collect();
     Ok(Reply::json(200, json!({ "value": value })))
 }
