@@ -1,6 +1,8 @@
 # engram-operator — the commands that matter. README.md explains each.
 CARGO ?= cargo
 BIN := target/debug/engram-operator
+# Tools the tests need besides cargo (kubectl), installed by .ci/tools.sh when the machine lacks them.
+TOOLS_BIN := $(CURDIR)/target/tools/bin
 
 .PHONY: build test lint crds demo bench clean
 
@@ -8,7 +10,8 @@ build:
 	$(CARGO) build --locked
 
 test:
-	$(CARGO) test --locked --all-targets
+	bash .ci/tools.sh
+	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) test --locked --all-targets
 
 lint:
 	$(CARGO) fmt --check

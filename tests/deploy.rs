@@ -22,7 +22,7 @@ fn kustomize(dir: &str) -> Vec<Value> {
         .args(["kustomize", dir])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("kubectl is required for this test (its built-in kustomize renders deploy/)");
+        .expect("kubectl is required for this test (its built-in kustomize renders deploy/); `make test` installs it with .ci/tools.sh");
     assert!(
         out.status.success(),
         "kubectl kustomize {dir}: {}",
