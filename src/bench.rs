@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus};
-use crate::azure::{Arm, ArmApi, ArmSettings};
+use crate::azure::{Arm, ArmApi};
 use crate::mock_arm::{LroDurations, MockArm, MockConfig, ThrottleConfig};
 use crate::reconcile::{self, Context, Outcome};
 use crate::{api, Error, Result};
@@ -83,7 +83,7 @@ pub async fn reconcile(planes: usize, concurrency: usize) -> Result<String> {
     let mock = MockArm::start(config)
         .await
         .map_err(|e| Error::Usage(format!("mock ARM: {e}")))?;
-    let mut settings = ArmSettings::with_token(mock.base_url(), mock.token());
+    let mut settings = mock.arm_settings();
     settings.min_backoff = Duration::from_millis(1);
     let arm = Arm::new(settings).map_err(|e| Error::Usage(format!("ARM client: {e}")))?;
     let specs: Vec<EffectiveSpec> = (0..planes).map(spec).collect::<Result<_>>()?;

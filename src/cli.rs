@@ -60,9 +60,10 @@ pub enum Command {
             long,
             env = "MOCK_ARM_TOKEN",
             default_value = "mock-token",
-            hide_env_values = true
+            hide_env_values = true,
+            hide_default_value = true
         )]
-        token: String,
+        token: SecretArg,
         /// Run the clock in real time (demo) instead of virtual time (tests).
         #[arg(long)]
         real_time: bool,
@@ -103,25 +104,68 @@ pub enum BenchTarget {
     },
 }
 
+/// A secret given on the command line or in the environment: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretArg(pub String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// How to reach ARM.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ArmArgs {
-    /// Azure Resource Manager endpoint.
-    #[arg(long = "arm-endpoint", env = "ENGRAM_ARM_ENDPOINT", default_value = crate::azure::PUBLIC_CLOUD)]
-    pub arm_endpoint: String,
-    /// A static bearer token (for the mock ARM). Without it, the azure_identity chain is used
-    /// (workload identity, managed identity, Azure CLI, environment).
+    /// The Azure cloud: its Resource Manager endpoint, Entra authority, Key Vault suffix and token
+    /// audiences.
+    #[arg(long = "cloud", env = "ENGRAM_CLOUD", value_enum, default_value_t = crate::azure::Cloud::AzurePublicCloud)]
+    pub cloud: crate::azure::Cloud,
+    /// Azure Resource Manager endpoint (default: the cloud's).
+    #[arg(long = "arm-endpoint", env = "ENGRAM_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+    /// Test override: send Key Vault requests to this URL (the mock's Key Vault listener) instead of
+    /// the vault's host. Never needed against Azure.
+    #[arg(long = "keyvault-endpoint", env = "ENGRAM_KEYVAULT_ENDPOINT")]
+    pub keyvault_endpoint: Option<String>,
+    /// A static bearer token (for the mock ARM). Visible in the process list: prefer
+    /// --arm-token-file. Without either, the azure_identity chain is used (workload identity,
+    /// managed identity, Azure CLI, environment).
     #[arg(long = "arm-token", env = "ENGRAM_ARM_TOKEN", hide_env_values = true)]
-    pub arm_token: Option<String>,
+    pub arm_token: Option<SecretArg>,
+    /// A file holding the bearer token, read again for every request.
+    #[arg(
+        long = "arm-token-file",
+        env = "ENGRAM_ARM_TOKEN_FILE",
+        conflicts_with = "arm_token"
+    )]
+    pub arm_token_file: Option<PathBuf>,
 }
 
 impl ArmArgs {
     /// ARM settings from the arguments.
     pub fn settings(&self) -> crate::azure::ArmSettings {
-        let mut s = crate::azure::ArmSettings::with_token(&self.arm_endpoint, "");
-        s.credentials = match &self.arm_token {
-            Some(t) => crate::azure::Credentials::Static(t.clone()),
-            None => crate::azure::Credentials::Chain,
+        let row = self.cloud.row();
+        let endpoint = self.arm_endpoint.as_deref().unwrap_or(row.arm_endpoint);
+        let mut s = crate::azure::ArmSettings::with_token(endpoint, "");
+        s.cloud = self.cloud;
+        s.keyvault_endpoint = self.keyvault_endpoint.clone();
+        s.credentials = match (&self.arm_token, &self.arm_token_file) {
+            (Some(t), _) => {
+                if std::env::var_os("ENGRAM_ARM_TOKEN").is_none() {
+                    tracing::warn!("--arm-token is visible to every user of this machine in the process list; use --arm-token-file or ENGRAM_ARM_TOKEN");
+                }
+                crate::azure::Credentials::Static(t.0.clone())
+            }
+            (None, Some(p)) => crate::azure::Credentials::TokenFile(p.clone()),
+            (None, None) => crate::azure::Credentials::Chain,
         };
         s
     }
@@ -213,7 +257,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             token,
             real_time,
             lro_seconds,
-        } => runtime()?.block_on(mock_arm(listen, token, real_time, lro_seconds)),
+        } => runtime()?.block_on(mock_arm(listen, token.0, real_time, lro_seconds)),
         Command::Bench { what } => {
             let report = match what {
                 BenchTarget::MockArm {
@@ -378,9 +422,11 @@ async fn mock_arm(
         .await
         .map_err(|e| Error::Usage(e.to_string()))?;
     eprintln!(
-        "mock ARM listening on {} (control API under {}/_mock/); Ctrl-C to stop",
+        "mock ARM listening on {} (control API under {}/_mock/), its Key Vault on {} (pass --keyvault-endpoint {}); Ctrl-C to stop",
         mock.base_url(),
-        mock.base_url()
+        mock.base_url(),
+        mock.keyvault_url(),
+        mock.keyvault_url()
     );
     let _ = tokio::signal::ctrl_c().await;
     mock.shutdown().await;

@@ -24,17 +24,17 @@ pub async fn start_embedded(lro: Duration, specs: &Path) -> Result<(MockArm, Arm
     let mock = MockArm::start(config)
         .await
         .map_err(|e| Error::Usage(format!("embedded mock ARM: {e}")))?;
-    let mut settings = ArmSettings::with_token(mock.base_url(), mock.token());
+    let mut settings = mock.arm_settings();
     settings.min_backoff = Duration::from_millis(100);
-    tracing::info!(endpoint = %mock.base_url(), "embedded mock ARM started");
-    seed_keys(&mock, specs).await?;
+    tracing::info!(endpoint = %mock.base_url(), keyvault = %mock.keyvault_url(), "embedded mock ARM started");
+    seed_keys(&mock, specs)?;
     Ok((mock, settings))
 }
 
-/// Create, in the embedded mock's Key Vault, the key each valid spec under `specs` names. A pinned
-/// version cannot be chosen in the mock: such a spec stays not Ready with KeyVaultKeyNotFound.
-async fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
-    let client = azure_core::new_http_client();
+/// Create, in the embedded mock's Key Vault, the key each valid spec under `specs` names, as an
+/// administrator would before the first run. A pinned version cannot be chosen in the mock: such a
+/// spec stays not Ready with KeyVaultKeyNotFound.
+fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
     for file in crate::cli::spec_files(specs)? {
         let Ok((_, eff)) = api::load(&crate::cli::read(&file)?) else {
             continue;
@@ -47,21 +47,8 @@ async fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let url = format!(
-            "{}/keyvault/{vault}/keys/{}/create?api-version=7.4",
-            mock.base_url(),
-            enc.key_name
-        );
-        let url = azure_core::Url::parse(&url).map_err(|e| Error::Usage(e.to_string()))?;
-        let mut req = azure_core::Request::new(url, azure_core::Method::Post);
-        req.insert_header("authorization", format!("Bearer {}", mock.token()));
-        req.insert_header("content-type", "application/json");
-        req.set_body(br#"{"kty":"RSA"}"#.to_vec());
-        let rsp = client
-            .execute_request(&req)
-            .await
-            .map_err(|e| Error::Usage(format!("seeding the embedded Key Vault: {e}")))?;
-        tracing::info!(%vault, key = %enc.key_name, status = %rsp.status(), "embedded Key Vault key created");
+        let version = mock.new_key_version(&vault, &enc.key_name);
+        tracing::info!(%vault, key = %enc.key_name, %version, "embedded Key Vault key created");
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ async fn realtime_mock() -> MockArm {
 fn cmd(m: &MockArm) -> Command {
     let mut c = Command::cargo_bin("engram-operator").unwrap();
     c.env("ENGRAM_ARM_ENDPOINT", m.base_url())
+        .env("ENGRAM_KEYVAULT_ENDPOINT", m.keyvault_url())
         .env("ENGRAM_ARM_TOKEN", m.token())
         .env("RUST_LOG", "warn");
     c

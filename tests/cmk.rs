@@ -3,40 +3,14 @@
 
 mod support;
 
-use azure_core::{Method, Request, Url};
 use engram_operator::api;
 use support::*;
-
-async fn kv_post(m: &engram_operator::mock_arm::MockArm, action: &str) -> String {
-    let url = format!(
-        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
-        m.base_url()
-    );
-    let mut req = Request::new(Url::parse(&url).unwrap(), Method::Post);
-    req.insert_header("authorization", format!("Bearer {}", m.token()));
-    req.insert_header("content-type", "application/json");
-    req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
-    let rsp = azure_core::new_http_client()
-        .execute_request(&req)
-        .await
-        .unwrap();
-    assert!(rsp.status().is_success(), "{}", rsp.status());
-    let body = rsp.into_body().collect_string().await.unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["key"]["kid"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn latest_key_version_follows_rotation_with_one_patch() {
     let m = mock().await;
     let arm = arm(&m);
-    let v1 = kv_post(&m, "create").await;
+    let v1 = kv_key(&m, "create").await;
     let eff = api::load(include_str!("../examples/prod.yaml")).unwrap().1;
     let out = converge(&m, &arm, &eff, Default::default()).await;
     assert!(out.ready(), "{:#?}", out.status);
@@ -48,7 +22,7 @@ async fn latest_key_version_follows_rotation_with_one_patch() {
         Some(v1.clone())
     );
 
-    let v2 = kv_post(&m, "rotate").await;
+    let v2 = kv_key(&m, "rotate").await;
     assert_ne!(v1, v2);
     let before = m.journal().len();
     let rotated = pass(&arm, &eff, &out.status).await;

@@ -214,13 +214,8 @@ fn path_of(tpl: &str, params: &Value) -> String {
         "{st}/blobServices/default/containers/{}",
         p(params, "containerName")
     );
-    let vault = p(params, "vaultBaseUrl")
-        .trim_start_matches("https://")
-        .split('.')
-        .next()
-        .unwrap_or("v")
-        .to_string();
-    let kv = format!("/keyvault/{vault}/keys/{}", p(params, "key-name"));
+    // Key Vault paths are on the vault's own host (see `vault_of`).
+    let kv = format!("/keys/{}", p(params, "key-name"));
     let alert = format!(
         "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Insights/metricAlerts/{}",
         p(params, "ruleName")
@@ -232,6 +227,16 @@ fn path_of(tpl: &str, params: &Value) -> String {
         }
     }
     out.replace("{configurationName}", p(params, "configurationName"))
+}
+
+/// The vault an example addresses (`vaultBaseUrl` is `https://{vault}.vault.azure.net`).
+fn vault_of(params: &Value) -> String {
+    p(params, "vaultBaseUrl")
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap_or("v")
+        .to_string()
 }
 
 async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
@@ -260,25 +265,15 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
             }
         }
         "key" | "kvkey" => {
-            let vault = if what == "key" {
-                "myvault8569".to_string()
+            let (vault, name) = if what == "key" {
+                ("myvault8569".to_string(), "wrappingKey")
             } else {
-                p(params, "vaultBaseUrl")
-                    .trim_start_matches("https://")
-                    .split('.')
-                    .next()
-                    .unwrap_or("v")
-                    .to_string()
+                (vault_of(params), p(params, "key-name"))
             };
-            let name = if what == "key" {
-                "wrappingKey"
-            } else {
-                p(params, "key-name")
-            };
-            ok(t.call(
+            ok(t.kv(
                 "POST",
-                &format!("/keyvault/{vault}/keys/{name}/create"),
-                Some("7.4"),
+                &vault,
+                &format!("/keys/{name}/create"),
                 Some(json!({"kty": "RSA"})),
             )
             .await);
@@ -296,10 +291,10 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
         "" => {}
         _ => {
             if what == "acctkey" {
-                ok(t.call(
+                ok(t.kv(
                     "POST",
-                    "/keyvault/myvault8569/keys/wrappingKey/create",
-                    Some("7.4"),
+                    "myvault8569",
+                    "/keys/wrappingKey/create",
                     Some(json!({"kty": "RSA"})),
                 )
                 .await);
@@ -509,7 +504,12 @@ async fn every_covered_example_replays_against_the_mock() {
             headers.push(("if-match", etag.clone().unwrap_or_default()));
         }
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = t.call_h(method, &path, Some(version), body, &h).await;
+        let r = if tpl.starts_with("KV") {
+            t.kv_v(method, &vault_of(params), &path, version, body)
+                .await
+        } else {
+            t.call_h(method, &path, Some(version), body, &h).await
+        };
         replayed += 1;
         let codes: Vec<u16> = ex["responses"]
             .as_object()

@@ -57,12 +57,12 @@ async fn account_create_is_202_location_then_patch_is_synchronous() {
 #[tokio::test]
 async fn cmk_with_empty_keyversion_follows_the_latest_key_version() {
     let t = start().await;
-    let kv = "/keyvault/vault1/keys/cmk";
+    let kv = "/keys/cmk";
     let created = t
-        .call(
+        .kv(
             "POST",
+            "vault1",
             &format!("{kv}/create"),
-            Some("7.4"),
             Some(json!({"kty": "RSA", "key_size": 2048})),
         )
         .await;
@@ -79,9 +79,7 @@ async fn cmk_with_empty_keyversion_follows_the_latest_key_version() {
         g.body["properties"]["encryption"]["keyvaultproperties"]["currentVersionedKeyIdentifier"],
         kid1.as_str()
     );
-    let rotated = t
-        .call("POST", &format!("{kv}/rotate"), Some("7.4"), None)
-        .await;
+    let rotated = t.kv("POST", "vault1", &format!("{kv}/rotate"), None).await;
     let kid2 = rotated.body["key"]["kid"]
         .as_str()
         .expect("kid")
@@ -92,25 +90,21 @@ async fn cmk_with_empty_keyversion_follows_the_latest_key_version() {
     let kvp = &g2.body["properties"]["encryption"]["keyvaultproperties"];
     assert_eq!(kvp["currentVersionedKeyIdentifier"], kid2.as_str());
     assert_eq!(kvp["lastKeyRotationTimestamp"], "2025-01-01T00:02:00Z");
-    let versions = t
-        .call("GET", &format!("{kv}/versions"), Some("7.4"), None)
-        .await;
+    let versions = t.kv("GET", "vault1", &format!("{kv}/versions"), None).await;
     assert_eq!(versions.body["value"].as_array().map(Vec::len), Some(2));
     assert_eq!(
-        t.call("GET", kv, Some("7.4"), None).await.body["key"]["kid"],
+        t.kv("GET", "vault1", kv, None).await.body["key"]["kid"],
         kid2.as_str()
     );
     let v1 = kid1.rsplit('/').next().expect("version");
     assert_eq!(
-        t.call("GET", &format!("{kv}/{v1}"), Some("7.4"), None)
+        t.kv("GET", "vault1", &format!("{kv}/{v1}"), None)
             .await
             .body["key"]["kid"],
         kid1.as_str()
     );
     assert_eq!(
-        t.call("GET", "/keyvault/vault1/keys/none", Some("7.4"), None)
-            .await
-            .code(),
+        t.kv("GET", "vault1", "/keys/none", None).await.code(),
         "KeyNotFound"
     );
     // A key that is not in the vault is refused.

@@ -112,7 +112,6 @@ impl Arm {
         &self,
         eff: &EffectiveSpec,
     ) -> Result<BTreeMap<String, ObservedAlert>, ArmError> {
-        let scope = self.arm_scope();
         let wanted: BTreeMap<String, String> = alplan::rule_names(eff)
             .into_iter()
             .map(|n| (n.to_ascii_lowercase(), n))
@@ -126,7 +125,7 @@ impl Arm {
         while let Some(url) = next.take() {
             let page: Value = self
                 .retrying("list metric alerts", || async {
-                    let (_, _, body) = self.raw_send(Method::Get, &url, &scope, None).await?;
+                    let (_, _, body) = self.raw_send(Method::Get, &url, None).await?;
                     serde_json::from_slice(&body)
                         .map_err(|e| ArmError::Decode(format!("metric alerts: {e}")))
                 })
@@ -151,12 +150,11 @@ impl Arm {
         t: &AlertTarget,
         rule: &AlertRule,
     ) -> Result<Submitted, ArmError> {
-        let scope = self.arm_scope();
         let url = rule_url(self.endpoint.as_str(), t);
         let body = rule_body(&t.rule_name, rule);
         let (_, headers, _) = self
             .retrying("put metric alert", || async {
-                self.raw_send(Method::Put, &url, &scope, Some(&body)).await
+                self.raw_send(Method::Put, &url, Some(&body)).await
             })
             .await?;
         // Synchronous: any Location header would only name the rule itself.

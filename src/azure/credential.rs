@@ -1,5 +1,6 @@
-//! Credentials: a static bearer token (the mock) or the azure_identity chain (workload identity,
-//! managed identity, Azure CLI, environment). Tokens are never logged or formatted.
+//! Credentials: a static bearer token (the mock), a token file re-read on every request, or the
+//! azure_identity chain (workload identity, managed identity, Azure CLI, environment). Tokens are
+//! never logged or formatted: every type holding one redacts it in `Debug`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use super::error::ArmError;
 pub enum Credentials {
     /// A fixed bearer token (the mock ARM).
     Static(String),
+    /// A bearer token read from this file at every request (so a rotated file is picked up).
+    TokenFile(std::path::PathBuf),
     /// azure_identity's chain, chosen by AZURE_CREDENTIAL_KIND or the default order: environment
     /// (service principal, or workload identity when AZURE_FEDERATED_TOKEN_FILE is set, as on AKS),
     /// managed identity (App Service, then VM/IMDS), then the Azure CLI.
@@ -23,6 +26,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Static(_) => f.write_str("Static(<redacted>)"),
+            Self::TokenFile(p) => write!(f, "TokenFile({})", p.display()),
             Self::Chain => f.write_str("Chain"),
         }
     }
@@ -50,11 +54,42 @@ impl TokenCredential for StaticToken {
     }
 }
 
+/// A credential that reads its token from a file each time one is asked for.
+#[derive(Debug)]
+struct FileToken(std::path::PathBuf);
+
+#[async_trait::async_trait]
+impl TokenCredential for FileToken {
+    async fn get_token(&self, _scopes: &[&str]) -> azure_core::Result<AccessToken> {
+        let text = std::fs::read_to_string(&self.0).map_err(|e| {
+            azure_core::Error::new(
+                azure_core::error::ErrorKind::Credential,
+                format!("--arm-token-file {}: {e}", self.0.display()),
+            )
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(azure_core::Error::message(
+                azure_core::error::ErrorKind::Credential,
+                format!("--arm-token-file {} is empty", self.0.display()),
+            ));
+        }
+        Ok(AccessToken::new(
+            Secret::new(token.to_owned()),
+            OffsetDateTime::now_utc() + time::Duration::minutes(5),
+        ))
+    }
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        Ok(())
+    }
+}
+
 impl Credentials {
     /// Build the azure_core credential.
     pub fn build(&self) -> Result<Arc<dyn TokenCredential>, ArmError> {
         match self {
             Self::Static(t) => Ok(Arc::new(StaticToken(Secret::new(t.clone())))),
+            Self::TokenFile(p) => Ok(Arc::new(FileToken(p.clone()))),
             Self::Chain => {
                 azure_identity::create_credential().map_err(|e| ArmError::Credential(e.to_string()))
             }

@@ -35,6 +35,9 @@ pub enum ArmError {
     /// Credentials could not produce a token.
     #[error("credential: {0}")]
     Credential(String),
+    /// A URL outside the ARM host and the cloud's Key Vaults: no token is sent there.
+    #[error("refusing to send a token to {host:?}: it is neither the Resource Manager host nor a Key Vault of {cloud}")]
+    TokenHostRefused { host: String, cloud: &'static str },
 }
 
 impl ArmError {

@@ -3,6 +3,7 @@
 //! planner's `Op`s to SDK requests; nothing outside this folder sees an SDK type.
 
 mod alerts;
+pub mod cloud;
 pub mod credential;
 pub mod error;
 mod keyvault;
@@ -23,6 +24,7 @@ use azure_mgmt_postgresql::package_flexibleserver_2024_08_01 as pgsdk;
 use azure_mgmt_storage::package_2023_05 as stsdk;
 use backon::{ExponentialBuilder, Retryable};
 
+pub use cloud::{Cloud, CloudRow};
 pub use credential::Credentials;
 pub use error::ArmError;
 pub use policy::Stats;
@@ -39,8 +41,14 @@ pub const PUBLIC_CLOUD: &str = "https://management.azure.com";
 /// How to reach ARM.
 #[derive(Clone, Debug)]
 pub struct ArmSettings {
-    /// Resource Manager endpoint (default: Azure public cloud).
+    /// Resource Manager endpoint (default: the cloud's).
     pub endpoint: String,
+    /// The cloud: token audiences, Key Vault DNS suffix, authority.
+    pub cloud: Cloud,
+    /// Test override: send Key Vault requests to this base URL instead of the vault's host (the
+    /// request keeps the vault's name in its `Host` header, as a `--connect-to` would). Never set
+    /// against Azure.
+    pub keyvault_endpoint: Option<String>,
     pub credentials: Credentials,
     /// Retries per call for retryable errors (exponential backoff with jitter).
     pub max_retries: usize,
@@ -53,6 +61,8 @@ impl ArmSettings {
     pub fn with_token(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
             endpoint: endpoint.into(),
+            cloud: Cloud::default(),
+            keyvault_endpoint: None,
             credentials: Credentials::Static(token.into()),
             max_retries: 6,
             min_backoff: Duration::from_millis(200),
@@ -93,6 +103,8 @@ pub trait ArmApi: Send + Sync {
 pub struct Arm {
     settings: ArmSettings,
     endpoint: Url,
+    cloud: &'static CloudRow,
+    keyvault_override: Option<Url>,
     credential: Arc<dyn TokenCredential>,
     pg: pgsdk::Client,
     st: stsdk::Client,
@@ -131,6 +143,22 @@ impl Arm {
     ) -> Result<Self, ArmError> {
         let endpoint = Url::parse(&settings.endpoint)
             .map_err(|e| ArmError::Decode(format!("--arm-endpoint {}: {e}", settings.endpoint)))?;
+        let cloud = settings.cloud.row();
+        let keyvault_override = match &settings.keyvault_endpoint {
+            Some(u) => {
+                let u = Url::parse(u)
+                    .map_err(|e| ArmError::Decode(format!("--keyvault-endpoint {u}: {e}")))?;
+                tracing::warn!(endpoint = %u, "Key Vault requests go to a test override (--keyvault-endpoint), not to the vault's host");
+                Some(u)
+            }
+            None => None,
+        };
+        if matches!(settings.credentials, Credentials::Chain)
+            && std::env::var_os("AZURE_AUTHORITY_HOST").is_none()
+        {
+            // azure_identity reads the Entra authority from the environment.
+            std::env::set_var("AZURE_AUTHORITY_HOST", cloud.authority_host);
+        }
         let credential = settings.credentials.build()?;
         let budget = Arc::new(Budget::default());
         let stats = Arc::new(Stats::default());
@@ -142,10 +170,7 @@ impl Arm {
         let options = ClientOptions::default()
             .retry(RetryOptions::none())
             .per_retry_policies(vec![policy]);
-        let scope = endpoint
-            .join("/.default")
-            .map_err(|e| ArmError::Decode(e.to_string()))?
-            .to_string();
+        let scope = cloud.arm_scope.to_string();
         let pg = pgsdk::Client::new(
             endpoint.clone(),
             credential.clone(),
@@ -168,17 +193,14 @@ impl Arm {
         Ok(Self {
             settings,
             endpoint,
+            cloud,
+            keyvault_override,
             credential,
             pg,
             st,
             raw,
             stats,
         })
-    }
-
-    /// True when talking to a non-public endpoint (the mock): Key Vault is then served under it.
-    fn is_local(&self) -> bool {
-        self.endpoint.as_str().trim_end_matches('/') != PUBLIC_CLOUD
     }
 
     /// Run an ARM call with exponential backoff + jitter for the retryable classes.
@@ -198,39 +220,49 @@ impl Arm {
             .await
     }
 
-    /// An authenticated GET of an absolute URL on the ARM (or mapped Key Vault) host.
+    /// An authenticated GET of an absolute URL on the ARM host or a Key Vault of the cloud.
     async fn raw_get(
         &self,
         url: &str,
-        scope: &str,
     ) -> Result<(u16, azure_core::headers::Headers, Vec<u8>), ArmError> {
-        self.raw_send(Method::Get, url, scope, None).await
+        self.raw_send(Method::Get, url, None).await
     }
 
-    /// An authenticated request (JSON body when given) to an absolute URL on the ARM host,
-    /// through the same pipeline policy (throttle budget, counters, error capture) as the SDKs.
+    /// An authenticated request (JSON body when given) to an absolute URL, through the same
+    /// pipeline policy (throttle budget, counters, error capture) as the SDKs. The token goes only
+    /// where [`cloud::audience`] allows, with that host's audience.
     async fn raw_send(
         &self,
         method: Method,
         url: &str,
-        scope: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, azure_core::headers::Headers, Vec<u8>), ArmError> {
         let url = Url::parse(url).map_err(|e| ArmError::Decode(format!("{url}: {e}")))?;
-        if url.host_str() != self.endpoint.host_str()
-            || url.port_or_known_default() != self.endpoint.port_or_known_default()
-        {
-            return Err(ArmError::Decode(format!(
-                "refusing to send a token to foreign host {:?}",
-                url.host_str()
-            )));
-        }
+        let Some(aud) = cloud::audience(&url, &self.endpoint, self.cloud) else {
+            return Err(ArmError::TokenHostRefused {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                cloud: self.cloud.name,
+            });
+        };
         let token = self
             .credential
-            .get_token(&[scope])
+            .get_token(&[cloud::scope(self.cloud, aud)])
             .await
             .map_err(|e| ArmError::Credential(e.to_string()))?;
+        let (url, host) = match (aud, &self.keyvault_override) {
+            (cloud::Audience::KeyVault, Some(base)) => {
+                let host = url.host_str().unwrap_or_default().to_owned();
+                let mut to = base.clone();
+                to.set_path(url.path());
+                to.set_query(url.query());
+                (to, Some(host))
+            }
+            _ => (url, None),
+        };
         let mut req = Request::new(url, method);
+        if let Some(host) = host {
+            req.insert_header(azure_core::headers::HeaderName::from_static("host"), host);
+        }
         req.insert_header(
             azure_core::headers::AUTHORIZATION,
             format!("Bearer {}", token.token.secret()),
@@ -250,10 +282,6 @@ impl Arm {
             .await
             .map_err(|e| ArmError::Retryable(e.to_string(), None))?;
         Ok((u16::from(status), headers, bytes.to_vec()))
-    }
-
-    fn arm_scope(&self) -> String {
-        format!("{}/.default", self.endpoint.as_str().trim_end_matches('/'))
     }
 }
 
@@ -295,11 +323,8 @@ impl ArmApi for Arm {
     }
 
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {
-        let scope = self.arm_scope();
         let (status, headers, body) = self
-            .retrying("poll", || async {
-                self.raw_get(operation_url, &scope).await
-            })
+            .retrying("poll", || async { self.raw_get(operation_url).await })
             .await?;
         if status == 202 {
             return Ok(OpState::Running(policy::retry_after(&headers)));

@@ -86,15 +86,9 @@ impl Arm {
     }
 
     async fn latest_key(&self, vault: &str, name: &str) -> Result<Option<String>, ArmError> {
-        let (url, scope) =
-            keyvault::key_url(vault, name, self.is_local().then_some(&self.endpoint));
-        let scope = if self.is_local() {
-            self.arm_scope()
-        } else {
-            scope
-        };
+        let url = keyvault::key_url(vault, name);
         match self
-            .retrying("get key", || async { self.raw_get(&url, &scope).await })
+            .retrying("get key", || async { self.raw_get(&url).await })
             .await
         {
             Ok((_, _, body)) => {

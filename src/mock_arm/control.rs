@@ -105,6 +105,13 @@ impl Inner {
         Ok(body)
     }
 
+    /// Out of band: a new version of a Key Vault key (the first one creates the key).
+    pub fn new_key_version(&self, vault: &str, name: &str) -> String {
+        let mut s = self.lock();
+        let created = s.clock.now().unix_timestamp();
+        super::keyvault::new_version(&mut s.world, vault, name, created)
+    }
+
     pub fn inject_fault(&self, fault: FaultSpec) -> Result<u64, Error> {
         fault.validate().map_err(Error::Invalid)?;
         Ok(self.lock().faults.add(fault))

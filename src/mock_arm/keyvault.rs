@@ -1,5 +1,6 @@
-//! Key Vault keys data plane, served under `/keyvault/{vault}/keys/...`: get (latest or a version),
-//! list versions, create a new version, rotate.
+//! Key Vault keys data plane, served on the Key Vault listener as `/keys/...` of the vault its
+//! `Host` header names (routed internally as `/keyvault/{vault}/keys/...`): get (latest or a
+//! version), list versions, create a new version, rotate.
 
 use serde_json::{json, Value};
 
@@ -143,6 +144,35 @@ pub fn handle(
             "The requested method is not supported for this path.",
         )),
     }
+}
+
+/// Out of band (the control API, the demo's seeding): a new version of a key, as `rotate` would
+/// make it, or the first (RSA) version of a new key. Returns the version id.
+pub fn new_version(world: &mut World, vault: &str, name: &str, created: i64) -> String {
+    let v = match world
+        .keys
+        .get(&key_of(vault, name))
+        .and_then(|vs| vs.last())
+    {
+        Some(last) => KeyVersion {
+            created,
+            ..last.clone()
+        },
+        None => KeyVersion {
+            version: String::new(),
+            kty: "RSA".into(),
+            key_ops: json!(["wrapKey", "unwrapKey"]),
+            created,
+            tags: json!({}),
+        },
+    };
+    add_version(world, vault, name, v);
+    world
+        .keys
+        .get(&key_of(vault, name))
+        .and_then(|vs| vs.last())
+        .map(|v| v.version.clone())
+        .unwrap_or_default()
 }
 
 fn add_version(world: &mut World, vault: &str, name: &str, mut v: KeyVersion) -> Value {

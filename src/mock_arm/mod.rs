@@ -1,4 +1,7 @@
 //! A mock of Azure Resource Manager (and the Key Vault keys data plane) for tests and the demo.
+//! Key Vault is served on a listener of its own, as a vault is another host than ARM: the vault is
+//! named by the request's `Host` header (`{vault}.vault.azure.net`), and the ARM listener knows no
+//! Key Vault paths.
 //!
 //! It serves the real ARM paths and api-versions the operator sends, answers with bodies shaped like
 //! the official examples, and enforces the ARM contract (bearer token, api-version, error bodies,
@@ -131,7 +134,8 @@ impl Default for MockConfig {
 pub struct MockArm {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    keyvault_addr: SocketAddr,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -151,12 +155,22 @@ impl MockArm {
             .await
             .map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
+        // Key Vault: same interface, a port of its own.
+        let kv = tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+            .await
+            .map_err(bind_err)?;
+        let keyvault_addr = kv.local_addr().map_err(bind_err)?;
         let inner = Arc::new(Inner::new(config, format!("http://{addr}")));
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, inner.clone(), stopped));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let arm = server::serve(listener, inner.clone(), stopped.clone(), server::Plane::Arm);
+        let vault = server::serve(kv, inner.clone(), stopped, server::Plane::KeyVault);
+        let task = tokio::spawn(async move {
+            tokio::join!(arm, vault);
+        });
         Ok(MockArm {
             inner,
             addr,
+            keyvault_addr,
             stop: Some(stop),
             task: Some(task),
         })
@@ -170,6 +184,19 @@ impl MockArm {
     /// The bound socket address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Key Vault listener, e.g. `http://127.0.0.1:PORT`: send `/keys/...` there with
+    /// `Host: {vault}.vault.azure.net` (the operator's `--keyvault-endpoint` does this).
+    pub fn keyvault_url(&self) -> String {
+        format!("http://{}", self.keyvault_addr)
+    }
+
+    /// ARM settings for a client of this mock: its endpoint, Key Vault override and token.
+    pub fn arm_settings(&self) -> crate::azure::ArmSettings {
+        let mut s = crate::azure::ArmSettings::with_token(self.base_url(), self.token());
+        s.keyvault_endpoint = Some(self.keyvault_url());
+        s
     }
 
     /// The bearer token the server accepts.
@@ -208,6 +235,13 @@ impl MockArm {
         self.inner.edit(id, &patch)
     }
 
+    /// Out-of-band key rotation, as an administrator would do it in the vault: a new version of
+    /// `https://{vault}.vault.azure.net/keys/{name}` (the first call creates the key). Returns
+    /// the new version id. Not journaled as operator traffic.
+    pub fn new_key_version(&self, vault: &str, name: &str) -> String {
+        self.inner.new_key_version(vault, name)
+    }
+
     /// Add a fault; returns its id.
     pub fn inject_fault(&self, fault: FaultSpec) -> Result<u64, Error> {
         self.inner.inject_fault(fault)
@@ -231,7 +265,7 @@ impl MockArm {
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -242,7 +276,7 @@ impl MockArm {
 impl Drop for MockArm {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(task) = self.task.take() {
             task.abort();

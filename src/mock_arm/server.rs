@@ -25,19 +25,32 @@ use super::journal::{JournalEntry, OpClass};
 use super::router::{check_api_version, dispatch, route};
 use super::store::{Reply, Req};
 
-/// Serve until `stop` fires.
+/// Which host a listener plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    /// Resource Manager, with the `/_mock/` control API.
+    Arm,
+    /// Key Vault: the vault is the first label of the `Host` header.
+    KeyVault,
+}
+
+/// Serve until `stop` turns true.
 pub async fn serve(
     listener: TcpListener,
     inner: Arc<Inner>,
-    stop: tokio::sync::oneshot::Receiver<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    plane: Plane,
 ) {
-    let app = routes().fallback(arm).with_state(inner);
+    let app = match plane {
+        Plane::Arm => routes().fallback(arm).with_state(inner),
+        Plane::KeyVault => axum::Router::new().fallback(keyvault).with_state(inner),
+    };
     let served = axum::serve(
         KillListener(listener),
         app.into_make_service_with_connect_info::<ConnKill>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = stop.await;
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
     })
     .await;
     if let Err(e) = served {
@@ -149,6 +162,7 @@ struct Note<'a> {
     fault: Option<u64>,
 }
 
+/// The ARM listener: Key Vault paths are not ARM's, so they find no route here.
 async fn arm(
     State(inner): State<Arc<Inner>>,
     ConnectInfo(conn): ConnectInfo<ConnKill>,
@@ -157,14 +171,50 @@ async fn arm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let routed = match segs.first() {
+        Some(s) if s.eq_ignore_ascii_case("keyvault") => None,
+        _ => route(&segs),
+    };
+    front(inner, conn, routed, method, &uri, headers, body).await
+}
+
+/// The Key Vault listener: `/keys/...` of the vault the `Host` header names.
+async fn keyvault(
+    State(inner): State<Arc<Inner>>,
+    ConnectInfo(conn): ConnectInfo<ConnKill>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let vault = host.split('.').next().unwrap_or_default();
+    let named = host.contains('.') && !vault.is_empty() && vault.parse::<u8>().is_err();
+    let mut segs = vec!["keyvault", vault];
+    segs.extend(uri.path().split('/').filter(|s| !s.is_empty()));
+    let routed = if named { route(&segs) } else { None };
+    front(inner, conn, routed, method, &uri, headers, body).await
+}
+
+async fn front(
+    inner: Arc<Inner>,
+    conn: ConnKill,
+    routed: Option<super::router::Route>,
+    method: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
     let m = method.as_str();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let routed = route(&segs);
     let mut note = Note {
         method: m,
         path,
-        api_version: api_version(&uri),
+        api_version: api_version(uri),
         journal_id: routed
             .as_ref()
             .map(|r| r.journal_id.clone())

@@ -110,6 +110,35 @@ impl T {
         Resp::read(rb.send().await.expect("request sent")).await
     }
 
+    /// A Key Vault request: `path` (`/keys/...`) on the mock's Key Vault listener, addressed to
+    /// `https://{vault}.vault.azure.net` through the `Host` header, as the operator's
+    /// `--keyvault-endpoint` sends it.
+    pub async fn kv(&self, method: &str, vault: &str, path: &str, body: Option<Value>) -> Resp {
+        self.kv_v(method, vault, path, "7.4", body).await
+    }
+
+    /// [`T::kv`] at a given api-version.
+    pub async fn kv_v(
+        &self,
+        method: &str,
+        vault: &str,
+        path: &str,
+        version: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let url = format!("{}{path}?api-version={version}", self.mock.keyvault_url());
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self
+            .http
+            .request(m, url)
+            .header("host", format!("{vault}.vault.azure.net"))
+            .bearer_auth(self.mock.token());
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Resp::read(rb.send().await.expect("request sent")).await
+    }
+
     pub async fn get_abs(&self, url: &str) -> Resp {
         let r = self
             .http

@@ -6,7 +6,7 @@ use std::time::Duration;
 use azure_core::{Method, Request, Url};
 
 use engram_operator::api::{self, EffectiveSpec, EngramDataPlaneStatus};
-use engram_operator::azure::{Arm, ArmSettings};
+use engram_operator::azure::Arm;
 use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
 use engram_operator::reconcile::{self, Context, Outcome};
 
@@ -24,13 +24,15 @@ pub async fn mock() -> MockArm {
     m
 }
 
-/// POST a Key Vault key action (`create`, `rotate`) on the prod key; returns the new version.
+/// POST a Key Vault key action (`create`, `rotate`) on the prod key, on the mock's Key Vault
+/// listener as the vault's host; returns the new version.
 pub async fn kv_key(m: &MockArm, action: &str) -> String {
     let url = format!(
-        "{}/keyvault/kv-acme-prod/keys/engram-cmk/{action}?api-version=7.4",
-        m.base_url()
+        "{}/keys/engram-cmk/{action}?api-version=7.4",
+        m.keyvault_url()
     );
     let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
+    req.insert_header("host", "kv-acme-prod.vault.azure.net");
     req.insert_header("authorization", format!("Bearer {}", m.token()));
     req.insert_header("content-type", "application/json");
     req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
@@ -46,7 +48,7 @@ pub async fn kv_key(m: &MockArm, action: &str) -> String {
 }
 
 pub fn arm(m: &MockArm) -> Arm {
-    let mut s = ArmSettings::with_token(m.base_url(), m.token());
+    let mut s = m.arm_settings();
     s.min_backoff = Duration::from_millis(5);
     Arm::new(s).expect("client")
 }
