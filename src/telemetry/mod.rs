@@ -18,17 +18,74 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the global tracing subscriber; RUST_LOG filters (default `info`). Logs go to stderr so
-/// stdout stays for command output. Calling it twice is harmless.
+/// Targets of dependencies that log whole requests (headers included) below info. azure_core
+/// 0.21 redacts every header except `Authorization` and its transport policy prints the request at
+/// debug; HTTP client internals may print headers at trace. They are held at info, whatever
+/// RUST_LOG says; our own policy logs request lines without credentials.
+const PINNED: &[&str] = &[
+    "azure_core",
+    "azure_identity",
+    "azure_mgmt_postgresql",
+    "azure_mgmt_storage",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "kube_client",
+    "tower_http",
+];
+
+/// Whether an event or span of `target` at `level` may be logged at all.
+pub fn allowed(target: &str, level: &tracing::Level) -> bool {
+    let pinned = PINNED.iter().any(|p| {
+        target
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    });
+    !pinned || *level <= tracing::Level::INFO
+}
+
+/// Install the global tracing subscriber; RUST_LOG filters (default `info`), except that the
+/// [`PINNED`] targets never log below info. Logs go to stderr so stdout stays for command output.
+/// Calling it twice is harmless.
 pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let pin = tracing_subscriber::filter::filter_fn(|m| allowed(m.target(), m.level()));
     // Colour only on a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Human => builder.finish().with(pin).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(pin)
+            .try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+    use tracing::Level;
+
+    #[test]
+    fn request_logging_targets_are_held_at_info() {
+        assert!(!allowed("azure_core::policies::transport", &Level::DEBUG));
+        assert!(!allowed("azure_core", &Level::TRACE));
+        assert!(!allowed(
+            "hyper_util::client::legacy::client",
+            &Level::TRACE
+        ));
+        assert!(allowed("azure_core::policies::transport", &Level::INFO));
+        assert!(allowed("azure_core", &Level::WARN));
+        assert!(allowed("engram_operator::azure", &Level::TRACE));
+        // A prefix of a name is not the crate.
+        assert!(allowed("hyperlocal", &Level::TRACE));
+    }
 }
