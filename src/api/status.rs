@@ -39,6 +39,20 @@ pub struct EngramDataPlaneStatus {
     /// When the last reconcile finished (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconcile_time: Option<String>,
+    /// An access failure being retried (AuthorizationFailed, CredentialInvalid): the wait before
+    /// the next try doubles from `since`, from 1 to 30 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryState>,
+}
+
+/// The failure a data plane is retrying, and since when.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryState {
+    /// The condition reason (AuthorizationFailed or CredentialInvalid).
+    pub reason: String,
+    /// When it was first seen (RFC 3339).
+    pub since: String,
 }
 
 /// Summary of the observed PostgreSQL server.

@@ -90,9 +90,8 @@ impl Credentials {
         match self {
             Self::Static(t) => Ok(Arc::new(StaticToken(Secret::new(t.clone())))),
             Self::TokenFile(p) => Ok(Arc::new(FileToken(p.clone()))),
-            Self::Chain => {
-                azure_identity::create_credential().map_err(|e| ArmError::Credential(e.to_string()))
-            }
+            Self::Chain => azure_identity::create_credential()
+                .map_err(|e| ArmError::CredentialInvalid(e.to_string())),
         }
     }
 }

@@ -1,5 +1,7 @@
-//! ARM errors and their classification: retryable (429, 5xx, network, 409 busy) versus fatal
-//! (400 InvalidParameter and kin), as ASO classifies them. Messages never carry tokens.
+//! ARM errors and their classification: retryable (429, 5xx, network, 409 busy), authorization
+//! (401/403 to a token we could get), credentials (no token at all), and fatal (400
+//! InvalidParameter and kin: the service refuses the request as sent). Operation failure codes are
+//! classified the same way ([`operation_failure_is_transient`]). Messages never carry tokens.
 
 use std::time::Duration;
 
@@ -32,9 +34,17 @@ pub enum ArmError {
     /// The response could not be understood.
     #[error("unexpected ARM response: {0}")]
     Decode(String),
-    /// Credentials could not produce a token.
-    #[error("credential: {0}")]
-    Credential(String),
+    /// ARM answered 401 or 403 to a token we obtained: a role assignment is missing or the token
+    /// is for the wrong tenant. ARM's message names the missing action.
+    #[error("authorization failed (HTTP {status} {code}): {message}")]
+    AuthorizationFailed {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No token could be obtained (credential chain, token file).
+    #[error("no credential: {0}")]
+    CredentialInvalid(String),
     /// A URL outside the ARM host and the cloud's Key Vaults: no token is sent there.
     #[error("refusing to send a token to {host:?}: it is neither the Resource Manager host nor a Key Vault of {cloud}")]
     TokenHostRefused { host: String, cloud: &'static str },
@@ -44,6 +54,26 @@ impl ArmError {
     /// True for the transient classes (the engine requeues them with backoff).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Retryable(..) | Self::Busy(_))
+    }
+
+    /// True for the access classes (authorization, credential): long-running modes retry them
+    /// with a capped exponential backoff (1 to 30 minutes); one-shot commands exit.
+    pub fn is_access(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthorizationFailed { .. } | Self::CredentialInvalid(_)
+        )
+    }
+
+    /// The condition reason for this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::AuthorizationFailed { .. } => "AuthorizationFailed",
+            Self::CredentialInvalid(_) => "CredentialInvalid",
+            Self::TokenHostRefused { .. } => "TokenHostRefused",
+            e if e.is_transient() => "ArmUnavailable",
+            _ => "ArmError",
+        }
     }
 
     /// True for the classes retried inline with backoff.
@@ -75,6 +105,13 @@ pub fn classify(f: &HttpFailure) -> ArmError {
     {
         return ArmError::Busy(f.to_string());
     }
+    if matches!(f.status, 401 | 403) {
+        return ArmError::AuthorizationFailed {
+            status: f.status,
+            code: f.code.clone(),
+            message: f.message.clone(),
+        };
+    }
     let retryable = matches!(f.status, 429 | 408 | 500..=599);
     if retryable {
         ArmError::Retryable(f.to_string(), f.retry_after)
@@ -102,10 +139,37 @@ pub fn from_core(e: azure_core::Error) -> ArmError {
                 retry_after: None,
             })
         }
-        azure_core::error::ErrorKind::Credential => ArmError::Credential(e.to_string()),
+        azure_core::error::ErrorKind::Credential => ArmError::CredentialInvalid(e.to_string()),
         azure_core::error::ErrorKind::DataConversion => ArmError::Decode(e.to_string()),
         _ => ArmError::Retryable(e.to_string(), None),
     }
+}
+
+/// Codes with which a long-running operation ends `Failed` or `Canceled` although the request was
+/// fine: seen in real ARM traffic (ServerIsBusy after a configuration PUT accepted while the
+/// server was updating, InternalServerError, OperationCancelled) and their kin. The next pass
+/// observes afresh and, if still needed, writes again. Any other code is the service refusing the
+/// request (InvalidParameter and kin): fatal until the spec changes.
+const TRANSIENT_OPERATION_CODES: [&str; 12] = [
+    "ServerIsBusy",
+    "ServerBusy",
+    "AnotherOperationInProgress",
+    "OperationInProgress",
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
+    "GatewayTimeout",
+    "OperationTimedOut",
+    "OperationCancelled",
+    "OperationCanceled",
+    "Canceled",
+];
+
+/// Whether an operation that ended with `code` may simply be tried again.
+pub fn operation_failure_is_transient(code: &str) -> bool {
+    TRANSIENT_OPERATION_CODES
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(code))
 }
 
 /// Parse ARM's error body `{"error":{"code","message"}}`.
@@ -159,10 +223,20 @@ mod tests {
             (400, "InvalidParameter"),
             (400, "ServerIsNotReady"),
             (409, "StorageShrinkNotAllowed"),
-            (403, "AuthorizationFailed"),
             (404, "ResourceNotFound"),
         ] {
             assert!(!classify(&f(s, c)).is_retryable(), "{s} {c}");
+        }
+        for (s, c) in [
+            (403, "AuthorizationFailed"),
+            (401, "InvalidAuthenticationToken"),
+        ] {
+            let e = classify(&f(s, c));
+            assert!(
+                matches!(e, ArmError::AuthorizationFailed { .. }) && e.is_access(),
+                "{s} {c}"
+            );
+            assert_eq!(e.reason(), "AuthorizationFailed");
         }
     }
 

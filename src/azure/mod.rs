@@ -248,7 +248,7 @@ impl Arm {
             .credential
             .get_token(&[cloud::scope(self.cloud, aud)])
             .await
-            .map_err(|e| ArmError::Credential(e.to_string()))?;
+            .map_err(|e| ArmError::CredentialInvalid(e.to_string()))?;
         let (url, host) = match (aud, &self.keyvault_override) {
             (cloud::Audience::KeyVault, Some(base)) => {
                 let host = url.host_str().unwrap_or_default().to_owned();

@@ -91,11 +91,8 @@ pub fn arm_unreadable(
     s.errors = errors;
     let g = ctx.generation;
     let transient = e.is_transient();
-    let reason = if transient {
-        "ArmUnavailable"
-    } else {
-        "ArmError"
-    };
+    let access = e.is_access();
+    let reason = e.reason();
     conditions::set(
         &mut s.conditions,
         READY,
@@ -114,16 +111,37 @@ pub fn arm_unreadable(
         g,
         ctx.now,
     );
-    let requeue = transient
-        .then(|| super::jittered(ctx.poll_interval.max(std::time::Duration::from_secs(1))));
+    let requeue = if access {
+        // Retried from the moment it began, doubling: 1, 1, 2, 4 ... 30 minutes.
+        let since = prev
+            .retry
+            .as_ref()
+            .filter(|r| r.reason == reason)
+            .and_then(|r| OffsetDateTime::parse(&r.since, &Rfc3339).ok())
+            .unwrap_or(ctx.now);
+        s.retry = Some(crate::api::status::RetryState {
+            reason: reason.to_owned(),
+            since: rfc3339(since),
+        });
+        Some(access_backoff(ctx.now - since))
+    } else {
+        transient.then(|| super::jittered(ctx.poll_interval.max(std::time::Duration::from_secs(1))))
+    };
     Outcome {
         status: s,
         requeue_after: requeue,
         plan: None,
         writes: 0,
-        fatal: !transient,
+        fatal: !transient && !access,
         settled: !transient,
     }
+}
+
+/// The wait before retrying an access failure that began `elapsed` ago: as long as it has lasted,
+/// at least 1 minute and at most 30, so tries double without a counter and survive a restart.
+pub fn access_backoff(elapsed: time::Duration) -> std::time::Duration {
+    let secs = elapsed.whole_seconds().clamp(60, 30 * 60);
+    std::time::Duration::from_secs(secs as u64)
 }
 
 pub struct Inputs<'a> {
