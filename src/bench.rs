@@ -53,6 +53,7 @@ async fn pass_all(
         generation: Some(1),
         poll_interval: Duration::from_millis(1),
         dry_run: false,
+        max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
     };
     let outcomes: Vec<Outcome> = stream::iter(planes.iter().zip(statuses.iter()))
         .map(|(eff, prev)| reconcile::reconcile(arm, Ok(eff), prev, &ctx))

@@ -104,6 +104,34 @@ pub enum BenchTarget {
     },
 }
 
+/// A duration such as `2h`, `90m`, `600s` or `600` (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Age(pub std::time::Duration);
+
+impl std::str::FromStr for Age {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim();
+        let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => s.split_at(i),
+            None => (s, "s"),
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a number with s, m or h"))?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            _ => return Err(format!("{s:?}: unit must be s, m or h")),
+        };
+        if secs == 0 {
+            return Err("must be more than zero".into());
+        }
+        Ok(Age(std::time::Duration::from_secs(secs)))
+    }
+}
+
 /// A secret given on the command line or in the environment: never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretArg(pub String);
@@ -212,6 +240,10 @@ pub struct RunArgs {
     /// Seconds between polls of an operation in flight when ARM sends no Retry-After.
     #[arg(long = "poll-seconds", default_value_t = 10.0)]
     pub poll_seconds: f64,
+    /// Drop a pending ARM operation older than this (e.g. 2h, 90m, 600s) and observe its resource
+    /// afresh, with a warning.
+    #[arg(long = "max-operation-age", default_value = "2h")]
+    pub max_operation_age: Age,
     /// Log format.
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

@@ -57,6 +57,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
                 .or_else(|| args.namespace.clone())
                 .unwrap_or_else(|| "default".into()),
             poll_interval,
+            max_operation_age: args.max_operation_age.0,
         };
         crate::sources::kube::run(opts, arm, health)
             .await
@@ -71,6 +72,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     opts.once = args.once;
     opts.concurrency = args.concurrency;
     opts.poll_interval = poll_interval;
+    opts.max_operation_age = args.max_operation_age.0;
     opts.metrics = Some(health.metrics.clone());
     // Folder mode has no cache to sync: ready as soon as it runs.
     health.set_ready(true);

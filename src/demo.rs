@@ -97,6 +97,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
         generation: Some(1),
         poll_interval: Duration::from_millis(500),
         dry_run: false,
+        max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
     };
     let out = reconcile::reconcile(arm.as_ref(), Ok(&eff), &status, &ctx()).await;
     say(&format!(

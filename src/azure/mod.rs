@@ -285,6 +285,31 @@ impl Arm {
     }
 }
 
+/// The state of an operation from one poll's answer: 202 is running; an Azure-AsyncOperation
+/// body says InProgress, Succeeded, Failed or Canceled (with ARM's error code); a Location URL
+/// answers 200/204 with the result once done.
+pub fn op_state(status: u16, headers: &azure_core::headers::Headers, body: &[u8]) -> OpState {
+    if status == 202 {
+        return OpState::Running(policy::retry_after(headers));
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let Some(s) = v.get("status").and_then(|s| s.as_str()) else {
+        return OpState::Succeeded;
+    };
+    match s {
+        "Succeeded" => OpState::Succeeded,
+        "Failed" | "Canceled" | "Cancelled" => {
+            let e = v.get("error").cloned().unwrap_or_default();
+            let f = |k: &str| e.get(k).and_then(|x| x.as_str()).unwrap_or(s).to_owned();
+            OpState::Failed {
+                code: f("code"),
+                message: f("message"),
+            }
+        }
+        _ => OpState::Running(policy::retry_after(headers)),
+    }
+}
+
 /// The poll URL and Retry-After of an accepted write.
 fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
     let operation_url = headers
@@ -326,26 +351,7 @@ impl ArmApi for Arm {
         let (status, headers, body) = self
             .retrying("poll", || async { self.raw_get(operation_url).await })
             .await?;
-        if status == 202 {
-            return Ok(OpState::Running(policy::retry_after(&headers)));
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let Some(s) = v.get("status").and_then(|s| s.as_str()) else {
-            // A Location URL answers 200/204 with the final result once done.
-            return Ok(OpState::Succeeded);
-        };
-        Ok(match s {
-            "Succeeded" => OpState::Succeeded,
-            "Failed" | "Canceled" | "Cancelled" => {
-                let e = v.get("error").cloned().unwrap_or_default();
-                let f = |k: &str| e.get(k).and_then(|x| x.as_str()).unwrap_or(s).to_owned();
-                OpState::Failed {
-                    code: f("code"),
-                    message: f("message"),
-                }
-            }
-            _ => OpState::Running(policy::retry_after(&headers)),
-        })
+        Ok(op_state(status, &headers, &body))
     }
 
     fn stats(&self) -> &Stats {

@@ -14,10 +14,38 @@ use super::error::parse_body;
 use super::throttle::{Budget, Class};
 use crate::telemetry::metrics::Metrics;
 
-const REMAINING_READS: HeaderName =
-    HeaderName::from_static("x-ms-ratelimit-remaining-subscription-reads");
-const REMAINING_WRITES: HeaderName =
-    HeaderName::from_static("x-ms-ratelimit-remaining-subscription-writes");
+/// What ARM has left for this subscription, by class. Real ARM sends the `global-` names (reads,
+/// writes, deletes); the older per-region names are still read when a server sends them.
+const REMAINING: [(&str, Class); 5] = [
+    (
+        "x-ms-ratelimit-remaining-subscription-global-reads",
+        Class::Read,
+    ),
+    (
+        "x-ms-ratelimit-remaining-subscription-global-writes",
+        Class::Write,
+    ),
+    // Our budget counts a DELETE as a write.
+    (
+        "x-ms-ratelimit-remaining-subscription-global-deletes",
+        Class::Write,
+    ),
+    ("x-ms-ratelimit-remaining-subscription-reads", Class::Read),
+    ("x-ms-ratelimit-remaining-subscription-writes", Class::Write),
+];
+
+/// The remaining-request counts ARM reported in `headers`, by class.
+pub fn remaining(headers: &Headers) -> Vec<(Class, f64)> {
+    REMAINING
+        .iter()
+        .filter_map(|(name, c)| {
+            headers
+                .get_optional_str(&HeaderName::from_static(name))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|n| (*c, n))
+        })
+        .collect()
+}
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Request counters (for logs and the demo summary).
@@ -141,17 +169,8 @@ impl Policy for ArmPolicy {
             }
         };
         record(Some(u16::from(response.status())));
-        for (name, c) in [
-            (&REMAINING_READS, Class::Read),
-            (&REMAINING_WRITES, Class::Write),
-        ] {
-            if let Some(n) = response
-                .headers()
-                .get_optional_str(name)
-                .and_then(|v| v.parse::<f64>().ok())
-            {
-                self.budget.observe_remaining(&sub, c, n);
-            }
+        for (c, n) in remaining(response.headers()) {
+            self.budget.observe_remaining(&sub, c, n);
         }
         let status = u16::from(response.status());
         if response.status().is_success() {

@@ -104,6 +104,9 @@ pub struct Begin<'a> {
     pub effect: Effect,
     /// `properties.state` shown while the operation runs.
     pub transitional: Option<&'static str>,
+    /// The operation is accepted but will end `Failed` with this error (as Azure does with a
+    /// configuration write sent while the server is busy).
+    pub failure: Option<ArmError>,
 }
 
 /// Start an operation and answer 202 with its headers.
@@ -134,7 +137,7 @@ pub fn begin(world: &mut World, req: &Req, b: Begin) -> Reply {
         status: OpStatus::InProgress,
         effect: b.effect,
         prior_state,
-        failure: req.fail_op.clone(),
+        failure: b.failure.or_else(|| req.fail_op.clone()),
         error: None,
     };
     let reply = accepted(req, &op);
@@ -167,9 +170,13 @@ fn url(base: &str, op: &Operation, leaf: &str) -> String {
     } else {
         "Microsoft.DBforPostgreSQL"
     };
+    // A location may be a display name ("UK South"), sent URL-encoded as Azure does.
     format!(
         "{base}/subscriptions/{}/providers/{ns}/locations/{}/{leaf}/{}?api-version={}",
-        op.sub, op.location, op.id, op.api_version
+        op.sub,
+        op.location.replace(' ', "%20"),
+        op.id,
+        op.api_version
     )
 }
 

@@ -114,6 +114,19 @@ pub struct MockConfig {
     pub auto_start_after: Duration,
     /// The journal keeps this many most recent entries (counts per resource are kept for all).
     pub journal_capacity: usize,
+    /// A configuration write sent while its server is busy: accepted, then the operation fails
+    /// with `ServerIsBusy` (Azure, seen in real traffic; the default), or refused with 409 at once.
+    pub busy_configuration_writes: BusyWrites,
+}
+
+/// How the mock answers a server-parameter write while the server is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyWrites {
+    /// 202 Accepted; the operation then ends `Failed` with `ServerIsBusy` (as Azure does).
+    #[default]
+    AcceptThenFail,
+    /// 409 `ServerBusy` at once.
+    Reject,
 }
 
 impl Default for MockConfig {
@@ -126,6 +139,7 @@ impl Default for MockConfig {
             throttle: ThrottleConfig::default(),
             auto_start_after: Duration::from_secs(7 * 24 * 3600),
             journal_capacity: 100_000,
+            busy_configuration_writes: BusyWrites::default(),
         }
     }
 }

@@ -123,7 +123,29 @@ pub fn one(
         "GET" => Ok(Reply::json(200, cfg.body.clone()).with_etag(cfg)),
         "PUT" | "PATCH" => {
             if busy {
-                return Err(ArmError::busy(server));
+                if req.cfg.busy_configuration_writes == super::BusyWrites::Reject {
+                    return Err(ArmError::busy(server));
+                }
+                // Azure accepts it and fails the operation (real traffic, PG 19 → 29).
+                let unchanged = Effect::Commit(cfg.body.clone());
+                let why = ArmError::conflict(
+                    "ServerIsBusy",
+                    format!("Cannot complete operation while server '{server}' is busy processing another operation."),
+                );
+                return Ok(begin(
+                    world,
+                    req,
+                    Begin {
+                        kind: OpKind::PgConfiguration,
+                        target: &id,
+                        lock: &id,
+                        sub,
+                        location: &location,
+                        effect: unchanged,
+                        transitional: None,
+                        failure: Some(why),
+                    },
+                ));
             }
             if state != "Ready" {
                 return Err(ArmError::conflict(
@@ -165,6 +187,7 @@ pub fn one(
                     location: &location,
                     effect: Effect::Commit(new),
                     transitional: Some("Updating"),
+                    failure: None,
                 },
             ))
         }

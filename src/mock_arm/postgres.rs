@@ -84,7 +84,8 @@ pub fn server(
             if r.busy.is_some() {
                 return Err(ArmError::busy(name));
             }
-            let location = location_of(&r.body);
+            // Azure names the location by its display name here, URL-encoded (real traffic).
+            let location = display_name(&location_of(&r.body));
             Ok(begin(
                 world,
                 req,
@@ -96,6 +97,7 @@ pub fn server(
                     location: &location,
                     effect: Effect::Delete,
                     transitional: Some("Dropping"),
+                    failure: None,
                 },
             ))
         }
@@ -209,8 +211,29 @@ pub fn action(
             location: &location,
             effect,
             transitional: Some(transitional),
+            failure: None,
         },
     ))
+}
+
+/// The display name of a region ("uksouth" → "UK South"), for the regions the tests and
+/// examples use; others keep their name.
+fn display_name(location: &str) -> String {
+    let known = [
+        ("eastus", "East US"),
+        ("eastus2", "East US 2"),
+        ("westus", "West US"),
+        ("westus2", "West US 2"),
+        ("westus3", "West US 3"),
+        ("centralus", "Central US"),
+        ("uksouth", "UK South"),
+        ("westeurope", "West Europe"),
+        ("northeurope", "North Europe"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| *k == location)
+        .map_or_else(|| location.to_owned(), |(_, d)| (*d).to_owned())
 }
 
 fn location_of(body: &Value) -> String {
@@ -311,6 +334,7 @@ fn create(
             location: &location.replace(' ', "").to_ascii_lowercase(),
             effect: Effect::Commit(body),
             transitional: None,
+            failure: None,
         },
     ))
 }
@@ -369,6 +393,7 @@ fn update(
             location: &location,
             effect: Effect::Commit(new),
             transitional: Some("Updating"),
+            failure: None,
         },
     ))
 }

@@ -325,9 +325,11 @@ async fn front(
     let mut extra = Vec::new();
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
-        let header = match class {
-            OpClass::Read => "x-ms-ratelimit-remaining-subscription-reads",
-            OpClass::Write => "x-ms-ratelimit-remaining-subscription-writes",
+        // The names real ARM sends (the non-global ones never appear in real traffic).
+        let header = match (class, m) {
+            (OpClass::Read, _) => "x-ms-ratelimit-remaining-subscription-global-reads",
+            (OpClass::Write, "DELETE") => "x-ms-ratelimit-remaining-subscription-global-deletes",
+            (OpClass::Write, _) => "x-ms-ratelimit-remaining-subscription-global-writes",
         };
         match s.buckets.take(&inner.config.throttle, sub, class, elapsed) {
             Ok(left) => extra.push((header, left.to_string())),

@@ -144,6 +144,7 @@ fn create(
             location: &location.replace(' ', "").to_ascii_lowercase(),
             effect: Effect::Commit(body),
             transitional: None,
+            failure: None,
         },
     ))
 }

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::api::spec::Mode;
 use crate::api::status::PendingOperation;
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
+use crate::azure::error::operation_failure_is_transient;
 use crate::azure::{ArmApi, ArmError, OpState};
 use crate::plan::{self, Plan};
 
@@ -51,7 +52,12 @@ pub struct Context {
     pub poll_interval: Duration,
     /// Force observe mode (the `plan` command), whatever the spec says.
     pub dry_run: bool,
+    /// A pending operation older than this is dropped and its resource observed afresh.
+    pub max_operation_age: Duration,
 }
+
+/// Default of `--max-operation-age`: no ARM operation of ours should run this long.
+pub const DEFAULT_MAX_OPERATION_AGE: Duration = Duration::from_secs(2 * 3600);
 
 /// The resync period with ±20 % jitter.
 pub fn jittered(resync: Duration) -> Duration {
@@ -75,9 +81,21 @@ pub async fn reconcile(
     let mut transient = false;
     let mut retry_hint: Option<Duration> = None;
 
-    // 1. Pending operations: poll each once; keep those still running.
+    // 1. Pending operations: poll each once; keep those still running. An operation that failed
+    //    for a transient reason, that ARM no longer knows, or that is too old is dropped: the
+    //    pass observes afresh, and nothing stays blocked forever.
     let mut pending: Vec<PendingOperation> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     for op in &prev.pending_operations {
+        let what = format!("{} {}", op.resource, op.action);
+        if let Some(age) = age_of(op, ctx.now).filter(|a| *a > ctx.max_operation_age) {
+            tracing::warn!(resource = %op.resource, action = %op.action, age_s = age.as_secs(), "dropping an operation older than --max-operation-age; observing afresh");
+            notes.push(format!(
+                "{what}: operation dropped after {} min without an end; observed afresh",
+                age.as_secs() / 60
+            ));
+            continue;
+        }
         match arm.poll(&op.operation_url).await {
             Ok(OpState::Running(after)) => {
                 retry_hint = min_opt(retry_hint, after);
@@ -86,10 +104,23 @@ pub async fn reconcile(
             Ok(OpState::Succeeded) => {
                 tracing::info!(resource = %op.resource, action = %op.action, "operation succeeded")
             }
+            Ok(OpState::Failed { code, message }) if operation_failure_is_transient(&code) => {
+                tracing::warn!(resource = %op.resource, action = %op.action, %code, "operation failed transiently; observing afresh and retrying");
+                notes.push(format!(
+                    "{what}: operation ended {code}; retried: {message}"
+                ));
+                transient = true;
+            }
             Ok(OpState::Failed { code, message }) => {
                 tracing::warn!(resource = %op.resource, action = %op.action, %code, "operation failed");
-                errors.push(format!("{} {}: {code}: {message}", op.resource, op.action));
+                errors.push(format!("{what}: {code}: {message}"));
                 fatal = true;
+            }
+            Err(e) if operation_gone(&e) => {
+                tracing::warn!(resource = %op.resource, action = %op.action, error = %e, "operation status is gone; observing afresh");
+                notes.push(format!(
+                    "{what}: operation status no longer available ({e}); observed afresh"
+                ));
             }
             Err(e) => {
                 tracing::warn!(resource = %op.resource, error = %e, "cannot poll operation; keeping it");
@@ -168,6 +199,7 @@ pub async fn reconcile(
         plan: &plan,
         pending,
         errors,
+        notes,
         corrected: &corrected,
         enforce,
         fatal,
@@ -181,6 +213,27 @@ pub async fn reconcile(
         fatal,
         settled: fatal || !busy_now,
     }
+}
+
+/// How long ago an operation started (None when its start time cannot be read).
+fn age_of(op: &PendingOperation, now: OffsetDateTime) -> Option<Duration> {
+    let started = OffsetDateTime::parse(
+        &op.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Duration::try_from(now - started).ok()
+}
+
+/// ARM no longer answers for the operation: 404, 410, or 403 on its status URL.
+fn operation_gone(e: &ArmError) -> bool {
+    matches!(
+        e,
+        ArmError::Fatal {
+            status: 404 | 410,
+            ..
+        } | ArmError::AuthorizationFailed { status: 403, .. }
+    )
 }
 
 /// When to look again while something is in flight: ARM's Retry-After, else the poll interval.

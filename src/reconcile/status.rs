@@ -151,6 +151,8 @@ pub struct Inputs<'a> {
     pub plan: &'a Plan,
     pub pending: Vec<PendingOperation>,
     pub errors: Vec<String>,
+    /// Notes of this pass (operations dropped or retried).
+    pub notes: Vec<String>,
     pub corrected: &'a BTreeSet<(String, String)>,
     pub enforce: bool,
     pub fatal: bool,
@@ -199,11 +201,10 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         .map(|r| format!("{} {}: refused: {}", r.resource, r.field, r.reason))
         .chain(i.errors)
         .collect();
-    s.notes = plan
+    s.notes = i
         .notes
-        .iter()
-        .chain(plan.waiting.iter())
-        .cloned()
+        .into_iter()
+        .chain(plan.notes.iter().chain(plan.waiting.iter()).cloned())
         .collect();
     if let Some(why) = &i.eff.postgres.auto_sized {
         s.notes.push(format!("sku auto-sized: {why}"));

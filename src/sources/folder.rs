@@ -31,6 +31,8 @@ pub struct FolderOptions {
     pub concurrency: usize,
     /// Pause between polls of an operation in flight when ARM sends no Retry-After.
     pub poll_interval: Duration,
+    /// A pending ARM operation older than this is dropped (`--max-operation-age`).
+    pub max_operation_age: Duration,
     /// How often the folder is rescanned.
     pub scan_interval: Duration,
     /// `--once` gives up after this long.
@@ -47,6 +49,7 @@ impl FolderOptions {
             once: false,
             concurrency: 4,
             poll_interval: Duration::from_secs(10),
+            max_operation_age: crate::reconcile::DEFAULT_MAX_OPERATION_AGE,
             scan_interval: Duration::from_secs(2),
             once_timeout: Duration::from_secs(1800),
             metrics: None,
@@ -190,6 +193,7 @@ impl Folder {
                 generation: Some(plane.generation),
                 poll_interval: self.opts.poll_interval,
                 dry_run: false,
+                max_operation_age: self.opts.max_operation_age,
             };
             let name = plane.name.clone();
             set.spawn(async move {

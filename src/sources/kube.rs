@@ -72,6 +72,8 @@ pub struct Ctx {
     pub health: Arc<Health>,
     /// Pause between polls of an operation in flight when ARM sends no Retry-After.
     pub poll_interval: Duration,
+    /// A pending ARM operation older than this is dropped (`--max-operation-age`).
+    pub max_operation_age: Duration,
     /// Backoff after an error of the Kubernetes API.
     pub error_backoff: Duration,
     /// Open drift and pending operations per data plane, for the gauges.
@@ -97,6 +99,7 @@ impl Ctx {
             gate,
             health,
             poll_interval: Duration::from_secs(10),
+            max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
             error_backoff: Duration::from_secs(30),
             open: Mutex::new(BTreeMap::new()),
         }
@@ -170,6 +173,7 @@ fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
         generation: o.metadata.generation,
         poll_interval: ctx.poll_interval,
         dry_run: false,
+        max_operation_age: ctx.max_operation_age,
     }
 }
 
@@ -384,6 +388,7 @@ pub struct KubeOptions {
     /// Namespace of the Lease (the operator's own namespace).
     pub lease_namespace: String,
     pub poll_interval: Duration,
+    pub max_operation_age: Duration,
 }
 
 /// A stream that yields each time this replica becomes leader (so every object is reconciled);
@@ -420,6 +425,7 @@ pub async fn run(
     };
     let mut ctx = Ctx::new(client, arm, gate.clone(), health.clone(), &opts.identity);
     ctx.poll_interval = opts.poll_interval;
+    ctx.max_operation_age = opts.max_operation_age;
     let controller = Controller::new(api, watcher::Config::default().any_semantic());
     let store = controller.store();
     let ready = health.clone();

@@ -79,6 +79,7 @@ pub fn ctx() -> Context {
         generation: Some(1),
         poll_interval: Duration::from_millis(10),
         dry_run: false,
+        max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
     }
 }
 
