@@ -145,6 +145,8 @@ pub enum Op {
     Storage(StorageOp),
     /// PUT one metric alert rule (create or full replace; synchronous, no LRO).
     AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
+    /// DELETE one metric alert rule of the plane (teardown under `deletion: delete` only).
+    AlertDelete(alerts::AlertTarget),
 }
 
 /// One write the plan wants, with the field changes it corrects.
