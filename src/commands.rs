@@ -102,7 +102,9 @@ pub async fn plan(file: &Path, arm: &ArmArgs, out: &mut impl Write) -> Result<i3
             return Ok(1);
         }
     };
-    let p = plan::plan_all(&eff, &observed, time::OffsetDateTime::now_utc());
+    // No status here: nothing is known to be this plane's, so nothing undeclared is shown removed.
+    let memory = plan::Memory::default();
+    let p = plan::plan_all(&eff, &observed, &memory, time::OffsetDateTime::now_utc());
     let (text, sum) = plan::render::terraform(&p);
     crate::cli::write_out(out, &text)?;
     Ok(if sum.refused > 0 {

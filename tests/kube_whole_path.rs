@@ -159,9 +159,9 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
     m.advance(LRO);
     until_ready(&m, &mut obj, &arm).await;
 
-    // 5. Deleted under `deletion: delete`. The server goes (one DELETE, then waiting on it); the
-    //    storage account holds a container under legal hold, so it is refused, status says why,
-    //    and the finalizer stays.
+    // 5. Deleted under `deletion: delete`. The storage account holds a container under legal
+    //    hold, so it is refused; teardown is all or nothing, so nothing else goes either (not the
+    //    server, not the alert rules), status says why, and the finalizer stays.
     obj = deleting(obj);
     let mut refused_events = 0;
     for _ in 0..6 {
@@ -188,10 +188,11 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
             .filter(|e| e.method == "DELETE" && e.path.starts_with(prefix))
             .count()
     };
+    assert_eq!(deletes(SERVER), 0, "all or nothing: the server is kept");
     assert_eq!(
-        deletes(SERVER),
-        1,
-        "one DELETE, then waiting on the operation"
+        journal.iter().filter(|e| e.method == "DELETE").count(),
+        0,
+        "not one DELETE while a part is refused"
     );
     assert_eq!(deletes("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-engram-prod/providers/Microsoft.Storage"), 0);
     let status = obj.status.clone().unwrap();
@@ -208,6 +209,14 @@ async fn fresh_object_to_ready_drift_corrected_then_deleted() {
         .iter()
         .any(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == "DeletionBlocked"));
     assert_eq!(refused_events, 1, "the refusal is announced once");
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains("nothing is deleted")),
+        "{:?}",
+        status.notes
+    );
 
     // 6. The owner chooses to keep the account: `deletion: retain` releases the finalizer, no ARM write.
     set_deletion(&mut obj, "retain");

@@ -378,3 +378,74 @@ async fn containers_are_listed_with_their_protection() {
         "ParentResourceNotFound"
     );
 }
+
+/// Like Azure, an account holding a container under legal hold or a locked time-based policy
+/// cannot be deleted (409 AccountProtectedFromDeletion); once the protection is gone it can.
+#[tokio::test]
+async fn an_account_with_a_protected_container_cannot_be_deleted() {
+    let t = start().await;
+    t.create_account("acct2", account()).await;
+    let id = account_id("acct2");
+    let held = format!("{id}/blobServices/default/containers/held");
+    assert_eq!(
+        t.call("PUT", &held, Some(ST), Some(json!({}))).await.status,
+        201
+    );
+    let hold = format!("{held}/setLegalHold");
+    let tags = json!({"tags": ["audit"]});
+    t.call("POST", &hold, Some(ST), Some(tags.clone())).await;
+    let del = t.call("DELETE", &id, Some(ST), None).await;
+    assert_eq!(
+        (del.status, del.code()),
+        (409, "AccountProtectedFromDeletion"),
+        "{:?}",
+        del.body
+    );
+    let msg = del.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("held") && msg.contains("legal hold"), "{msg}");
+    t.call(
+        "POST",
+        &format!("{held}/clearLegalHold"),
+        Some(ST),
+        Some(tags),
+    )
+    .await;
+
+    let locked = format!("{id}/blobServices/default/containers/locked");
+    t.call("PUT", &locked, Some(ST), Some(json!({}))).await;
+    let pol = format!("{locked}/immutabilityPolicies/default");
+    let p = t
+        .call(
+            "PUT",
+            &pol,
+            Some(ST),
+            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 1}})),
+        )
+        .await;
+    let etag = p.header("etag").expect("etag");
+    // An unlocked policy does not protect the account.
+    assert_eq!(t.call("GET", &id, Some(ST), None).await.status, 200);
+    t.call_h(
+        "POST",
+        &format!("{pol}/lock"),
+        Some(ST),
+        None,
+        &[("if-match", etag.as_str())],
+    )
+    .await;
+    let del = t.call("DELETE", &id, Some(ST), None).await;
+    assert_eq!(
+        (del.status, del.code()),
+        (409, "AccountProtectedFromDeletion")
+    );
+    let msg = del.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("locked") && msg.contains("locked immutability"),
+        "{msg}"
+    );
+    assert_eq!(
+        t.call("GET", &id, Some(ST), None).await.status,
+        200,
+        "still there"
+    );
+}

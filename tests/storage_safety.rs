@@ -93,7 +93,8 @@ async fn a_held_container_is_never_deleted_and_retain_deletes_nothing() {
         "retain makes no ARM request at all"
     );
 
-    // delete, but record-plane carries a legal hold: the account is refused (the server may go).
+    // delete, but record-plane carries a legal hold: the account is refused, and with it
+    // everything (teardown is all or nothing, see tests/teardown.rs).
     eff.deletion = DeletionPolicy::Delete;
     let before = m.journal().len();
     let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
@@ -111,11 +112,12 @@ async fn a_held_container_is_never_deleted_and_retain_deletes_nothing() {
     );
     assert!(!c.done);
 
-    // The hold is cleared through the spec (one clearLegalHold), then the account may go.
+    // The hold is cleared through the spec (one clearLegalHold), then the account may go. The
+    // status that remembers the operator set the hold is kept: without it the hold would stay.
     let mut kept = eff.clone();
     kept.deletion = DeletionPolicy::Retain;
     kept.storage.containers[0].legal_holds.clear();
-    let out = converge(&m, &arm, &kept, Default::default()).await;
+    let out = converge(&m, &arm, &kept, ready.status.clone()).await;
     assert!(out.ready(), "{:#?}", out.status);
     eff.storage.containers[0].legal_holds.clear();
     let before = m.journal().len();

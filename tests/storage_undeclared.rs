@@ -1,37 +1,32 @@
-//! Containers that exist in Azure but not in the spec: kept under `retain`; deleted under `delete`,
-//! except one with a legal hold, which is refused with a reason and never touched.
+//! Containers that exist in Azure but not in the spec. Rewritten for issue 11 item 5 (never remove
+//! what someone else put there): an ordinary reconcile never deletes one, whatever
+//! `policy.deletion` says (that policy is about deleting the whole data plane). Only
+//! `storage.pruneUndeclaredContainers: true` deletes undeclared containers, with their data, and
+//! never one with a legal hold, which is refused with a reason and never touched.
 
 mod storage_support;
 mod support;
 
-use azure_core::{Method, Request, Url};
+use azure_core::Method;
 use engram_operator::api::spec::DeletionPolicy;
 use storage_support::*;
 use support::*;
 
-/// A write made by someone else (another tool, the portal): not through the operator.
-async fn outside_write(
-    m: &engram_operator::mock_arm::MockArm,
-    method: Method,
-    path: &str,
-    body: &str,
-) {
-    let url = format!("{}{path}?api-version=2023-05-01", m.base_url());
-    let mut req = Request::new(Url::parse(&url).expect("url"), method);
-    req.insert_header("authorization", format!("Bearer {}", m.token()));
-    req.insert_header("content-type", "application/json");
-    req.set_body(body.as_bytes().to_vec());
-    let rsp = azure_core::new_http_client()
-        .execute_request(&req)
-        .await
-        .expect("request");
-    assert!(rsp.status().is_success(), "{path}: {}", rsp.status());
+fn stored_ids(m: &engram_operator::mock_arm::MockArm) -> Vec<String> {
+    m.dump()["resources"]
+        .as_object()
+        .map(|r| r.keys().map(|k| k.to_lowercase()).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
-async fn undeclared_containers_follow_the_deletion_policy() {
-    let mut eff = prod();
-    let (m, arm, _, out) = ready_prod(&eff).await;
+async fn undeclared_containers_are_kept_unless_pruning_is_declared() {
+    let mut eff = dev();
+    // dev declares only the profile's record-plane; pruning is allowed in dev.
+    let m = mock().await;
+    let arm = arm(&m);
+    let out = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(out.ready(), "{:#?}", out.status);
     let scratch = container_id(&eff, "scratch");
     let evidence = container_id(&eff, "evidence");
     outside_write(&m, Method::Put, &scratch, "{}").await;
@@ -44,15 +39,36 @@ async fn undeclared_containers_follow_the_deletion_policy() {
     )
     .await;
 
-    // retain (the prod default): both stay, not a single write.
-    let before = m.journal().len();
-    let kept = pass(&arm, &eff, &out.status).await;
-    assert_eq!(writes_since(&m, before), vec![], "{:?}", kept.plan);
+    // An ordinary reconcile, under retain and under delete: both stay, not a single write,
+    // and the plane stays Ready (they are reported as notes).
+    let mut status = out.status;
+    for deletion in [DeletionPolicy::Retain, DeletionPolicy::Delete] {
+        eff.deletion = deletion;
+        let before = m.journal().len();
+        let kept = pass(&arm, &eff, &status).await;
+        assert_eq!(
+            writes_since(&m, before),
+            vec![],
+            "{deletion:?}: {:?}",
+            kept.plan
+        );
+        assert!(kept.ready(), "{deletion:?}: {:#?}", kept.status);
+        assert!(
+            kept.status
+                .notes
+                .iter()
+                .any(|n| n.contains("scratch") && n.contains("not declared: kept")),
+            "{:?}",
+            kept.status.notes
+        );
+        status = kept.status;
+    }
 
-    // delete: the plain container goes with one DELETE; the held one is refused, untouched.
-    eff.deletion = DeletionPolicy::Delete;
+    // pruneUndeclaredContainers: the plain container goes with one DELETE; the held one is
+    // refused, untouched.
+    eff.storage.prune_undeclared_containers = true;
     let before = m.journal().len();
-    let out = pass(&arm, &eff, &kept.status).await;
+    let out = pass(&arm, &eff, &status).await;
     let w = writes_since(&m, before);
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].0, "DELETE");
@@ -65,13 +81,7 @@ async fn undeclared_containers_follow_the_deletion_policy() {
         "{:?}",
         out.status.errors
     );
-    let dump = m.dump();
-    let ids: Vec<String> = dump["resources"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.to_lowercase())
-        .collect();
+    let ids = stored_ids(&m);
     assert!(!ids.contains(&scratch.to_lowercase()));
     assert!(
         ids.contains(&evidence.to_lowercase()),

@@ -40,6 +40,10 @@ pub struct EffectiveStorage {
     pub public_network_access: PublicNetworkAccess,
     pub containers: Vec<ContainerSpec>,
     pub lifecycle: Vec<LifecycleRule>,
+    /// The spec is the whole management policy (undeclared rules are removed).
+    pub lifecycle_exclusive: bool,
+    /// Undeclared, unprotected containers are deleted.
+    pub prune_undeclared_containers: bool,
 }
 
 /// Resolved alert settings.
@@ -208,6 +212,8 @@ fn apply_profile(
                 .lifecycle
                 .clone()
                 .unwrap_or_else(default_lifecycle),
+            lifecycle_exclusive: spec.storage.lifecycle_exclusive.unwrap_or(false),
+            prune_undeclared_containers: spec.storage.prune_undeclared_containers.unwrap_or(false),
         },
         alerts: EffectiveAlerts {
             action_group_id: alerts.action_group_id,
@@ -268,6 +274,8 @@ impl EffectiveSpec {
                 public_network_access: Some(self.storage.public_network_access),
                 containers: Some(self.storage.containers.clone()),
                 lifecycle: Some(self.storage.lifecycle.clone()),
+                lifecycle_exclusive: Some(self.storage.lifecycle_exclusive),
+                prune_undeclared_containers: Some(self.storage.prune_undeclared_containers),
             },
             alerts: Some(AlertsSpec {
                 action_group_id: self.alerts.action_group_id.clone(),

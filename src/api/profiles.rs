@@ -42,6 +42,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                prune_allowed: true,
                 alerts,
             },
             Self::Test => Profile {
@@ -56,6 +57,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                prune_allowed: true,
                 alerts,
             },
             Self::Uat => Profile {
@@ -70,6 +72,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                prune_allowed: false,
                 alerts,
             },
             Self::Prod => Profile {
@@ -84,6 +87,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                prune_allowed: false,
                 alerts,
             },
         }
@@ -138,6 +142,9 @@ pub struct Profile {
     pub maintenance_window: Option<(u8, u8, u8)>,
     /// Whether a customer-managed key is required (seed §4: CMK is critical for customer data).
     pub cmk_required: bool,
+    /// Whether `storage.pruneUndeclaredContainers` may be set: pruning deletes containers with
+    /// their data, which the record plane of uat and prod must never lose by a spec omission.
+    pub prune_allowed: bool,
     /// Alert thresholds.
     pub alerts: AlertDefaults,
 }

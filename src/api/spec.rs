@@ -344,6 +344,18 @@ pub struct StorageSpec {
     /// Lifecycle management rules (tiering by prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<LifecycleRule>>,
+    /// false (default): the account's one management policy is shared. When the operator writes it,
+    /// it keeps every rule that this spec does not name and that it did not create (another team's,
+    /// the portal's), and reports them. true: this spec is the whole policy and every undeclared
+    /// rule is removed on the next write. Needs `lifecycle` declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_exclusive: Option<bool>,
+    /// false (default): a container that is not in `containers` is never deleted; it is reported.
+    /// true: undeclared containers are DELETED, AND EVERY BLOB IN THEM WITH THEM, except one under a
+    /// legal hold or a locked immutability policy (refused). Only in dev and test, and only with
+    /// `containers` declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_undeclared_containers: Option<bool>,
 }
 
 /// Storage replication SKUs.
@@ -385,7 +397,8 @@ pub struct ContainerSpec {
     /// Lock the immutability policy. Irreversible: a locked policy can never be shortened or removed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
-    /// Legal-hold tags (3-23 letters and digits). Removing a tag clears that hold.
+    /// Legal-hold tags (3-23 letters and digits). Removing a tag clears that hold if this operator
+    /// set it (recorded in status.storage.legalHoldsSet); a hold someone else set is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub legal_holds: Vec<String>,
 }

@@ -1,6 +1,8 @@
 //! What the operator reports about a data plane: the same shape in the CRD status subresource and in
 //! folder mode's status files.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,16 @@ pub struct StorageObserved {
     /// Names of the lifecycle rules in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_rules: Vec<String>,
+    /// Legal-hold tags this data plane set, by container (lower case, sorted). The operator only
+    /// ever clears a hold listed here; a hold someone else set is kept and reported. Losing this
+    /// record makes the operator keep holds, never clear them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub legal_holds_set: BTreeMap<String, Vec<String>>,
+    /// Names of the lifecycle rules this data plane created (sorted). When the operator writes the
+    /// management policy it keeps every rule that the spec does not name and that is not listed
+    /// here (unless `storage.lifecycleExclusive`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_rules_created: Vec<String>,
 }
 
 /// One field that differs between declared and observed state.

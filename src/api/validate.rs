@@ -450,6 +450,24 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
         "spec.postgres.highAvailability.mode",
         "prod requires high availability; set spec.overrides.allowProdWithoutHa: true to run without it",
     );
+    let st = &spec.storage;
+    if eff.storage.prune_undeclared_containers {
+        e.check(
+            env.profile().prune_allowed,
+            "spec.storage.pruneUndeclaredContainers",
+            format!("true is only allowed in dev and test: pruning deletes undeclared containers with every blob in them, and {env} keeps the system of record (delete such a container by hand)"),
+        );
+        e.check(
+            st.containers.is_some(),
+            "spec.storage.pruneUndeclaredContainers",
+            "true needs spec.storage.containers declared: every container not listed there is deleted with its data",
+        );
+    }
+    e.check(
+        !eff.storage.lifecycle_exclusive || st.lifecycle.is_some(),
+        "spec.storage.lifecycleExclusive",
+        "true needs spec.storage.lifecycle declared: the declared rules become the whole policy and every other rule is removed",
+    );
     e.check(
         eff.encryption.is_some() || !env.profile().cmk_required || eff.overrides.allow_without_cmk,
         "spec.encryption",

@@ -1,6 +1,6 @@
 //! Microsoft.Insights/metricAlerts (2018-03-01) over the raw pipeline (there is no SDK crate for
-//! it here): list the resource group's rules into `ObservedAlert`, PUT a rule as ARM JSON. The PUT
-//! is synchronous (200/201), so nothing is left to poll.
+//! it here): list the resource group's rules into `ObservedAlert`, PUT a rule as ARM JSON, DELETE
+//! one at teardown. Both writes are synchronous (200/201/204), so nothing is left to poll.
 
 use std::collections::BTreeMap;
 
@@ -158,6 +158,21 @@ impl Arm {
             })
             .await?;
         // Synchronous: any Location header would only name the rule itself.
+        Ok(Submitted {
+            operation_url: None,
+            ..submitted(&headers)
+        })
+    }
+
+    /// DELETE one rule (synchronous: 200, or 204 when it is already gone).
+    pub(super) async fn delete_alert(&self, t: &AlertTarget) -> Result<Submitted, ArmError> {
+        let scope = self.arm_scope();
+        let url = rule_url(self.endpoint.as_str(), t);
+        let (_, headers, _) = self
+            .retrying("delete metric alert", || async {
+                self.raw_send(Method::Delete, &url, &scope, None).await
+            })
+            .await?;
         Ok(Submitted {
             operation_url: None,
             ..submitted(&headers)

@@ -343,6 +343,7 @@ impl ArmApi for Arm {
         match op {
             Op::Storage(s) => self.submit_storage(s).await,
             Op::AlertPut(t, rule) => self.submit_alert(t, rule).await,
+            Op::AlertDelete(t) => self.delete_alert(t).await,
             _ => self.submit_postgres(op).await,
         }
     }

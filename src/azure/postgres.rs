@@ -158,7 +158,7 @@ impl Arm {
                             .await
                             .map(|r| r.as_raw_response().headers().clone())
                     }
-                    Op::Storage(_) | Op::AlertPut(..) => {
+                    Op::Storage(_) | Op::AlertPut(..) | Op::AlertDelete(_) => {
                         return Err(ArmError::Decode("not a PostgreSQL write".into()))
                     }
                 };

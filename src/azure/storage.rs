@@ -194,8 +194,8 @@ impl Arm {
             StorageOp::DeleteAccount(t) => {
                 headers!(sa.delete(&t.resource_group, &t.account_name, &t.subscription_id))
             }
-            StorageOp::PutLifecycle(t, rules) => {
-                let body: st::ManagementPolicy = to_model(policy_body(rules))?;
+            StorageOp::PutLifecycle(t, rules, kept) => {
+                let body: st::ManagementPolicy = to_model(policy_body(rules, kept))?;
                 headers!(mp.create_or_update(
                     &t.resource_group,
                     &t.account_name,

@@ -131,6 +131,7 @@ pub fn map_rule(v: &Value) -> ObservedLifecycleRule {
         archive_after_days: days[1],
         delete_after_days: days[2],
         other,
+        raw: v.clone(),
     }
 }
 
@@ -260,8 +261,10 @@ pub fn patch_body(p: &AccountPatch) -> Value {
 }
 
 /// The management policy PUT body for the declared rules.
-pub fn policy_body(rules: &[LifecycleRule]) -> Value {
-    json!({"properties": {"policy": {"rules": lifecycle_rules_json(rules)}}})
+pub fn policy_body(rules: &[LifecycleRule], kept: &[Value]) -> Value {
+    let mut all = lifecycle_rules_json(rules);
+    all.extend(kept.iter().cloned());
+    json!({"properties": {"policy": {"rules": all}}})
 }
 
 /// The declared rules as ARM lifecycle rule JSON (also what the demo's portal edit starts from).
@@ -299,9 +302,9 @@ mod tests {
     #[test]
     fn seed_policy_round_trips_without_drift() {
         let rule = crate::api::profiles::default_lifecycle();
-        let body = policy_body(&rule);
+        let body = policy_body(&rule, &[]);
         let got = map_policy(&body);
-        assert!(crate::plan::lifecycle::diff_policy(&rule, Some(&got)).is_empty());
+        assert!(crate::plan::lifecycle::diff_policy(&rule, Some(&got), &[]).is_empty());
     }
 
     #[test]

@@ -43,24 +43,13 @@ pub fn handle(
             Ok(Reply::json(200, out).with_etag(r))
         }
         ("DELETE", []) => {
-            let Some(r) = world.get(&id) else {
+            if world.get(&id).is_none() {
                 return Ok(Reply::empty(204));
-            };
-            let hold = r.body.pointer("/properties/legalHold/hasLegalHold") == Some(&json!(true));
-            let locked = world
-                .get(&policy_id(&id))
-                .is_some_and(|p| str_at(&p.body, &["properties", "state"]) == Some("Locked"));
-            if hold || locked {
+            }
+            if let Some(why) = protection(world, &id) {
                 return Err(ArmError::conflict(
                     PROTECTED,
-                    format!(
-                        "Container '{name}' has {} and cannot be deleted.",
-                        if hold {
-                            "a legal hold"
-                        } else {
-                            "a locked immutability policy"
-                        }
-                    ),
+                    format!("Container '{name}' has {why} and cannot be deleted."),
                 ));
             }
             world.remove_tree(&id);
@@ -72,6 +61,36 @@ pub fn handle(
         (_, ["immutabilitypolicies", "default", rest @ ..]) => policy(world, req, &id, name, rest),
         _ => Err(method_not_allowed()),
     }
+}
+
+/// What protects a container from deletion: a legal hold or a locked time-based policy.
+fn protection(world: &World, id: &str) -> Option<&'static str> {
+    let r = world.get(id)?;
+    if r.body.pointer("/properties/legalHold/hasLegalHold") == Some(&json!(true)) {
+        return Some("a legal hold");
+    }
+    world
+        .get(&policy_id(id))
+        .is_some_and(|p| str_at(&p.body, &["properties", "state"]) == Some("Locked"))
+        .then_some("a locked immutability policy")
+}
+
+/// The protected containers of an account, as (name, what protects it); an account holding any
+/// cannot be deleted.
+pub fn protected(world: &World, account_id: &str) -> Vec<(String, &'static str)> {
+    let prefix = format!("{account_id}/blobServices/default/containers");
+    let skip = prefix.len() + 1;
+    world
+        .children(&prefix)
+        .into_iter()
+        .filter(|(key, _)| !key[skip..].contains('/'))
+        .filter_map(|(key, r)| {
+            let name = str_at(&r.body, &["name"])
+                .unwrap_or(&key[skip..])
+                .to_string();
+            protection(world, key).map(|why| (name, why))
+        })
+        .collect()
 }
 
 fn policy_id(container: &str) -> String {

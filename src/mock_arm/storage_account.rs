@@ -10,6 +10,10 @@ use super::postgres::{fill_identity, method_not_allowed};
 use super::store::{arm_id, fill_defaults, merge_patch, set_at, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.Storage/storageAccounts";
+/// Azure's code for deleting an account that holds a container under a locked immutability
+/// policy (observed, quoted in Azure/azure-powershell#26148); the mock gives it for a legal hold
+/// too, which the same rule covers.
+pub const PROTECTED: &str = "AccountProtectedFromDeletion";
 
 pub fn account_id(sub: &str, rg: &str, name: &str) -> String {
     arm_id(sub, rg, &format!("{TYPE}/{name}"))
@@ -65,7 +69,24 @@ pub fn handle(
             req.check_preconditions(Some(r))?;
             update(world, req, &id, name)
         }
-        "DELETE" => Ok(world.delete_now(&id)),
+        "DELETE" => {
+            let blocked = super::containers::protected(world, &id);
+            if !blocked.is_empty() {
+                let list: Vec<String> = blocked
+                    .iter()
+                    .map(|(c, why)| format!("{c} ({why})"))
+                    .collect();
+                return Err(ArmError::conflict(
+                    PROTECTED,
+                    format!(
+                        "Storage account {name} is protected from deletion. The container(s) {} \
+                         must be unprotected first.",
+                        list.join(", ")
+                    ),
+                ));
+            }
+            Ok(world.delete_now(&id))
+        }
         _ => Err(method_not_allowed()),
     }
 }

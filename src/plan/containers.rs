@@ -1,14 +1,16 @@
 //! Planner for blob containers, their time-based immutability policies and their legal holds.
 //!
 //! A missing container is created (publicAccess None) together with its policy and holds; an
-//! existing one gets only the writes that differ. Safety rules live in `retention`.
+//! existing one gets only the writes that differ. Safety rules live in `retention`. Never removed
+//! here: a legal hold this plane did not set (status memory), or an undeclared container unless
+//! `storage.pruneUndeclaredContainers` (and then never a protected one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::observed_storage::ObservedContainer;
 use super::retention::{self, DeleteVerdict, ImmutabilityStep};
 use super::storage_ops::{AccountTarget, ContainerRef, StorageOp};
-use super::{Action, FieldChange, Op, Plan, Refusal, Verb};
+use super::{Action, FieldChange, Memory, Op, Plan, Refusal, Verb};
 use crate::api::spec::{ContainerSpec, DeletionPolicy};
 
 /// The resource label of a container (status, drift, plan output).
@@ -38,12 +40,19 @@ fn tag_set(tags: &[String]) -> BTreeSet<String> {
     tags.iter().map(|t| t.to_ascii_lowercase()).collect()
 }
 
-/// Plan every container of an existing account.
+/// The words that mark a note about a legal hold someone else set (the Kubernetes front door
+/// publishes one Warning Event when such a note first appears).
+pub const FOREIGN_HOLD: &str = "not set by this operator: kept";
+
+/// Plan every container of an existing account. An undeclared container is kept unless `prune`
+/// (`storage.pruneUndeclaredContainers`), and even then never one that is protected. `memory`
+/// says which legal holds this plane set: only those are cleared when no longer declared.
 pub fn plan(
     want: &[ContainerSpec],
     got: &BTreeMap<String, ObservedContainer>,
     account: &AccountTarget,
-    deletion: DeletionPolicy,
+    prune: bool,
+    memory: &Memory,
 ) -> Plan {
     let mut plan = Plan::default();
     for spec in want {
@@ -53,7 +62,7 @@ pub fn plan(
         };
         match got.get(&spec.name) {
             None => create(spec, r, &mut plan),
-            Some(obs) => update(spec, obs, r, &mut plan),
+            Some(obs) => update(spec, obs, r, memory, &mut plan),
         }
     }
     for (name, obs) in got {
@@ -62,10 +71,14 @@ pub fn plan(
             continue;
         }
         let resource = resource_label(&account.account_name, name);
-        match retention::container_deletion(deletion, name, obs) {
-            DeleteVerdict::Retain => plan.notes.push(format!(
-                "{resource} is not declared: retained (deletion: retain)"
-            )),
+        if !prune {
+            plan.notes.push(format!(
+                "{resource} is not declared: kept (storage.pruneUndeclaredContainers is off)"
+            ));
+            continue;
+        }
+        match retention::container_deletion(DeletionPolicy::Delete, name, obs) {
+            DeleteVerdict::Retain => {}
             DeleteVerdict::Protected(reason) => plan.refused.push(Refusal {
                 resource,
                 field: "container".into(),
@@ -122,7 +135,13 @@ fn create(spec: &ContainerSpec, r: ContainerRef, plan: &mut Plan) {
     }
 }
 
-fn update(spec: &ContainerSpec, obs: &ObservedContainer, r: ContainerRef, plan: &mut Plan) {
+fn update(
+    spec: &ContainerSpec,
+    obs: &ObservedContainer,
+    r: ContainerRef,
+    memory: &Memory,
+    plan: &mut Plan,
+) {
     let resource = resource_label(&r.account.account_name, &spec.name);
     let mut actions = Vec::new();
     let access = obs.public_access.as_deref().unwrap_or("None");
@@ -203,21 +222,32 @@ fn update(spec: &ContainerSpec, obs: &ObservedContainer, r: ContainerRef, plan: 
         .filter(|t| !have.contains(&t.to_ascii_lowercase()))
         .cloned()
         .collect();
-    let to_clear: Vec<String> = obs
+    // An undeclared hold is cleared only when this plane set it; anyone else's stays.
+    let (to_clear, kept): (Vec<String>, Vec<String>) = obs
         .legal_hold_tags
         .iter()
         .filter(|t| !want.contains(&t.to_ascii_lowercase()))
         .cloned()
-        .collect();
+        .partition(|t| memory.set_hold(&spec.name, t));
+    if !kept.is_empty() {
+        plan.notes.push(format!(
+            "{resource}: legal hold(s) {} {FOREIGN_HOLD} (declare them under legalHolds to manage \
+             them)",
+            kept.join(",")
+        ));
+    }
+    let desired = spec
+        .legal_holds
+        .iter()
+        .chain(&kept)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",");
     if !to_set.is_empty() {
         actions.push(action(
             &resource,
             Verb::SetLegalHold,
-            vec![FieldChange::new(
-                "legalHolds",
-                &shown,
-                spec.legal_holds.join(","),
-            )],
+            vec![FieldChange::new("legalHolds", &shown, &desired)],
             StorageOp::SetLegalHold(r.clone(), to_set),
         ));
     }
@@ -229,11 +259,7 @@ fn update(spec: &ContainerSpec, obs: &ObservedContainer, r: ContainerRef, plan: 
         actions.push(action(
             &resource,
             Verb::ClearLegalHold,
-            vec![FieldChange::new(
-                "legalHolds",
-                &shown,
-                spec.legal_holds.join(","),
-            )],
+            vec![FieldChange::new("legalHolds", &shown, &desired)],
             StorageOp::ClearLegalHold(r, to_clear),
         ));
     }

@@ -3,12 +3,16 @@
 //!
 //! - `deletion: retain` (the default) plans nothing: Azure is left untouched.
 //! - `mode: observe` plans nothing either: observe mode never writes.
-//! - `deletion: delete` deletes the PostgreSQL server (one DELETE, a long-running operation), never
-//!   while an operation is running on it. The Storage account joins this plan through its own
-//!   teardown planner, which refuses an account holding a container under legal hold or a locked
-//!   immutability policy (deleting the account would delete those containers).
+//! - `deletion: delete` deletes the plane's metric alert rules, then the PostgreSQL server (one
+//!   DELETE, a long-running operation, never while an operation is running on it), then the
+//!   Storage account, which its own teardown planner refuses while a container is under legal
+//!   hold or a locked immutability policy (deleting the account would delete those containers).
+//! - All or nothing: every refusal is known before the first DELETE. If any part is refused,
+//!   nothing at all is deleted, and the plan says why.
 
-use super::{postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Verb};
+use super::{
+    alerts, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Verb,
+};
 use crate::api::spec::{DeletionPolicy, Mode};
 use crate::api::EffectiveSpec;
 
@@ -24,6 +28,20 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
         plan.notes
             .push("mode: observe: nothing is deleted in Azure".into());
         return plan;
+    }
+    // The rules go first: deleted after the server, they could no longer be seen (they are read
+    // only while the server exists) and would be left behind watching nothing.
+    for name in observed.alerts.keys() {
+        plan.actions.push(Action {
+            resource: alerts::resource_label(name),
+            verb: Verb::Delete,
+            changes: vec![FieldChange::new("rule", "present", "absent")],
+            op: Op::AlertDelete(alerts::AlertTarget {
+                subscription_id: eff.azure.subscription_id.clone(),
+                resource_group: eff.azure.resource_group.clone(),
+                rule_name: name.clone(),
+            }),
+        });
     }
     let resource = postgres::resource_label(eff);
     if let Some(server) = &observed.postgres.server {
@@ -41,6 +59,19 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
     }
     // The account goes only when no container is protected; otherwise it is refused, with why.
     plan.absorb(storage_account::teardown(eff, &observed.storage));
+    if !plan.refused.is_empty() {
+        let held: Vec<String> = plan.actions.drain(..).map(|a| a.resource).collect();
+        plan.notes.push(format!(
+            "nothing is deleted while {} part(s) are refused (teardown is all or nothing){}: lift \
+             the protection in Azure, or set policy.deletion: retain",
+            plan.refused.len(),
+            if held.is_empty() {
+                String::new()
+            } else {
+                format!("; kept: {}", held.join(", "))
+            }
+        ));
+    }
     plan
 }
 
@@ -115,5 +146,37 @@ mod tests {
         assert!(!finished(&p));
 
         assert!(finished(&plan(&e, &Observed::default())), "nothing left");
+    }
+
+    #[test]
+    fn one_refusal_holds_every_delete_and_rules_go_first() {
+        use crate::plan::{ObservedAccount, ObservedAlert, ObservedContainer};
+        let e = eff("delete", "enforce");
+        let mut o = with_server("Ready");
+        o.alerts
+            .insert("pg-cpu-warning".into(), ObservedAlert::default());
+        o.storage.account = Some(ObservedAccount::default());
+        let p = plan(&e, &o);
+        let verbs: Vec<&str> = p.actions.iter().map(|a| a.resource.as_str()).collect();
+        assert_eq!(verbs.len(), 3, "{verbs:?}");
+        assert!(matches!(p.actions[0].op, Op::AlertDelete(_)), "{verbs:?}");
+        assert!(matches!(p.actions[1].op, Op::PgDelete(_)), "{verbs:?}");
+
+        o.storage.containers.insert(
+            "held".into(),
+            ObservedContainer {
+                legal_hold_tags: vec!["case1".into()],
+                ..Default::default()
+            },
+        );
+        let p = plan(&e, &o);
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(p.refused.len(), 1);
+        assert!(
+            p.notes.iter().any(|n| n.contains("nothing is deleted")),
+            "{:?}",
+            p.notes
+        );
+        assert!(!finished(&p));
     }
 }

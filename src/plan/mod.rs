@@ -7,8 +7,11 @@ mod alerts_tests;
 pub mod containers;
 pub mod deletion;
 pub mod lifecycle;
+pub mod memory;
 pub mod observed;
 pub mod observed_storage;
+#[cfg(test)]
+mod ownership_tests;
 pub mod pg_config;
 pub mod postgres;
 pub mod render;
@@ -26,6 +29,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::api::EffectiveSpec;
+pub use memory::Memory;
 pub use observed::*;
 pub use observed_storage::*;
 pub use storage_ops::*;
@@ -141,6 +145,8 @@ pub enum Op {
     Storage(StorageOp),
     /// PUT one metric alert rule (create or full replace; synchronous, no LRO).
     AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
+    /// DELETE one metric alert rule of the plane (teardown under `deletion: delete` only).
+    AlertDelete(alerts::AlertTarget),
 }
 
 /// One write the plan wants, with the field changes it corrects.
@@ -197,10 +203,17 @@ impl Plan {
 }
 
 /// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts.
-pub fn plan_all(eff: &EffectiveSpec, observed: &Observed, now: OffsetDateTime) -> Plan {
+/// `memory` is what this plane recorded in status as set by itself (empty when status was lost:
+/// then nothing it cannot prove its own is removed).
+pub fn plan_all(
+    eff: &EffectiveSpec,
+    observed: &Observed,
+    memory: &Memory,
+    now: OffsetDateTime,
+) -> Plan {
     let mut plan = Plan::default();
     plan.absorb(postgres::plan(eff, &observed.postgres, now));
-    plan.absorb(storage_account::plan(eff, &observed.storage));
+    plan.absorb(storage_account::plan(eff, &observed.storage, memory));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
     plan
 }

@@ -94,6 +94,9 @@ pub struct ObservedLifecycleRule {
     /// Settings the spec cannot express (snapshot/version actions, last-access conditions, blob
     /// index filters, fractional days ...), e.g. `actions.snapshot.delete`.
     pub other: Vec<String>,
+    /// The rule as ARM returned it: written back unchanged when the rule is someone else's and
+    /// the operator replaces the policy.
+    pub raw: serde_json::Value,
 }
 
 /// The observed time-based retention policy of a container.

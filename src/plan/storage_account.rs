@@ -2,13 +2,14 @@
 //! entry point of the storage side: account first, then its management policy and containers.
 //!
 //! Create when missing (one PUT), PATCH only the differing fields otherwise, nothing when in sync.
-//! Removing the customer-managed key is refused; nothing is ever deleted here (see `teardown`).
+//! Removing the customer-managed key is refused. The account is never deleted here (see
+//! `teardown`); undeclared containers only with `storage.pruneUndeclaredContainers`.
 
 use super::observed_storage::{ObservedAccount, ObservedAccountEncryption, ObservedStorage};
 use super::storage_ops::{
     AccountCreate, AccountIdentity, AccountKey, AccountPatch, AccountTarget, StorageOp,
 };
-use super::{containers, lifecycle, Action, FieldChange, Op, Plan, Refusal, Verb};
+use super::{containers, lifecycle, Action, FieldChange, Memory, Op, Plan, Refusal, Verb};
 use crate::api::spec::{DeletionPolicy, PublicNetworkAccess, Replication};
 use crate::api::EffectiveSpec;
 
@@ -85,8 +86,9 @@ pub fn is_busy(provisioning_state: &str) -> bool {
         .any(|s| s.eq_ignore_ascii_case(provisioning_state))
 }
 
-/// Plan the whole storage side of a data plane.
-pub fn plan(eff: &EffectiveSpec, obs: &ObservedStorage) -> Plan {
+/// Plan the whole storage side of a data plane. `memory` is what this plane set (status): only
+/// that is ever removed when the spec stops declaring it.
+pub fn plan(eff: &EffectiveSpec, obs: &ObservedStorage, memory: &Memory) -> Plan {
     let resource = resource_label(eff);
     let tgt = target(eff);
     let mut plan = Plan::default();
@@ -117,12 +119,19 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedStorage) -> Plan {
         });
     }
     let lc_label = lifecycle_label(eff);
-    if let Some(a) = lifecycle::plan(
+    let own = lifecycle::Ownership {
+        created: &memory.lifecycle_rules_created,
+        exclusive: eff.storage.lifecycle_exclusive,
+    };
+    let (action, notes) = lifecycle::plan(
         &eff.storage.lifecycle,
         obs.lifecycle.as_deref(),
         &tgt,
         &lc_label,
-    ) {
+        own,
+    );
+    plan.notes.extend(notes);
+    if let Some(a) = action {
         for c in a.changes.iter().filter(|c| c.observed.is_some()) {
             plan.drift.push((lc_label.clone(), c.clone()));
         }
@@ -132,7 +141,8 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedStorage) -> Plan {
         &eff.storage.containers,
         &obs.containers,
         &tgt,
-        eff.deletion,
+        eff.storage.prune_undeclared_containers,
+        memory,
     ));
     plan
 }

@@ -92,8 +92,9 @@ pub enum StorageOp {
     PatchAccount(AccountTarget, Box<AccountPatch>),
     /// DELETE the account (data plane teardown under `deletion: delete` only).
     DeleteAccount(AccountTarget),
-    /// PUT the `default` management policy with exactly these rules.
-    PutLifecycle(AccountTarget, Vec<LifecycleRule>),
+    /// PUT the `default` management policy with exactly these rules: the declared ones, then
+    /// someone else's kept rules as ARM returned them (JSON, written back unchanged).
+    PutLifecycle(AccountTarget, Vec<LifecycleRule>, Vec<serde_json::Value>),
     /// DELETE the `default` management policy (the spec declares no rules).
     DeleteLifecycle(AccountTarget),
     /// PUT a container with publicAccess None (create, or reset public access).

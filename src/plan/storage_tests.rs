@@ -15,7 +15,7 @@ const NOW: OffsetDateTime = datetime!(2026-03-04 12:00 UTC);
 fn load(yaml: &str) -> EffectiveSpec {
     crate::api::load(yaml).unwrap().1
 }
-fn prod() -> EffectiveSpec {
+pub(super) fn prod() -> EffectiveSpec {
     load(include_str!("../../examples/prod.yaml"))
 }
 fn all_examples() -> Vec<EffectiveSpec> {
@@ -70,6 +70,7 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
                 archive_after_days: r.archive_after_days,
                 delete_after_days: r.delete_after_days,
                 other: vec![],
+                raw: serde_json::Value::Null,
             })
             .collect()
     });
@@ -107,8 +108,8 @@ pub(super) fn with_pg(eff: &EffectiveSpec, postgres: ObservedPostgres) -> Observ
     }
 }
 
-fn storage_plan(eff: &EffectiveSpec, storage: ObservedStorage) -> Plan {
-    storage_account::plan(eff, &storage)
+pub(super) fn storage_plan(eff: &EffectiveSpec, storage: ObservedStorage) -> Plan {
+    storage_account::plan(eff, &storage, &super::ownership_tests::memory_of(eff))
 }
 
 fn account(o: &mut ObservedStorage) -> &mut ObservedAccount {
@@ -120,13 +121,13 @@ fn key(o: &mut ObservedStorage) -> &mut ObservedAccountKey {
         _ => panic!("no CMK"),
     }
 }
-fn record(o: &mut ObservedStorage) -> &mut ObservedContainer {
+pub(super) fn record(o: &mut ObservedStorage) -> &mut ObservedContainer {
     o.containers.get_mut("record-plane").unwrap()
 }
 fn rule(o: &mut ObservedStorage) -> &mut ObservedLifecycleRule {
     &mut o.lifecycle.as_mut().unwrap()[0]
 }
-fn sop(a: &Action) -> &StorageOp {
+pub(super) fn sop(a: &Action) -> &StorageOp {
     match &a.op {
         Op::Storage(s) => s,
         other => panic!("not a storage op: {other:?}"),
@@ -164,7 +165,7 @@ fn new_account_gets_policy_container_immutability_and_holds_without_drift() {
     obs.containers.clear();
     let plan = storage_plan(&eff, obs);
     let ops: Vec<_> = plan.actions.iter().map(sop).collect();
-    assert!(matches!(ops[0], StorageOp::PutLifecycle(_, r) if r.len() == 1));
+    assert!(matches!(ops[0], StorageOp::PutLifecycle(_, r, _) if r.len() == 1));
     assert!(matches!(ops[1], StorageOp::PutContainer(c) if c.container == "record-plane"));
     assert!(matches!(
         ops[2],
@@ -182,7 +183,12 @@ fn new_account_gets_policy_container_immutability_and_holds_without_drift() {
 #[test]
 fn in_sync_storage_plans_nothing() {
     for eff in all_examples() {
-        let plan = plan_all(&eff, &with_pg(&eff, ObservedPostgres::default()), NOW);
+        let plan = plan_all(
+            &eff,
+            &with_pg(&eff, ObservedPostgres::default()),
+            &Memory::default(),
+            NOW,
+        );
         assert!(
             plan.actions.iter().all(|a| !matches!(a.op, Op::Storage(_))),
             "{plan:#?}"
@@ -257,22 +263,22 @@ fn each_drift_is_one_minimal_write() {
         (
             "lifecycle.RecordPlaneLifecycle.coolAfterDays",
             |o| rule(o).cool_after_days = Some(45),
-            |op| matches!(op, StorageOp::PutLifecycle(_, r) if r[0].cool_after_days == Some(30)),
+            |op| matches!(op, StorageOp::PutLifecycle(_, r, _) if r[0].cool_after_days == Some(30)),
         ),
         (
             "lifecycle.RecordPlaneLifecycle.archiveAfterDays",
             |o| rule(o).archive_after_days = Some(180),
-            |op| matches!(op, StorageOp::PutLifecycle(_, r) if r[0].archive_after_days == Some(90)),
+            |op| matches!(op, StorageOp::PutLifecycle(_, r, _) if r[0].archive_after_days == Some(90)),
         ),
         (
             "lifecycle.RecordPlaneLifecycle.deleteAfterDays",
             |o| rule(o).delete_after_days = None,
-            |op| matches!(op, StorageOp::PutLifecycle(_, r) if r[0].delete_after_days == Some(2555)),
+            |op| matches!(op, StorageOp::PutLifecycle(_, r, _) if r[0].delete_after_days == Some(2555)),
         ),
         (
             "lifecycle.RecordPlaneLifecycle.prefix",
             |o| rule(o).prefix_match = vec!["other/".into()],
-            |op| matches!(op, StorageOp::PutLifecycle(_, r) if r[0].prefix == "record-plane/"),
+            |op| matches!(op, StorageOp::PutLifecycle(_, r, _) if r[0].prefix == "record-plane/"),
         ),
         (
             "lifecycle.RecordPlaneLifecycle.enabled",
@@ -324,18 +330,6 @@ fn each_drift_is_one_minimal_write() {
 }
 
 #[test]
-fn extra_legal_hold_is_cleared_with_a_note() {
-    let eff = prod();
-    let mut obs = storage_in_sync(&eff);
-    record(&mut obs).legal_hold_tags.push("OLDCASE".into());
-    let plan = storage_plan(&eff, obs);
-    assert_eq!(plan.actions.len(), 1);
-    assert_eq!(plan.actions[0].verb, Verb::ClearLegalHold);
-    assert!(matches!(sop(&plan.actions[0]), StorageOp::ClearLegalHold(_, t) if t == &["OLDCASE"]));
-    assert!(plan.notes.iter().any(|n| n.contains("clearing legal hold")));
-}
-
-#[test]
 fn locking_follows_the_spec() {
     let mut eff = prod();
     eff.storage.containers[0].locked = true;
@@ -383,9 +377,9 @@ fn forbidden_transitions_are_refused_without_a_write() {
             "removes the customer-managed key",
         ),
         (
-            "delete a held container",
+            "prune a held container",
             |e, _| {
-                e.deletion = DeletionPolicy::Delete;
+                e.storage.prune_undeclared_containers = true;
                 e.storage.containers.clear();
             },
             "legal hold",
@@ -413,25 +407,6 @@ fn forbidden_transitions_are_refused_without_a_write() {
             plan.actions
         );
     }
-}
-
-#[test]
-fn undeclared_containers_follow_the_deletion_policy() {
-    let mut eff = prod();
-    let mut obs = storage_in_sync(&eff);
-    obs.containers
-        .insert("scratch".into(), ObservedContainer::default());
-    obs.containers
-        .insert("$logs".into(), ObservedContainer::default());
-    let plan = storage_plan(&eff, obs.clone());
-    assert!(plan.actions.is_empty(), "retain deletes nothing");
-    assert_eq!(plan.notes.len(), 1, "{:?}", plan.notes);
-    eff.deletion = DeletionPolicy::Delete;
-    let plan = storage_plan(&eff, obs);
-    assert_eq!(plan.actions.len(), 1);
-    assert!(
-        matches!(sop(&plan.actions[0]), StorageOp::DeleteContainer(c) if c.container == "scratch")
-    );
 }
 
 #[test]
@@ -468,7 +443,7 @@ fn one_key_version_change_moves_both_services() {
         storage: storage_in_sync(&old),
         alerts: Default::default(),
     };
-    let plan = plan_all(&new, &observed, NOW);
+    let plan = plan_all(&new, &observed, &Memory::default(), NOW);
     let pg_key = plan.actions.iter().find_map(|a| match &a.op {
         Op::PgPatch(_, p) => p.key.clone(),
         _ => None,

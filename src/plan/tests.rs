@@ -104,7 +104,12 @@ fn server(o: &mut ObservedPostgres) -> &mut ObservedServer {
 #[test]
 fn missing_server_is_one_create_with_everything() {
     let eff = prod();
-    let plan = plan_all(&eff, &with_pg(&eff, ObservedPostgres::default()), NOW);
+    let plan = plan_all(
+        &eff,
+        &with_pg(&eff, ObservedPostgres::default()),
+        &Memory::default(),
+        NOW,
+    );
     assert_eq!(plan.actions.len(), 1);
     let Op::PgCreate(t, c) = &plan.actions[0].op else {
         panic!("{plan:?}")
@@ -126,7 +131,7 @@ fn missing_server_is_one_create_with_everything() {
 #[test]
 fn in_sync_plans_nothing() {
     for eff in [prod(), dev()] {
-        let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), &Memory::default(), NOW);
         assert!(plan.in_sync(), "{plan:#?}");
     }
 }
@@ -205,7 +210,7 @@ fn each_drift_is_one_minimal_write() {
     for (field, edit, check) in cases {
         let mut obs = in_sync(&eff);
         edit(&mut obs);
-        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
         assert_eq!(plan.actions.len(), 1, "{field}: {plan:#?}");
         assert!(
             check(&plan.actions[0].op),
@@ -224,7 +229,7 @@ fn sku_goes_before_ha_in_separate_operations() {
     let mut obs = in_sync(&eff);
     server(&mut obs).sku_name = "Standard_D2s_v3".into();
     server(&mut obs).ha_mode = "Disabled".into();
-    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     assert_eq!(plan.actions.len(), 2);
     let (Op::PgPatch(_, a), Op::PgPatch(_, b)) = (&plan.actions[0].op, &plan.actions[1].op) else {
         panic!()
@@ -240,7 +245,7 @@ fn busy_server_gets_no_write() {
         let mut obs = in_sync(&eff);
         server(&mut obs).state = state.into();
         server(&mut obs).sku_name = "Standard_D2s_v3".into();
-        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
         assert!(plan.actions.is_empty(), "{state}");
         assert_eq!(plan.waiting.len(), 1);
     }
@@ -253,7 +258,7 @@ fn auto_grown_storage_and_zone_swap_are_not_drift() {
     server(&mut obs).storage_gib = 256;
     server(&mut obs).availability_zone = Some("2".into());
     server(&mut obs).standby_zone = Some("1".into());
-    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     assert!(plan.in_sync(), "{plan:#?}");
     assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
 }
@@ -264,7 +269,7 @@ fn shrink_and_cmk_changes_are_refused_never_written() {
     let mut obs = in_sync(&eff);
     server(&mut obs).storage_gib = 256;
     server(&mut obs).auto_grow = false;
-    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     assert!(plan.refused.iter().any(|r| r.field == "storage.sizeGiB"));
     assert!(plan
         .actions
@@ -273,14 +278,19 @@ fn shrink_and_cmk_changes_are_refused_never_written() {
 
     let mut obs = in_sync(&eff);
     server(&mut obs).encryption = ObservedEncryption::SystemManaged;
-    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     assert_eq!(plan.refused.len(), 1);
     assert!(plan.refused[0].reason.contains("requires re-creation"));
     assert!(plan.actions.is_empty());
 
     let mut eff2 = prod();
     eff2.encryption = None;
-    let plan = plan_all(&eff2, &with_pg(&eff2, in_sync(&eff)), NOW);
+    let plan = plan_all(
+        &eff2,
+        &with_pg(&eff2, in_sync(&eff)),
+        &Memory::default(),
+        NOW,
+    );
     assert!(plan.refused.iter().any(|r| r.field == "encryption"));
     assert!(plan.actions.is_empty());
 }
@@ -291,12 +301,12 @@ fn stopped_server_defers_config_and_stop_comes_last() {
     // Declared Stopped, observed Stopped with drift: nothing written, drift still reported.
     let mut obs = in_sync(&eff);
     obs.configs.get_mut("azure.extensions").unwrap().value = String::new();
-    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), &Memory::default(), NOW);
     assert!(plan.actions.is_empty());
     assert_eq!(plan.drift.len(), 1);
     // Auto-started after 7 days (Ready): configure first, then stop.
     server(&mut obs).state = "Ready".into();
-    let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     let verbs: Vec<Verb> = plan.actions.iter().map(|a| a.verb).collect();
     assert_eq!(verbs, vec![Verb::Configure, Verb::Stop]);
 }
@@ -310,12 +320,13 @@ fn restart_only_when_pending_and_policy_allows() {
         .unwrap()
         .pending_restart = true;
     // MaintenanceWindow policy, outside the window (Sunday 02:00): a note, no restart.
-    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, obs.clone()), &Memory::default(), NOW);
     assert!(plan.actions.is_empty());
     assert_eq!(plan.notes.len(), 1);
     let plan = plan_all(
         &eff,
         &with_pg(&eff, obs.clone()),
+        &Memory::default(),
         datetime!(2026-03-01 02:10 UTC),
     );
     assert_eq!(
@@ -326,23 +337,31 @@ fn restart_only_when_pending_and_policy_allows() {
     assert!(plan_all(
         &eff,
         &with_pg(&eff, obs.clone()),
+        &Memory::default(),
         datetime!(2026-03-01 02:10 UTC)
     )
     .actions
     .is_empty());
     eff.postgres.restart_policy = RestartPolicy::Immediate;
-    assert_eq!(plan_all(&eff, &with_pg(&eff, obs), NOW).actions.len(), 1);
+    assert_eq!(
+        plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW)
+            .actions
+            .len(),
+        1
+    );
     // No pending restart reported: never restart.
-    assert!(plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW)
-        .actions
-        .is_empty());
+    assert!(
+        plan_all(&eff, &with_pg(&eff, in_sync(&eff)), &Memory::default(), NOW)
+            .actions
+            .is_empty()
+    );
 }
 
 #[test]
 fn unknown_extension_is_refused() {
     let mut eff = prod();
     eff.postgres.extensions.push("not_an_extension".into());
-    let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), NOW);
+    let plan = plan_all(&eff, &with_pg(&eff, in_sync(&eff)), &Memory::default(), NOW);
     assert!(plan.actions.is_empty());
     assert!(plan.refused[0].reason.contains("NOT_AN_EXTENSION"));
 }
@@ -368,7 +387,7 @@ proptest! {
         s.sku_name = sku.into();
         s.ha_mode = ha.into();
         if !cmk { s.encryption = ObservedEncryption::SystemManaged; }
-        let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
         if rules::is_busy(state) { prop_assert!(plan.actions.is_empty()); }
         for a in &plan.actions {
             if let Op::PgPatch(_, p) = &a.op {

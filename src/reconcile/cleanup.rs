@@ -1,6 +1,7 @@
 //! The cleanup of a data plane whose declaration is being deleted (the Kubernetes finalizer).
 //! Same shape as a reconcile: observe → plan (pure, `plan::deletion`) → send deletes, never wait →
-//! status. `deletion: retain` makes no ARM request at all.
+//! status. `deletion: retain` makes no ARM request at all. The plan is all or nothing: with any
+//! refusal it holds no DELETE; a DELETE that fails stops the pass (the rest follows next pass).
 
 use std::time::Duration;
 
@@ -76,7 +77,11 @@ pub async fn cleanup(
             Err(ArmError::Busy(m)) => {
                 tracing::info!(resource = %a.resource, "busy; delete later: {m}")
             }
-            Err(e) => errors.push(format!("{} {}: {e}", a.resource, a.verb)),
+            Err(e) => {
+                // Stop here: the rest waits for the next pass, in order (rules before server).
+                errors.push(format!("{} {}: {e}", a.resource, a.verb));
+                break;
+            }
         }
     }
     let done = deletion::finished(&plan) && errors.is_empty();

@@ -136,14 +136,16 @@ pub async fn reconcile(
         Err(e) => return status::arm_unreadable(prev, pending, errors, &e, ctx),
     };
 
-    // 3. Plan.
-    let plan = plan::plan_all(eff, &observed, ctx.now);
+    // 3. Plan. Status is the memory of what this plane set; only that is ever removed.
+    let memory = plan::Memory::from_status(prev.storage.as_ref());
+    let plan = plan::plan_all(eff, &observed, &memory, ctx.now);
 
     // 4. Apply: at most one write per resource, none to a resource with an operation in flight.
     let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;
     let mut busy: BTreeSet<String> = pending.iter().map(|p| p.resource.clone()).collect();
     let mut corrected: BTreeSet<(String, String)> = BTreeSet::new();
     let mut writes = 0;
+    let mut accepted: Vec<&plan::Op> = Vec::new();
     if enforce && !fatal {
         for action in &plan.actions {
             if !busy.insert(action.resource.clone()) {
@@ -153,6 +155,7 @@ pub async fn reconcile(
             match arm.submit(&action.op).await {
                 Ok(sub) => {
                     writes += 1;
+                    accepted.push(&action.op);
                     for c in &action.changes {
                         corrected.insert((action.resource.clone(), c.field.clone()));
                     }
@@ -196,6 +199,7 @@ pub async fn reconcile(
         prev,
         eff,
         observed: &observed,
+        memory: memory.after(&observed.storage, &accepted),
         plan: &plan,
         pending,
         errors,

@@ -10,7 +10,7 @@ use super::{Context, Outcome};
 use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved, StorageObserved};
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmError;
-use crate::plan::{Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
+use crate::plan::{Memory, Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -148,6 +148,8 @@ pub struct Inputs<'a> {
     pub prev: &'a EngramDataPlaneStatus,
     pub eff: &'a EffectiveSpec,
     pub observed: &'a Observed,
+    /// What this plane set, after this pass's writes (kept in `status.storage`).
+    pub memory: Memory,
     pub plan: &'a Plan,
     pub pending: Vec<PendingOperation>,
     pub errors: Vec<String>,
@@ -233,7 +235,10 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             fqdn: o.fqdn.clone(),
         });
 
-    s.storage = storage_summary(i.observed);
+    s.storage = storage_summary(i.observed).map(|mut st| {
+        i.memory.write_into(&mut st);
+        st
+    });
 
     let exists = i.observed.postgres.server.is_some() && i.observed.storage.account.is_some();
     let in_flight = !s.pending_operations.is_empty() || !plan.waiting.is_empty();
@@ -329,5 +334,6 @@ fn storage_summary(observed: &Observed) -> Option<StorageObserved> {
             ObservedAccountEncryption::MicrosoftManaged => None,
         },
         lifecycle_rules: rules,
+        ..Default::default()
     })
 }

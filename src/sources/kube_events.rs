@@ -5,6 +5,7 @@
 use kube::runtime::events::{Event, EventType};
 
 use crate::api::EngramDataPlaneStatus;
+use crate::plan::containers::FOREIGN_HOLD;
 use crate::plan::{Action, Op, Plan, Verb};
 use crate::reconcile::conditions::{self, DEGRADED, READY};
 
@@ -103,6 +104,17 @@ pub fn after_reconcile(
     }
     for (type_, reason, notes) in grouped {
         out.push(event(type_, reason, "Reconcile", notes.join("; ")));
+    }
+    // A legal hold someone else set is kept: one Warning when it is first seen, not every pass.
+    for note in next.notes.iter().filter(|n| n.contains(FOREIGN_HOLD)) {
+        if !prev.notes.contains(note) {
+            out.push(event(
+                EventType::Warning,
+                "LegalHoldKept",
+                "Reconcile",
+                note.clone(),
+            ));
+        }
     }
     for line in next.errors.iter().filter(|l| is_refusal(l)) {
         if !prev.errors.contains(line) {
@@ -296,6 +308,19 @@ mod tests {
             reasons(&after_reconcile(&fatal, &ok, &[], false)),
             ["Ready"]
         );
+    }
+
+    #[test]
+    fn a_hold_someone_else_set_is_one_warning_when_first_seen() {
+        let quiet = status(true, None, &[]);
+        let mut kept = quiet.clone();
+        kept.notes = vec![format!(
+            "container/a/record-plane: legal hold(s) case7 {FOREIGN_HOLD} (declare them ...)"
+        )];
+        let evs = after_reconcile(&quiet, &kept, &[], false);
+        assert_eq!(reasons(&evs), ["LegalHoldKept"]);
+        assert!(matches!(evs[0].type_, EventType::Warning));
+        assert!(after_reconcile(&kept, &kept, &[], false).is_empty(), "once");
     }
 
     #[test]

@@ -43,3 +43,38 @@ pub async fn ready_prod(eff: &EffectiveSpec) -> (MockArm, Arm, String, Outcome) 
     assert!(out.ready(), "{:#?}", out.status);
     (m, arm, v1, out)
 }
+
+/// A write made by someone else (another tool, the portal, a compliance team): not through the
+/// operator. Panics unless ARM accepts it.
+pub async fn outside_write(m: &MockArm, method: azure_core::Method, path: &str, body: &str) {
+    let url = format!("{}{path}?api-version=2023-05-01", m.base_url());
+    let mut req = azure_core::Request::new(azure_core::Url::parse(&url).expect("url"), method);
+    req.insert_header("authorization", format!("Bearer {}", m.token()));
+    req.insert_header("content-type", "application/json");
+    req.set_body(body.as_bytes().to_vec());
+    let rsp = azure_core::new_http_client()
+        .execute_request(&req)
+        .await
+        .expect("request");
+    assert!(rsp.status().is_success(), "{path}: {}", rsp.status());
+}
+
+/// The names of the rules in the account's management policy, as stored in the mock.
+pub fn policy_rule_names(m: &MockArm, eff: &EffectiveSpec) -> Vec<String> {
+    let dump = m.dump();
+    let id = policy_id(eff).to_lowercase();
+    let body = dump["resources"]
+        .as_object()
+        .and_then(|r| r.iter().find(|(k, _)| k.to_lowercase() == id))
+        .map(|(_, v)| v["body"].clone())
+        .unwrap_or_default();
+    let mut names: Vec<String> = body
+        .pointer("/properties/policy/rules")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}

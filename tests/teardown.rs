@@ -1,0 +1,84 @@
+//! Teardown under `deletion: delete` is all or nothing (issue 11, item 5): every refusal is found
+//! before the first DELETE; if any part is refused nothing is deleted and status says why. The
+//! plane's metric alert rules go with it.
+
+mod storage_support;
+mod support;
+
+use engram_operator::api::spec::DeletionPolicy;
+use engram_operator::azure::ArmApi;
+use engram_operator::reconcile::cleanup::cleanup;
+use storage_support::*;
+use support::*;
+
+#[tokio::test]
+async fn a_refused_part_deletes_nothing_at_all() {
+    let mut eff = prod();
+    let (m, arm, _, ready) = ready_prod(&eff).await;
+    // record-plane carries the spec's legal hold: the account may not go, so nothing may.
+    eff.deletion = DeletionPolicy::Delete;
+    let before = m.journal().len();
+    let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
+    assert_eq!(writes_since(&m, before), vec![], "not one DELETE");
+    assert_eq!(c.writes, 0);
+    assert!(!c.done);
+    assert!(
+        c.status
+            .errors
+            .iter()
+            .any(|e| e.contains("record-plane") && e.contains("legal hold")),
+        "{:?}",
+        c.status.errors
+    );
+    assert!(
+        c.status
+            .notes
+            .iter()
+            .any(|n| n.contains("nothing is deleted")),
+        "{:?}",
+        c.status.notes
+    );
+    let still = arm.observe(&eff).await.expect("observe");
+    assert!(still.postgres.server.is_some(), "the server is kept");
+    assert_eq!(still.alerts.len(), 8, "the alert rules are kept");
+}
+
+#[tokio::test]
+async fn an_unrefused_teardown_deletes_the_server_the_account_and_the_alert_rules() {
+    let mut eff = prod();
+    eff.storage.containers[0].legal_holds.clear();
+    let (m, arm, _, ready) = ready_prod(&eff).await;
+    assert_eq!(
+        arm.observe(&eff).await.expect("observe").alerts.len(),
+        8,
+        "every rule exists"
+    );
+    eff.deletion = DeletionPolicy::Delete;
+    let before = m.journal().len();
+    let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
+    assert!(c.refused.is_empty(), "{:?}", c.refused);
+    let w = writes_since(&m, before);
+    let deletes = |needle: &str| {
+        w.iter()
+            .filter(|(verb, path)| verb == "DELETE" && path.contains(needle))
+            .count()
+    };
+    assert_eq!(deletes("/metricAlerts/"), 8, "{w:?}");
+    assert_eq!(deletes("/flexibleServers/"), 1, "{w:?}");
+    assert_eq!(deletes("/storageAccounts/"), 1, "{w:?}");
+    // The alert rules go before the server, so none is left watching nothing.
+    let first_server = w.iter().position(|(_, p)| p.contains("/flexibleServers/"));
+    let last_alert = w.iter().rposition(|(_, p)| p.contains("/metricAlerts/"));
+    assert!(last_alert < first_server, "{w:?}");
+
+    let mut status = c.status;
+    for _ in 0..10 {
+        m.advance(LRO);
+        let c = cleanup(&arm, &eff, &status, &ctx()).await;
+        if c.done {
+            return;
+        }
+        status = c.status;
+    }
+    panic!("teardown did not finish: {status:#?}");
+}
