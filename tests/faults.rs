@@ -121,34 +121,60 @@ async fn a_fatal_arm_error_is_shown_with_code_and_message_and_not_retried() {
     assert_eq!(puts, 1, "a fatal error is not retried");
 }
 
+/// A failed operation is reported with ARM's error: a refusal (InvalidParameterValue) as an error,
+/// fatal until the spec changes; a transient failure (InternalServerError, as real ARM shows) as a
+/// note, and the write is sent again.
 #[tokio::test]
 async fn a_failed_operation_is_reported_with_its_error() {
-    let m = mock().await;
-    let arm = arm(&m);
-    m.inject_fault(
-        FaultSpec::new(
-            "PUT",
-            &server_path(),
-            FaultKind::FailOperation {
-                code: "InternalServerError".into(),
-                message: "provisioning failed".into(),
-            },
+    for (code, transient) in [
+        ("InvalidParameterValue", false),
+        ("InternalServerError", true),
+    ] {
+        let m = mock().await;
+        let arm = arm(&m);
+        m.inject_fault(
+            FaultSpec::new(
+                "PUT",
+                &server_path(),
+                FaultKind::FailOperation {
+                    code: code.into(),
+                    message: "provisioning failed".into(),
+                },
+            )
+            .times(1),
         )
-        .times(1),
-    )
-    .unwrap();
-    let first = pass(&arm, &prod(), &Default::default()).await;
-    m.advance(LRO);
-    let out = pass(&arm, &prod(), &first.status).await;
-    assert!(
-        out.status
-            .errors
+        .unwrap();
+        let first = pass(&arm, &prod(), &Default::default()).await;
+        m.advance(LRO);
+        let out = pass(&arm, &prod(), &first.status).await;
+        let (reported, other) = if transient {
+            (&out.status.notes, &out.status.errors)
+        } else {
+            (&out.status.errors, &out.status.notes)
+        };
+        assert!(
+            reported
+                .iter()
+                .any(|e| e.contains(code) && e.contains("provisioning failed")),
+            "{code}: {reported:?}"
+        );
+        assert!(!other.iter().any(|e| e.contains("provisioning failed")));
+        assert_eq!(out.fatal, !transient, "{code}");
+        let puts = m
+            .journal()
             .iter()
-            .any(|e| e.contains("provisioning failed")),
-        "{:?}",
-        out.status.errors
-    );
-    assert!(out.status.pending_operations.is_empty());
+            .filter(|e| e.method == "PUT" && e.path.ends_with("/flexibleServers/acme-prod-pg"))
+            .count();
+        if transient {
+            assert_eq!(
+                puts, 2,
+                "observed afresh and created again in the same pass"
+            );
+        } else {
+            assert_eq!(puts, 1, "a refusal is not retried");
+            assert!(out.status.pending_operations.is_empty());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,7 +89,7 @@ async fn throttling_buckets_headers_and_429() {
     let w = t.call("PUT", &id, Some(PG), Some(gp_server())).await;
     assert_eq!(w.status, 202);
     assert_eq!(
-        w.header("x-ms-ratelimit-remaining-subscription-writes")
+        w.header("x-ms-ratelimit-remaining-subscription-global-writes")
             .as_deref(),
         Some("1")
     );
@@ -101,7 +101,7 @@ async fn throttling_buckets_headers_and_429() {
     assert_eq!(
         t.call("GET", &other, Some(PG), None)
             .await
-            .header("x-ms-ratelimit-remaining-subscription-reads")
+            .header("x-ms-ratelimit-remaining-subscription-global-reads")
             .as_deref(),
         Some("2")
     );
@@ -113,7 +113,7 @@ async fn futures_seq(t: &T, id: &str, n: usize) -> Vec<Option<String>> {
         out.push(
             t.call("GET", id, Some(PG), None)
                 .await
-                .header("x-ms-ratelimit-remaining-subscription-reads"),
+                .header("x-ms-ratelimit-remaining-subscription-global-reads"),
         );
     }
     out

@@ -357,9 +357,25 @@ async fn configurations_static_change_pends_until_restart_and_stopped_server_ref
             Some(json!({"properties": {"value": "VECTOR", "source": "user-override"}})),
         )
         .await;
-    assert_eq!(busy.code(), "ServerBusy");
+    // As Azure does (real traffic): accepted, then the operation fails with ServerIsBusy.
+    assert_eq!(busy.status, 202, "{:?}", busy.body);
+    let op = busy.header("azure-asyncoperation").expect("operation");
     t.mock.advance(Duration::from_secs(30));
     assert_eq!(t.server("pg1").await["properties"]["state"], "Ready");
+    let s = t.get_abs(&op).await;
+    assert_eq!(
+        (s.body["status"].as_str(), s.body["error"]["code"].as_str()),
+        (Some("Failed"), Some("ServerIsBusy"))
+    );
+    let ext = t
+        .call(
+            "GET",
+            &format!("{id}/configurations/azure.extensions"),
+            Some(PG),
+            None,
+        )
+        .await;
+    assert_ne!(ext.body["properties"]["value"], "VECTOR", "not applied");
     let mc = t
         .call(
             "GET",

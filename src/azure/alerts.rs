@@ -166,11 +166,10 @@ impl Arm {
 
     /// DELETE one rule (synchronous: 200, or 204 when it is already gone).
     pub(super) async fn delete_alert(&self, t: &AlertTarget) -> Result<Submitted, ArmError> {
-        let scope = self.arm_scope();
         let url = rule_url(self.endpoint.as_str(), t);
         let (_, headers, _) = self
             .retrying("delete metric alert", || async {
-                self.raw_send(Method::Delete, &url, &scope, None).await
+                self.raw_send(Method::Delete, &url, None).await
             })
             .await?;
         Ok(Submitted {
