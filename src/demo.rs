@@ -31,8 +31,9 @@ pub async fn start_embedded(lro: Duration, specs: &Path) -> Result<(MockArm, Arm
     Ok((mock, settings))
 }
 
-/// Create, in the embedded mock's Key Vault, the key each valid spec under `specs` names. A pinned
-/// version cannot be chosen in the mock: such a spec stays not Ready with KeyVaultKeyNotFound.
+/// Create, in the embedded mock's Key Vault, the keys (primary and geo-backup) each valid spec
+/// under `specs` names. A pinned version cannot be chosen in the mock: such a spec stays not Ready
+/// with KeyVaultKeyNotFound.
 async fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
     let client = azure_core::new_http_client();
     for file in crate::cli::spec_files(specs)? {
@@ -40,29 +41,40 @@ async fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
             continue;
         };
         let Some(enc) = eff.encryption else { continue };
-        let vault = enc
-            .key_vault_uri
-            .trim_start_matches("https://")
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let url = format!(
-            "{}/keyvault/{vault}/keys/{}/create?api-version=7.4",
-            mock.base_url(),
-            enc.key_name
-        );
-        let url = azure_core::Url::parse(&url).map_err(|e| Error::Usage(e.to_string()))?;
-        let mut req = azure_core::Request::new(url, azure_core::Method::Post);
-        req.insert_header("authorization", format!("Bearer {}", mock.token()));
-        req.insert_header("content-type", "application/json");
-        req.set_body(br#"{"kty":"RSA"}"#.to_vec());
-        let rsp = client
-            .execute_request(&req)
-            .await
-            .map_err(|e| Error::Usage(format!("seeding the embedded Key Vault: {e}")))?;
-        tracing::info!(%vault, key = %enc.key_name, status = %rsp.status(), "embedded Key Vault key created");
+        let geo = enc.geo_backup.map(|g| (g.key_vault_uri, g.key_name));
+        for (vault_uri, key) in std::iter::once((enc.key_vault_uri, enc.key_name)).chain(geo) {
+            seed_key(&client, mock, &vault_uri, &key).await?;
+        }
     }
+    Ok(())
+}
+
+/// POST `create` for one key of the embedded mock's Key Vault.
+async fn seed_key(
+    client: &std::sync::Arc<dyn azure_core::HttpClient>,
+    mock: &MockArm,
+    vault_uri: &str,
+    key: &str,
+) -> Result<()> {
+    let vault = vault_uri
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    let url = format!(
+        "{}/keyvault/{vault}/keys/{key}/create?api-version=7.4",
+        mock.base_url()
+    );
+    let url = azure_core::Url::parse(&url).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut req = azure_core::Request::new(url, azure_core::Method::Post);
+    req.insert_header("authorization", format!("Bearer {}", mock.token()));
+    req.insert_header("content-type", "application/json");
+    req.set_body(br#"{"kty":"RSA"}"#.to_vec());
+    let rsp = client
+        .execute_request(&req)
+        .await
+        .map_err(|e| Error::Usage(format!("seeding the embedded Key Vault: {e}")))?;
+    tracing::info!(%vault, %key, status = %rsp.status(), "embedded Key Vault key created");
     Ok(())
 }
 

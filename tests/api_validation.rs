@@ -23,7 +23,19 @@ fn base(env: &str) -> Value {
             "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
         });
     }
+    if env == "prod" {
+        // prod backs up geo-redundantly: the geo-backup copy needs its own key and identity.
+        doc["spec"]["encryption"]["geoBackup"] = geo_backup();
+    }
     doc
+}
+
+fn geo_backup() -> Value {
+    json!({
+        "keyVaultUri": "https://kv-t-paired.vault.azure.net",
+        "keyName": "k",
+        "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-paired"
+    })
 }
 
 /// Set `value` at a JSON pointer, creating objects on the way.
@@ -155,6 +167,62 @@ fn encryption_rules() {
         json!("https://hsm-acme.managedhsm.azure.net/"),
     );
     assert!(errors(&doc).is_empty());
+}
+
+#[test]
+fn geo_backup_key_rules() {
+    let g = "/spec/encryption/geoBackup";
+    // CMK and geo-redundant backup (prod's default, or declared) without the geo key.
+    assert_rule(
+        "prod",
+        &[(g, Value::Null)],
+        "spec.encryption.geoBackup: required when a customer-managed key and geo-redundant backup (from the prod profile) are both on",
+    );
+    assert_rule(
+        "uat",
+        &[("/spec/postgres/backup/geoRedundant", json!(true))],
+        "spec.encryption.geoBackup: required when a customer-managed key and geo-redundant backup are both on",
+    );
+    // Without geo-redundant backup it has nothing to encrypt.
+    assert_rule(
+        "uat",
+        &[(g, geo_backup())],
+        "spec.encryption.geoBackup: applies only with geo-redundant backup",
+    );
+    // Its fields follow the primary key's rules, and it lives in another vault (the paired region).
+    assert_rule(
+        "prod",
+        &[(
+            &format!("{g}/keyVaultUri"),
+            json!("http://kv.vault.azure.net"),
+        )],
+        "spec.encryption.geoBackup.keyVaultUri:",
+    );
+    assert_rule(
+        "prod",
+        &[(&format!("{g}/keyVaultUri"), json!("https://kv-t.vault.azure.net"))],
+        "spec.encryption.geoBackup.keyVaultUri: must be a Key Vault in the geo-backup (paired) region",
+    );
+    assert_rule(
+        "prod",
+        &[(&format!("{g}/keyName"), json!("bad name"))],
+        "spec.encryption.geoBackup.keyName:",
+    );
+    assert_rule(
+        "prod",
+        &[(&format!("{g}/keyVersion"), json!("v1"))],
+        "spec.encryption.geoBackup.keyVersion:",
+    );
+    assert_rule(
+        "prod",
+        &[(&format!("{g}/identityId"), json!("/x"))],
+        "spec.encryption.geoBackup.identityId:",
+    );
+    // Rendered with the rest of the spec, and valid again once rendered.
+    let (_, eff) = api::load(&serde_json::to_string(&base("prod")).unwrap()).unwrap();
+    let geo = eff.encryption.as_ref().and_then(|e| e.geo_backup.as_ref());
+    assert_eq!(geo.map(|g| g.key_version.as_str()), Some("latest"));
+    assert_eq!(api::resolve(&eff.to_spec()).as_ref(), Ok(&eff));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod alerts;
 pub mod credential;
 pub mod error;
 mod keyvault;
+mod names;
 pub mod policy;
 mod postgres;
 mod storage;
