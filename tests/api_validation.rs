@@ -299,6 +299,78 @@ fn postgres_rules() {
 }
 
 #[test]
+fn server_parameters_are_checked_against_microsofts_table() {
+    let param = |name: &str, value: &str| {
+        let mut v = json!({});
+        v[name] = json!(value);
+        ("/spec/postgres/parameters", v)
+    };
+    let p = "spec.postgres.parameters";
+    assert_rule(
+        "dev",
+        &[param("pgaudit.log", "reads")],
+        &format!(
+            "{p}.pgaudit.log: \"reads\" is not one of none,read,write,function,role,ddl,misc,all"
+        ),
+    );
+    assert_rule(
+        "dev",
+        &[param("pgaudit.log", "read,bogus")],
+        &format!("{p}.pgaudit.log: \"bogus\" is not one of none,read,write"),
+    );
+    assert_rule(
+        "dev",
+        &[param("no_such_parameter", "1")],
+        &format!("{p}.no_such_parameter: not a server parameter of PostgreSQL 16"),
+    );
+    assert_rule(
+        "dev",
+        &[param("port", "5433")],
+        &format!("{p}.port: read-only"),
+    );
+    assert_rule(
+        "dev",
+        &[param("work_mem", "1024")],
+        &format!("{p}.work_mem: 1024 is out of range 4096-2097151"),
+    );
+    assert_rule(
+        "dev",
+        &[param("work_mem", "64MB")],
+        &format!("{p}.work_mem: \"64MB\" is not an integer"),
+    );
+    assert_rule(
+        "dev",
+        &[param("array_nulls", "maybe")],
+        &format!("{p}.array_nulls: \"maybe\" is not one of on,off"),
+    );
+    assert_rule(
+        "dev",
+        &[param("random_page_cost", "-1.5")],
+        &format!("{p}.random_page_cost: -1.5 is out of range"),
+    );
+    assert_rule(
+        "dev",
+        &[param("ssl_min_protocol_version", "TLSv1.1")],
+        &format!("{p}.ssl_min_protocol_version: \"TLSv1.1\" is not one of TLSv1.2,TLSv1.3"),
+    );
+    // PostgreSQL 17 has parameters 16 does not, and the table follows the declared version.
+    assert_rule(
+        "dev",
+        &[param("transaction_timeout", "0")],
+        &format!("{p}.transaction_timeout: not a server parameter of PostgreSQL 16"),
+    );
+    let mut doc = base("dev");
+    set(&mut doc, "/spec/postgres/version", json!("17"));
+    set(
+        &mut doc,
+        "/spec/postgres/parameters",
+        json!({"transaction_timeout": "0", "pgaudit.log": "read, ddl", "work_mem": "8192",
+               "array_nulls": "OFF", "random_page_cost": "1.1", "DateStyle": "ISO, MDY"}),
+    );
+    assert_eq!(errors(&doc), Vec::<String>::new());
+}
+
+#[test]
 fn high_availability_rules() {
     let gp = json!({"tier": "GeneralPurpose", "name": "Standard_D2s_v3"});
     assert_rule(

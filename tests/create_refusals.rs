@@ -17,7 +17,11 @@ fn calls(m: &MockArm, from: usize, needle: &str) -> Vec<(String, String)> {
     m.journal()
         .into_iter()
         .skip(from)
-        .filter(|e| e.path.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
+        .filter(|e| {
+            e.path
+                .to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        })
         .map(|e| (e.method, e.path))
         .collect()
 }
@@ -64,7 +68,9 @@ async fn prod_creates_its_server_with_the_geo_backup_key_and_both_identities() {
             && geo_uri.rsplit('/').next().is_some_and(|v| v.len() == 32),
         "a versioned geo key: {geo_uri}"
     );
-    let geo_id = enc["geoBackupUserAssignedIdentityId"].as_str().expect("geo id");
+    let geo_id = enc["geoBackupUserAssignedIdentityId"]
+        .as_str()
+        .expect("geo id");
     assert!(geo_id.ends_with("/engram-cmk-cus"));
     let ids = server["identity"]["userAssignedIdentities"]
         .as_object()

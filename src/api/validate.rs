@@ -253,18 +253,39 @@ fn postgres(e: &mut Errors, pg: &PostgresSpec) {
         for name in params.keys() {
             let path = format!("spec.postgres.parameters.{name}");
             e.check(
-                (1..=256).contains(&name.len())
-                    && name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
+                is_parameter_name(name),
                 path.clone(),
                 "not a server parameter name (1-256 letters, digits, '-', '_', '.')",
             );
             e.check(
-                !name.eq_ignore_ascii_case("azure.extensions"),
+                !is_extensions(name),
                 path,
                 "declare extensions in spec.postgres.extensions, not as a parameter",
             );
+        }
+    }
+}
+
+fn is_parameter_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_extensions(name: &str) -> bool {
+    name.eq_ignore_ascii_case("azure.extensions")
+}
+
+/// Every declared parameter against Microsoft's published table for the server's version (names
+/// the raw checks already refused are not reported twice).
+fn parameters(e: &mut Errors, pg: &super::effective::EffectivePostgres) {
+    for (name, value) in &pg.parameters {
+        if !is_parameter_name(name) || is_extensions(name) {
+            continue;
+        }
+        if let Err(rule) = super::pg_parameters::check(&pg.version, name, value) {
+            e.check(false, format!("spec.postgres.parameters.{name}"), rule);
         }
     }
 }
@@ -456,6 +477,7 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
             "the standby zone must differ from the primary's availabilityZone",
         );
     }
+    parameters(&mut e, pg);
     e.check(
         ALLOWED_STORAGE_GIB.contains(&pg.storage_gib),
         "spec.postgres.storage.sizeGiB",

@@ -12,8 +12,8 @@ use super::error::{from_core, ArmError, HttpFailure};
 use super::{keyvault, submitted, Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::{
-    pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, ObservedConfig, ObservedEncryption, ObservedPostgres, ObservedServer,
-    ObservedWindow, Op, PgServerCreate, PgServerPatch, PgTarget,
+    pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, ObservedConfig, ObservedEncryption,
+    ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate, PgServerPatch, PgTarget,
 };
 use azure_core::Method;
 use pgsdk_models::{Configuration, Server, ServerForUpdate};
@@ -92,7 +92,9 @@ impl Arm {
             }
         }
         if obs.server.is_none() {
-            obs.name_unavailable = self.server_name_unavailable(&t, &eff.azure.location).await?;
+            obs.name_unavailable = self
+                .server_name_unavailable(&t, &eff.azure.location)
+                .await?;
         }
         Ok(obs)
     }
@@ -440,7 +442,9 @@ mod tests {
             }),
         };
         let body = create_body(&c);
-        let ids = body["identity"]["userAssignedIdentities"].as_object().unwrap();
+        let ids = body["identity"]["userAssignedIdentities"]
+            .as_object()
+            .unwrap();
         assert_eq!(ids.len(), 2, "primary and geo-backup identities");
         assert_eq!(
             body["properties"]["dataEncryption"]["geoBackupUserAssignedIdentityId"],

@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use super::observed::{ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow};
-use super::CmkKeys;
 use super::rules::{self, StorageVerdict};
+use super::CmkKeys;
 use super::{
     pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate, PgServerPatch, PgTarget, Plan,
     Refusal, Verb,
@@ -339,7 +339,14 @@ fn diff_server(
     };
     match (desired, &s.encryption) {
         (None, ObservedEncryption::SystemManaged) => {}
-        (Some(keys), ObservedEncryption::AzureKeyVault { key_uri, geo_key_uri, .. }) => {
+        (
+            Some(keys),
+            ObservedEncryption::AzureKeyVault {
+                key_uri,
+                geo_key_uri,
+                ..
+            },
+        ) => {
             let mut differs = false;
             if !key_uri.eq_ignore_ascii_case(&keys.primary.uri) {
                 ch.push(FieldChange::new(
@@ -350,7 +357,10 @@ fn diff_server(
                 differs = true;
             }
             if let Some(g) = &keys.geo {
-                if !geo_key_uri.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&g.uri)) {
+                if !geo_key_uri
+                    .as_deref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(&g.uri))
+                {
                     ch.push(FieldChange::new(
                         "dataEncryption.geoBackupKeyURI",
                         geo_key_uri.as_deref().unwrap_or("-"),

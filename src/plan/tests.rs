@@ -152,7 +152,10 @@ fn a_create_needs_versioned_keys_and_a_free_name() {
         unresolved(&mut obs);
         let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
         assert!(
-            !plan.actions.iter().any(|a| matches!(a.op, Op::PgCreate(..))),
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a.op, Op::PgCreate(..))),
             "{plan:#?}"
         );
         assert!(plan.refused[0].reason.contains("versionless"), "{plan:#?}");
@@ -161,7 +164,10 @@ fn a_create_needs_versioned_keys_and_a_free_name() {
     obs.server = None;
     obs.name_unavailable = Some("AlreadyExists: Specified server name is already used.".into());
     let plan = plan_all(&eff, &with_pg(&eff, obs), NOW);
-    assert!(!plan.actions.iter().any(|a| matches!(a.op, Op::PgCreate(..))));
+    assert!(!plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.op, Op::PgCreate(..))));
     assert_eq!(plan.refused[0].field, "serverName");
     // Resolved: the create carries both keys, each versioned.
     let mut obs = in_sync(&eff);
