@@ -125,6 +125,13 @@ pub struct Route {
     pub type_name: &'static str,
 }
 
+impl Route {
+    /// A POST that only reads (checkNameAvailability): journaled as a read, budgeted by its method.
+    pub fn reads_only(&self) -> bool {
+        matches!(self.target, Target::PgNameCheck | Target::AccountNameCheck)
+    }
+}
+
 /// Route a path given as segments.
 pub fn route(segs: &[&str]) -> Option<Route> {
     let l: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();

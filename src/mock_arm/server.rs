@@ -171,7 +171,13 @@ async fn arm(
             .unwrap_or_else(|| path.to_string()),
         fault: None,
     };
-    let class = OpClass::of(m);
+    // The journal counts a POST that only reads (checkNameAvailability) as a read; ARM's budget
+    // counts requests by method, so the bucket below uses `budget`.
+    let budget = OpClass::of(m);
+    let class = match &routed {
+        Some(r) if r.reads_only() => OpClass::Read,
+        _ => budget,
+    };
 
     // 1. Injected faults.
     let fired = inner.lock().faults.fire(m, path);
@@ -275,14 +281,14 @@ async fn arm(
     let mut extra = Vec::new();
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
-        let header = match class {
+        let header = match budget {
             OpClass::Read => "x-ms-ratelimit-remaining-subscription-reads",
             OpClass::Write => "x-ms-ratelimit-remaining-subscription-writes",
         };
-        match s.buckets.take(&inner.config.throttle, sub, class, elapsed) {
+        match s.buckets.take(&inner.config.throttle, sub, budget, elapsed) {
             Ok(left) => extra.push((header, left.to_string())),
             Err(retry) => {
-                let op = match class {
+                let op = match budget {
                     OpClass::Read => "Read",
                     OpClass::Write => "Write",
                 };
