@@ -1,83 +1,11 @@
 //! Validation rules, one case each: a valid base document with one field changed must fail with that
 //! field's path and rule, and nothing else.
 
+mod validation;
+
 use engram_operator::api;
 use serde_json::{json, Value};
-
-fn base(env: &str) -> Value {
-    let mut doc = json!({
-        "apiVersion": "engram.zimax.net/v1alpha1",
-        "kind": "EngramDataPlane",
-        "metadata": {"name": "t"},
-        "spec": {
-            "environment": env,
-            "azure": {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg-t", "location": "eastus2"},
-            "postgres": {"serverName": "t-pg"},
-            "storage": {"accountName": "tstorage"}
-        }
-    });
-    if env == "uat" || env == "prod" {
-        doc["spec"]["encryption"] = json!({
-            "keyVaultUri": "https://kv-t.vault.azure.net",
-            "keyName": "k",
-            "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
-        });
-    }
-    if env == "prod" {
-        // prod backs up geo-redundantly: the geo-backup copy needs its own key and identity.
-        doc["spec"]["encryption"]["geoBackup"] = geo_backup();
-    }
-    doc
-}
-
-fn geo_backup() -> Value {
-    json!({
-        "keyVaultUri": "https://kv-t-paired.vault.azure.net",
-        "keyName": "k",
-        "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-paired"
-    })
-}
-
-/// Set `value` at a JSON pointer, creating objects on the way.
-fn set(doc: &mut Value, pointer: &str, value: Value) {
-    let mut node = doc;
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            node[*part] = value;
-            return;
-        }
-        if node.get(*part).is_none() {
-            node[*part] = json!({});
-        }
-        node = node.get_mut(*part).unwrap();
-    }
-}
-
-fn errors(doc: &Value) -> Vec<String> {
-    match api::load(&serde_json::to_string(doc).unwrap()) {
-        Ok(_) => vec![],
-        Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
-    }
-}
-
-fn assert_rule(env: &str, changes: &[(&str, Value)], want: &str) {
-    let mut doc = base(env);
-    for (p, v) in changes {
-        set(&mut doc, p, v.clone());
-    }
-    let errs = errors(&doc);
-    assert_eq!(
-        errs.len(),
-        1,
-        "{changes:?}: expected exactly one error starting {want:?}, got {errs:#?}"
-    );
-    assert!(
-        errs[0].starts_with(want),
-        "{changes:?}: expected {want:?}, got {:?}",
-        errs[0]
-    );
-}
+use validation::*;
 
 #[test]
 fn bases_are_valid() {
@@ -170,62 +98,6 @@ fn encryption_rules() {
 }
 
 #[test]
-fn geo_backup_key_rules() {
-    let g = "/spec/encryption/geoBackup";
-    // CMK and geo-redundant backup (prod's default, or declared) without the geo key.
-    assert_rule(
-        "prod",
-        &[(g, Value::Null)],
-        "spec.encryption.geoBackup: required when a customer-managed key and geo-redundant backup (from the prod profile) are both on",
-    );
-    assert_rule(
-        "uat",
-        &[("/spec/postgres/backup/geoRedundant", json!(true))],
-        "spec.encryption.geoBackup: required when a customer-managed key and geo-redundant backup are both on",
-    );
-    // Without geo-redundant backup it has nothing to encrypt.
-    assert_rule(
-        "uat",
-        &[(g, geo_backup())],
-        "spec.encryption.geoBackup: applies only with geo-redundant backup",
-    );
-    // Its fields follow the primary key's rules, and it lives in another vault (the paired region).
-    assert_rule(
-        "prod",
-        &[(
-            &format!("{g}/keyVaultUri"),
-            json!("http://kv.vault.azure.net"),
-        )],
-        "spec.encryption.geoBackup.keyVaultUri:",
-    );
-    assert_rule(
-        "prod",
-        &[(&format!("{g}/keyVaultUri"), json!("https://kv-t.vault.azure.net"))],
-        "spec.encryption.geoBackup.keyVaultUri: must be a Key Vault in the geo-backup (paired) region",
-    );
-    assert_rule(
-        "prod",
-        &[(&format!("{g}/keyName"), json!("bad name"))],
-        "spec.encryption.geoBackup.keyName:",
-    );
-    assert_rule(
-        "prod",
-        &[(&format!("{g}/keyVersion"), json!("v1"))],
-        "spec.encryption.geoBackup.keyVersion:",
-    );
-    assert_rule(
-        "prod",
-        &[(&format!("{g}/identityId"), json!("/x"))],
-        "spec.encryption.geoBackup.identityId:",
-    );
-    // Rendered with the rest of the spec, and valid again once rendered.
-    let (_, eff) = api::load(&serde_json::to_string(&base("prod")).unwrap()).unwrap();
-    let geo = eff.encryption.as_ref().and_then(|e| e.geo_backup.as_ref());
-    assert_eq!(geo.map(|g| g.key_version.as_str()), Some("latest"));
-    assert_eq!(api::resolve(&eff.to_spec()).as_ref(), Ok(&eff));
-}
-
-#[test]
 fn postgres_rules() {
     assert_rule(
         "dev",
@@ -296,78 +168,6 @@ fn postgres_rules() {
         &[("/spec/postgres/storage/sizeGiB", json!(48))],
         "spec.postgres.storage.sizeGiB: 48 is not",
     );
-}
-
-#[test]
-fn server_parameters_are_checked_against_microsofts_table() {
-    let param = |name: &str, value: &str| {
-        let mut v = json!({});
-        v[name] = json!(value);
-        ("/spec/postgres/parameters", v)
-    };
-    let p = "spec.postgres.parameters";
-    assert_rule(
-        "dev",
-        &[param("pgaudit.log", "reads")],
-        &format!(
-            "{p}.pgaudit.log: \"reads\" is not one of none,read,write,function,role,ddl,misc,all"
-        ),
-    );
-    assert_rule(
-        "dev",
-        &[param("pgaudit.log", "read,bogus")],
-        &format!("{p}.pgaudit.log: \"bogus\" is not one of none,read,write"),
-    );
-    assert_rule(
-        "dev",
-        &[param("no_such_parameter", "1")],
-        &format!("{p}.no_such_parameter: not a server parameter of PostgreSQL 16"),
-    );
-    assert_rule(
-        "dev",
-        &[param("port", "5433")],
-        &format!("{p}.port: read-only"),
-    );
-    assert_rule(
-        "dev",
-        &[param("work_mem", "1024")],
-        &format!("{p}.work_mem: 1024 is out of range 4096-2097151"),
-    );
-    assert_rule(
-        "dev",
-        &[param("work_mem", "64MB")],
-        &format!("{p}.work_mem: \"64MB\" is not an integer"),
-    );
-    assert_rule(
-        "dev",
-        &[param("array_nulls", "maybe")],
-        &format!("{p}.array_nulls: \"maybe\" is not one of on,off"),
-    );
-    assert_rule(
-        "dev",
-        &[param("random_page_cost", "-1.5")],
-        &format!("{p}.random_page_cost: -1.5 is out of range"),
-    );
-    assert_rule(
-        "dev",
-        &[param("ssl_min_protocol_version", "TLSv1.1")],
-        &format!("{p}.ssl_min_protocol_version: \"TLSv1.1\" is not one of TLSv1.2,TLSv1.3"),
-    );
-    // PostgreSQL 17 has parameters 16 does not, and the table follows the declared version.
-    assert_rule(
-        "dev",
-        &[param("transaction_timeout", "0")],
-        &format!("{p}.transaction_timeout: not a server parameter of PostgreSQL 16"),
-    );
-    let mut doc = base("dev");
-    set(&mut doc, "/spec/postgres/version", json!("17"));
-    set(
-        &mut doc,
-        "/spec/postgres/parameters",
-        json!({"transaction_timeout": "0", "pgaudit.log": "read, ddl", "work_mem": "8192",
-               "array_nulls": "OFF", "random_page_cost": "1.1", "DateStyle": "ISO, MDY"}),
-    );
-    assert_eq!(errors(&doc), Vec::<String>::new());
 }
 
 #[test]
