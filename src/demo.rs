@@ -31,24 +31,26 @@ pub async fn start_embedded(lro: Duration, specs: &Path) -> Result<(MockArm, Arm
     Ok((mock, settings))
 }
 
-/// Create, in the embedded mock's Key Vault, the key each valid spec under `specs` names, as an
-/// administrator would before the first run. A pinned version cannot be chosen in the mock: such a
-/// spec stays not Ready with KeyVaultKeyNotFound.
+/// Create, in the embedded mock's Key Vault, the keys (primary and geo-backup) each valid spec
+/// under `specs` names, as an administrator would before the first run. A pinned version cannot
+/// be chosen in the mock: such a spec stays not Ready with KeyVaultKeyNotFound.
 fn seed_keys(mock: &MockArm, specs: &Path) -> Result<()> {
     for file in crate::cli::spec_files(specs)? {
         let Ok((_, eff)) = api::load(&crate::cli::read(&file)?) else {
             continue;
         };
         let Some(enc) = eff.encryption else { continue };
-        let vault = enc
-            .key_vault_uri
-            .trim_start_matches("https://")
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let version = mock.new_key_version(&vault, &enc.key_name);
-        tracing::info!(%vault, key = %enc.key_name, %version, "embedded Key Vault key created");
+        let geo = enc.geo_backup.map(|g| (g.key_vault_uri, g.key_name));
+        for (vault_uri, key) in std::iter::once((enc.key_vault_uri, enc.key_name)).chain(geo) {
+            let vault = vault_uri
+                .trim_start_matches("https://")
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let version = mock.new_key_version(&vault, &key);
+            tracing::info!(%vault, %key, %version, "embedded Key Vault key created");
+        }
     }
     Ok(())
 }

@@ -17,6 +17,13 @@ fn minimal(env: &str) -> EngramDataPlaneSpec {
             "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
         });
     }
+    if env == "prod" {
+        // Geo-redundant backup (prod's default) with a CMK needs the paired region's key.
+        spec["encryption"]["geoBackup"] = json!({
+            "keyVaultUri": "https://kv-p-paired.vault.azure.net", "keyName": "k",
+            "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-paired"
+        });
+    }
     serde_json::from_value(spec).unwrap()
 }
 

@@ -1,71 +1,11 @@
 //! Validation rules, one case each: a valid base document with one field changed must fail with that
 //! field's path and rule, and nothing else.
 
+mod validation;
+
 use engram_operator::api;
 use serde_json::{json, Value};
-
-fn base(env: &str) -> Value {
-    let mut doc = json!({
-        "apiVersion": "engram.zimax.net/v1alpha1",
-        "kind": "EngramDataPlane",
-        "metadata": {"name": "t"},
-        "spec": {
-            "environment": env,
-            "azure": {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg-t", "location": "eastus2"},
-            "postgres": {"serverName": "t-pg"},
-            "storage": {"accountName": "tstorage"}
-        }
-    });
-    if env == "uat" || env == "prod" {
-        doc["spec"]["encryption"] = json!({
-            "keyVaultUri": "https://kv-t.vault.azure.net",
-            "keyName": "k",
-            "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
-        });
-    }
-    doc
-}
-
-/// Set `value` at a JSON pointer, creating objects on the way.
-fn set(doc: &mut Value, pointer: &str, value: Value) {
-    let mut node = doc;
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            node[*part] = value;
-            return;
-        }
-        if node.get(*part).is_none() {
-            node[*part] = json!({});
-        }
-        node = node.get_mut(*part).unwrap();
-    }
-}
-
-fn errors(doc: &Value) -> Vec<String> {
-    match api::load(&serde_json::to_string(doc).unwrap()) {
-        Ok(_) => vec![],
-        Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
-    }
-}
-
-fn assert_rule(env: &str, changes: &[(&str, Value)], want: &str) {
-    let mut doc = base(env);
-    for (p, v) in changes {
-        set(&mut doc, p, v.clone());
-    }
-    let errs = errors(&doc);
-    assert_eq!(
-        errs.len(),
-        1,
-        "{changes:?}: expected exactly one error starting {want:?}, got {errs:#?}"
-    );
-    assert!(
-        errs[0].starts_with(want),
-        "{changes:?}: expected {want:?}, got {:?}",
-        errs[0]
-    );
-}
+use validation::*;
 
 #[test]
 fn bases_are_valid() {

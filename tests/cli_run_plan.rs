@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use engram_operator::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
+use engram_operator::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig, OpClass};
 
 async fn realtime_mock() -> MockArm {
     let config = MockConfig {
@@ -48,8 +48,9 @@ async fn plan_shows_the_create_then_run_once_converges_then_plan_is_clean() {
     assert!(text.contains("+ postgres/acme-dev-pg (create)"), "{text}");
     assert!(text.contains("+ storage/acmeengramdev (create)"), "{text}");
     assert!(text.contains("allowBlobPublicAccess: false"), "{text}");
+    // Only reads: GETs, and the providers' checkNameAvailability (a POST that changes nothing).
     assert!(
-        m.journal().iter().all(|e| e.method == "GET"),
+        m.journal().iter().all(|e| e.class == OpClass::Read),
         "plan never writes"
     );
 

@@ -122,6 +122,29 @@ pub struct Encryption {
     pub key_version: String,
     /// Resource id of the user-assigned managed identity allowed to wrap/unwrap with the key.
     pub identity_id: String,
+    /// The key and identity that encrypt the geo-redundant backup copy in the paired region
+    /// (PostgreSQL geoBackupKeyURI, geoBackupUserAssignedIdentityId). Required when the
+    /// customer-managed key and backup.geoRedundant are both on (prod's default); Azure refuses the
+    /// server otherwise. Not used by Storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_backup: Option<GeoBackupKey>,
+}
+
+/// A customer-managed key in the geo-backup (paired) region, with the identity that uses it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeoBackupKey {
+    /// Key Vault URI in the paired region, e.g. https://kv-acme-westus.vault.azure.net (not the
+    /// primary key's vault).
+    pub key_vault_uri: String,
+    /// Key name in that vault (1-127 letters, digits and hyphens).
+    pub key_name: String,
+    /// A pinned key version (32 hexadecimal characters), or `latest` to follow Key Vault rotation.
+    #[serde(default = "latest", skip_serializing_if = "is_latest")]
+    pub key_version: String,
+    /// Resource id of the user-assigned managed identity (in the paired region) allowed to
+    /// wrap/unwrap with this key. It is attached to the server beside the primary identity.
+    pub identity_id: String,
 }
 
 fn latest() -> String {

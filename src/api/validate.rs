@@ -105,38 +105,62 @@ fn azure_target(e: &mut Errors, a: &AzureTarget) {
 }
 
 fn encryption(e: &mut Errors, enc: &Encryption) {
+    let p = "spec.encryption";
+    key_ref(
+        e,
+        p,
+        &enc.key_vault_uri,
+        &enc.key_name,
+        &enc.key_version,
+        &enc.identity_id,
+    );
+    if let Some(g) = &enc.geo_backup {
+        let gp = format!("{p}.geoBackup");
+        key_ref(
+            e,
+            &gp,
+            &g.key_vault_uri,
+            &g.key_name,
+            &g.key_version,
+            &g.identity_id,
+        );
+        e.check(
+            !same_vault(&g.key_vault_uri, &enc.key_vault_uri),
+            format!("{gp}.keyVaultUri"),
+            "must be a Key Vault in the geo-backup (paired) region, not the primary key's vault: a vault lives in one region",
+        );
+    }
+}
+
+/// One customer-managed key reference: vault URI, key name, version, identity.
+fn key_ref(e: &mut Errors, p: &str, vault: &str, name: &str, version: &str, identity: &str) {
     e.check(
-        is_key_vault_uri(&enc.key_vault_uri),
-        "spec.encryption.keyVaultUri",
-        format!("{:?} is not a Key Vault URI: expected https://<vault-name>.vault.azure.net (vault name 3-24 letters, digits and hyphens, starting with a letter)", enc.key_vault_uri),
+        is_key_vault_uri(vault),
+        format!("{p}.keyVaultUri"),
+        format!("{vault:?} is not a Key Vault URI: expected https://<vault-name>.vault.azure.net (vault name 3-24 letters, digits and hyphens, starting with a letter)"),
     );
     e.check(
-        (1..=127).contains(&enc.key_name.len())
-            && enc
-                .key_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        "spec.encryption.keyName",
-        format!(
-            "{:?} is not a Key Vault key name (1-127 letters, digits and hyphens)",
-            enc.key_name
-        ),
+        (1..=127).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        format!("{p}.keyName"),
+        format!("{name:?} is not a Key Vault key name (1-127 letters, digits and hyphens)"),
     );
     e.check(
-        enc.key_version == "latest"
-            || (enc.key_version.len() == 32
-                && enc.key_version.chars().all(|c| c.is_ascii_hexdigit())),
-        "spec.encryption.keyVersion",
-        format!(
-            "{:?} must be `latest` or a key version of 32 hexadecimal characters",
-            enc.key_version
-        ),
+        version == "latest"
+            || (version.len() == 32 && version.chars().all(|c| c.is_ascii_hexdigit())),
+        format!("{p}.keyVersion"),
+        format!("{version:?} must be `latest` or a key version of 32 hexadecimal characters"),
     );
     e.check(
-        is_identity_id(&enc.identity_id),
-        "spec.encryption.identityId",
-        format!("{:?} is not a user-assigned identity resource id: expected /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>", enc.identity_id),
+        is_identity_id(identity),
+        format!("{p}.identityId"),
+        format!("{identity:?} is not a user-assigned identity resource id: expected /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>"),
     );
+}
+
+fn same_vault(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 fn postgres(e: &mut Errors, pg: &PostgresSpec) {
@@ -229,18 +253,39 @@ fn postgres(e: &mut Errors, pg: &PostgresSpec) {
         for name in params.keys() {
             let path = format!("spec.postgres.parameters.{name}");
             e.check(
-                (1..=256).contains(&name.len())
-                    && name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
+                is_parameter_name(name),
                 path.clone(),
                 "not a server parameter name (1-256 letters, digits, '-', '_', '.')",
             );
             e.check(
-                !name.eq_ignore_ascii_case("azure.extensions"),
+                !is_extensions(name),
                 path,
                 "declare extensions in spec.postgres.extensions, not as a parameter",
             );
+        }
+    }
+}
+
+fn is_parameter_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_extensions(name: &str) -> bool {
+    name.eq_ignore_ascii_case("azure.extensions")
+}
+
+/// Every declared parameter against Microsoft's published table for the server's version (names
+/// the raw checks already refused are not reported twice).
+fn parameters(e: &mut Errors, pg: &super::effective::EffectivePostgres) {
+    for (name, value) in &pg.parameters {
+        if !is_parameter_name(name) || is_extensions(name) {
+            continue;
+        }
+        if let Err(rule) = super::pg_parameters::check(&pg.version, name, value) {
+            e.check(false, format!("spec.postgres.parameters.{name}"), rule);
         }
     }
 }
@@ -432,6 +477,7 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
             "the standby zone must differ from the primary's availabilityZone",
         );
     }
+    parameters(&mut e, pg);
     e.check(
         ALLOWED_STORAGE_GIB.contains(&pg.storage_gib),
         "spec.postgres.storage.sizeGiB",
@@ -468,6 +514,23 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
         "spec.storage.lifecycleExclusive",
         "true needs spec.storage.lifecycle declared: the declared rules become the whole policy and every other rule is removed",
     );
+    if let Some(enc) = &eff.encryption {
+        let geo_declared = spec
+            .postgres
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.geo_redundant.is_some());
+        e.check(
+            enc.geo_backup.is_some() || !pg.geo_redundant_backup,
+            "spec.encryption.geoBackup",
+            format!("required when a customer-managed key and geo-redundant backup{} are both on: Azure encrypts the geo-backup copy with a key and a user-assigned identity in the paired region (geoBackupKeyURI, geoBackupUserAssignedIdentityId) and refuses the server without them", origin(geo_declared)),
+        );
+        e.check(
+            enc.geo_backup.is_none() || pg.geo_redundant_backup,
+            "spec.encryption.geoBackup",
+            "applies only with geo-redundant backup (spec.postgres.backup.geoRedundant: true); remove it or turn geo-redundant backup on",
+        );
+    }
     e.check(
         eff.encryption.is_some() || !env.profile().cmk_required || eff.overrides.allow_without_cmk,
         "spec.encryption",

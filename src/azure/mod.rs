@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod credential;
 pub mod error;
 mod keyvault;
+mod names;
 pub mod policy;
 mod postgres;
 mod storage;

@@ -12,10 +12,14 @@ use super::error::{from_core, ArmError, HttpFailure};
 use super::{keyvault, submitted, Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::{
-    postgres as pgplan, ObservedConfig, ObservedEncryption, ObservedPostgres, ObservedServer,
-    ObservedWindow, Op, PgServerCreate, PgServerPatch,
+    pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, ObservedConfig, ObservedEncryption,
+    ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate, PgServerPatch, PgTarget,
 };
+use azure_core::Method;
 use pgsdk_models::{Configuration, Server, ServerForUpdate};
+
+/// The PostgreSQL api-version the operator speaks (its SDK package).
+pub const PG_API_VERSION: &str = "2024-08-01";
 
 use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
 
@@ -82,6 +86,16 @@ impl Arm {
         if let (Some(enc), None) = (&eff.encryption, eff.pinned_key_version()) {
             obs.latest_key_uri = self.latest_key(&enc.key_vault_uri, &enc.key_name).await?;
         }
+        if let Some(g) = eff.encryption.as_ref().and_then(|e| e.geo_backup.as_ref()) {
+            if pgplan_keys::follows_latest_geo(eff) {
+                obs.latest_geo_key_uri = self.latest_key(&g.key_vault_uri, &g.key_name).await?;
+            }
+        }
+        if obs.server.is_none() {
+            obs.name_unavailable = self
+                .server_name_unavailable(&t, &eff.azure.location)
+                .await?;
+        }
         Ok(obs)
     }
 
@@ -94,26 +108,22 @@ impl Arm {
             Ok((_, _, body)) => {
                 Ok(keyvault::kid(&body).map(|kid| keyvault::canonical(&kid, vault)))
             }
-            // No such key (yet): plan with the versionless key URI (automatic version update).
+            // No such key (yet): the planner refuses to send a key URI without a version.
             Err(ArmError::Fatal { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     pub(super) async fn submit_postgres(&self, op: &Op) -> Result<Submitted, ArmError> {
+        if let Op::PgCreate(t, c) = op {
+            return self.create_server(t, c).await;
+        }
         // Writes are retried only for throttling / server errors / network drops; a busy 409 is
         // left to the next reconcile, which reads the server state first.
         let headers = self
             .retrying("write", || async {
                 let sc = self.pg.servers_client();
                 let res = match op {
-                    Op::PgCreate(t, c) => {
-                        let body: Server = to_model(create_body(c))?;
-                        sc.create(&t.subscription_id, &t.resource_group, &t.server_name, body)
-                            .send()
-                            .await
-                            .map(|r| r.as_raw_response().headers().clone())
-                    }
                     Op::PgPatch(t, p) => {
                         let body: ServerForUpdate = to_model(patch_body(p))?;
                         sc.update(&t.subscription_id, &t.resource_group, &t.server_name, body)
@@ -158,11 +168,35 @@ impl Arm {
                             .await
                             .map(|r| r.as_raw_response().headers().clone())
                     }
-                    Op::Storage(_) | Op::AlertPut(..) | Op::AlertDelete(_) => {
+                    Op::PgCreate(..) | Op::Storage(_) | Op::AlertPut(..) | Op::AlertDelete(_) => {
                         return Err(ArmError::Decode("not a PostgreSQL write".into()))
                     }
                 };
                 res.map_err(from_core)
+            })
+            .await?;
+        Ok(submitted(&headers))
+    }
+}
+
+impl Arm {
+    /// The create PUT, sent as ARM JSON: the SDK's `UserAssignedIdentityMap` (2024-08-01) is an
+    /// empty struct and would drop every user-assigned identity, so the body is only checked
+    /// against the SDK model, then sent as built.
+    async fn create_server(&self, t: &PgTarget, c: &PgServerCreate) -> Result<Submitted, ArmError> {
+        let body = create_body(c);
+        let _: Server = to_model(body.clone())?;
+        let url = format!(
+            "{}/subscriptions/{}/resourceGroups/{}/providers/{}/{}?api-version={PG_API_VERSION}",
+            self.endpoint.as_str().trim_end_matches('/'),
+            t.subscription_id,
+            t.resource_group,
+            pgplan::SERVER_TYPE,
+            t.server_name
+        );
+        let (_, headers, _) = self
+            .retrying("create server", || async {
+                self.raw_send(Method::Put, &url, Some(&body)).await
             })
             .await?;
         Ok(submitted(&headers))
@@ -205,6 +239,7 @@ pub fn map_server(v: &Value) -> ObservedServer {
         Some("AzureKeyVault") => ObservedEncryption::AzureKeyVault {
             key_uri: p(&["dataEncryption", "primaryKeyURI"]).unwrap_or_default(),
             identity_id: p(&["dataEncryption", "primaryUserAssignedIdentityId"]),
+            geo_key_uri: p(&["dataEncryption", "geoBackupKeyURI"]).filter(|u| !u.is_empty()),
         },
         _ => ObservedEncryption::SystemManaged,
     };
@@ -257,8 +292,23 @@ fn window_json(w: &ObservedWindow) -> Value {
     json!({"customWindow": "Enabled", "dayOfWeek": w.day_of_week, "startHour": w.start_hour, "startMinute": w.start_minute})
 }
 
-fn identity_json(identity: &str) -> Value {
-    json!({"type": "UserAssigned", "userAssignedIdentities": {identity: {}}})
+/// The server's user-assigned identities: the primary key's and, with it, the geo-backup key's.
+fn identity_json(keys: &CmkKeys) -> Value {
+    let mut ids = serde_json::Map::new();
+    for k in std::iter::once(&keys.primary).chain(keys.geo.as_ref()) {
+        ids.insert(k.identity_id.clone(), json!({}));
+    }
+    json!({"type": "UserAssigned", "userAssignedIdentities": ids})
+}
+
+/// `dataEncryption`: the versioned primary key and, with geo-redundant backup, the geo-backup key.
+fn encryption_json(keys: &CmkKeys) -> Value {
+    let mut enc = json!({"type": "AzureKeyVault", "primaryKeyURI": keys.primary.uri, "primaryUserAssignedIdentityId": keys.primary.identity_id});
+    if let Some(g) = &keys.geo {
+        enc["geoBackupKeyURI"] = json!(g.uri);
+        enc["geoBackupUserAssignedIdentityId"] = json!(g.identity_id);
+    }
+    enc
 }
 
 /// The create PUT body. Authentication is Microsoft Entra only, so no password is ever sent.
@@ -281,9 +331,9 @@ pub fn create_body(c: &PgServerCreate) -> Value {
         props["maintenanceWindow"] = window_json(w);
     }
     let mut body = json!({"location": c.location, "sku": {"name": c.sku_name, "tier": c.sku_tier}, "properties": props});
-    if let Some((uri, identity)) = &c.cmk {
-        body["properties"]["dataEncryption"] = json!({"type": "AzureKeyVault", "primaryKeyURI": uri, "primaryUserAssignedIdentityId": identity});
-        body["identity"] = identity_json(identity);
+    if let Some(keys) = &c.cmk {
+        body["properties"]["dataEncryption"] = encryption_json(keys);
+        body["identity"] = identity_json(keys);
     }
     body
 }
@@ -318,11 +368,8 @@ pub fn patch_body(p: &PgServerPatch) -> Value {
     if let Some(w) = &p.maintenance_window {
         props.insert("maintenanceWindow".into(), window_json(w));
     }
-    if let Some((uri, identity)) = &p.key {
-        props.insert(
-            "dataEncryption".into(),
-            json!({"type": "AzureKeyVault", "primaryKeyURI": uri, "primaryUserAssignedIdentityId": identity}),
-        );
+    if let Some(keys) = &p.key {
+        props.insert("dataEncryption".into(), encryption_json(keys));
     }
     if !props.is_empty() {
         body["properties"] = Value::Object(props);
@@ -333,6 +380,7 @@ pub fn patch_body(p: &PgServerPatch) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::KeyRef;
 
     #[test]
     fn patch_carries_only_the_differing_fields_and_parses_as_the_sdk_model() {
@@ -375,9 +423,27 @@ mod tests {
                 start_hour: 2,
                 start_minute: 0,
             }),
-            cmk: Some(("https://kv/keys/k/1".into(), "/id".into())),
+            cmk: Some(CmkKeys {
+                primary: KeyRef {
+                    uri: "https://kv/keys/k/1".into(),
+                    identity_id: "/id".into(),
+                },
+                geo: Some(KeyRef {
+                    uri: "https://kv-geo/keys/k/2".into(),
+                    identity_id: "/id-geo".into(),
+                }),
+            }),
         };
-        let model: Server = to_model(create_body(&c)).unwrap();
+        let body = create_body(&c);
+        let ids = body["identity"]["userAssignedIdentities"]
+            .as_object()
+            .unwrap();
+        assert_eq!(ids.len(), 2, "primary and geo-backup identities");
+        assert_eq!(
+            body["properties"]["dataEncryption"]["geoBackupUserAssignedIdentityId"],
+            "/id-geo"
+        );
+        let model: Server = to_model(body).unwrap();
         let mut v = serde_json::to_value(&model).unwrap();
         v["properties"]["state"] = json!("Ready");
         let o = map_server(&v);
@@ -398,7 +464,8 @@ mod tests {
             o.encryption,
             ObservedEncryption::AzureKeyVault {
                 key_uri: "https://kv/keys/k/1".into(),
-                identity_id: Some("/id".into())
+                identity_id: Some("/id".into()),
+                geo_key_uri: Some("https://kv-geo/keys/k/2".into()),
             }
         );
     }

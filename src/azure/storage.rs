@@ -53,6 +53,7 @@ impl Arm {
             ..Default::default()
         };
         if obs.account.is_none() {
+            obs.name_unavailable = self.account_name_unavailable(&t).await?;
             return Ok(obs);
         }
         obs.lifecycle = self

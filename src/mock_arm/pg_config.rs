@@ -1,6 +1,9 @@
-//! flexibleServers/{server}/configurations: list, get, PUT and PATCH (both long-running).
+//! flexibleServers/{server}/configurations: list, get, PUT and PATCH (both long-running), seeded
+//! from Microsoft's published parameter tables.
 
 use serde_json::{json, Value};
+
+use crate::api::pg_parameters;
 
 use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
@@ -11,47 +14,50 @@ const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers/configurations";
 /// Observed: `(ConfigurationNotExists) The configuration '...' does not exist for ... server version ...`.
 const NOT_EXISTS: &str = "ConfigurationNotExists";
 
-/// The parameters every new server starts with: (name, value, dataType, allowedValues, dynamic).
-const SEED: &[(&str, &str, &str, &str, bool)] = &[
-    (
-        "azure.extensions",
-        "",
-        "Set",
-        "ADDRESS_STANDARDIZER,AMCHECK,BLOOM,BTREE_GIN,BTREE_GIST,CITEXT,CUBE,DBLINK,FUZZYSTRMATCH,HSTORE,INTARRAY,LTREE,PG_BUFFERCACHE,PG_CRON,PG_PARTMAN,PG_PREWARM,PG_STAT_STATEMENTS,PG_TRGM,PGAUDIT,PGCRYPTO,PGROWLOCKS,PGSTATTUPLE,PLPGSQL,POSTGIS,POSTGRES_FDW,TABLEFUNC,UNACCENT,UUID-OSSP,VECTOR",
-        true,
-    ),
-    (
-        "shared_preload_libraries",
-        "pg_cron,pg_stat_statements",
-        "Set",
-        "age,auto_explain,azure_storage,pg_cron,pg_failover_slots,pg_hint_plan,pg_partman_bgw,pg_prewarm,pg_squeeze,pg_stat_statements,pgaudit,pglogical,timescaledb,wal2json",
-        false,
-    ),
-    ("ssl_min_protocol_version", "TLSv1.2", "Enumeration", "TLSv1.2,TLSv1.3", true),
-    ("max_connections", "859", "Integer", "25-5000", false),
-    ("log_min_duration_statement", "-1", "Integer", "-1-2147483647", true),
-    ("pg_qs.query_capture_mode", "none", "Enumeration", "top,all,none", true),
-    ("array_nulls", "on", "Boolean", "on,off", true),
-    ("constraint_exclusion", "partition", "Enumeration", "partition,on,off", true),
+/// The mock's values for the parameters whose published default depends on the server's
+/// resources (as for a 4-vCore, 16 GiB General Purpose server); every other parameter starts at
+/// its published default.
+const SKU_VALUES: &[(&str, &str)] = &[
+    ("max_connections", "859"),
+    ("shared_buffers", "524288"),
+    ("effective_cache_size", "1572864"),
+    ("maintenance_work_mem", "216064"),
+    ("max_wal_size", "2048"),
+    ("wal_buffers", "2048"),
+    ("azure_storage.blob_block_size_mb", "1024"),
 ];
 
-/// Create the default configurations of a new server.
+/// Create the configurations of a new server: every parameter Microsoft publishes for its
+/// version (`data/postgres-parameters`), with the table's type, allowed values and
+/// dynamic/static/read-only facts.
 pub fn seed(world: &mut World, server: &str, version: &str) {
-    for (name, value, data_type, allowed, dynamic) in SEED {
-        let id = format!("{server}/configurations/{name}");
+    let (table, _) = pg_parameters::table(version);
+    for p in table.values() {
+        let value = match SKU_VALUES.iter().find(|(n, _)| *n == p.name) {
+            Some((_, v)) => (*v).to_string(),
+            None if p.sku_dependent() => String::new(),
+            None => p.default_value.clone(),
+        };
+        // ARM lists the extensions Azure offers in upper case (the tables publish lower case).
+        let allowed = if p.name == "azure.extensions" {
+            p.allowed_values.to_ascii_uppercase()
+        } else {
+            p.allowed_values.clone()
+        };
+        let id = format!("{server}/configurations/{}", p.name);
         let body = json!({
             "id": id,
-            "name": name,
+            "name": p.name,
             "type": TYPE,
             "properties": {
                 "value": value,
                 "defaultValue": value,
-                "description": format!("Server parameter {name}."),
-                "dataType": data_type,
+                "description": format!("Server parameter {}.", p.name),
+                "dataType": p.arm_data_type(),
                 "allowedValues": allowed,
                 "source": "system-default",
-                "isDynamicConfig": dynamic,
-                "isReadOnly": false,
+                "isDynamicConfig": p.is_dynamic,
+                "isReadOnly": p.is_read_only,
                 "isConfigPendingRestart": false,
                 "documentationLink": format!("https://www.postgresql.org/docs/{version}/runtime-config.html"),
             },
@@ -198,45 +204,13 @@ pub fn one(
 /// The value must fit the parameter's data type and allowed values.
 fn check_value(name: &str, value: &str, props: &Value) -> Result<(), ArmError> {
     let allowed = props["allowedValues"].as_str().unwrap_or("");
-    let bad = || {
+    let data_type = props["dataType"].as_str().unwrap_or("");
+    pg_parameters::check_value(data_type, allowed, value).map_err(|_| {
         ArmError::bad_request(
             "InvalidParameterValue",
             format!(
                 "Invalid value '{value}' for configuration '{name}'. Allowed values: {allowed}."
             ),
         )
-    };
-    let in_list = |v: &str| {
-        allowed
-            .split(',')
-            .any(|a| a.trim().eq_ignore_ascii_case(v.trim()))
-    };
-    match props["dataType"].as_str().unwrap_or("") {
-        "Set" => {
-            if value
-                .split(',')
-                .filter(|v| !v.trim().is_empty())
-                .all(in_list)
-            {
-                Ok(())
-            } else {
-                Err(bad())
-            }
-        }
-        "Enumeration" | "Boolean" => in_list(value).then_some(()).ok_or_else(bad),
-        "Integer" | "Numeric" => {
-            let n: i64 = value.trim().parse().map_err(|_| bad())?;
-            // allowedValues is "min-max"; min may be negative ("-1-2147483647").
-            let split = allowed.get(1..).and_then(|s| s.find('-')).map(|i| i + 1);
-            match split {
-                Some(i) => {
-                    let lo: i64 = allowed[..i].parse().map_err(|_| bad())?;
-                    let hi: i64 = allowed[i + 1..].parse().map_err(|_| bad())?;
-                    (lo..=hi).contains(&n).then_some(()).ok_or_else(bad)
-                }
-                None => Ok(()),
-            }
-        }
-        _ => Ok(()),
-    }
+    })
 }

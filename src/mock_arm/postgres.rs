@@ -5,39 +5,15 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
+use super::names;
 use super::pg_config;
-use super::store::{
-    arm_id, at, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World,
-};
+use super::pg_rules::{check_encryption, check_rules, derive, INVALID_PARAMETER};
+use super::store::{arm_id, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
 
-// Error codes. `ServerBusy` and `ServerIsNotReady` are observed in real answers (FACTS 8.6 and
-// public reports); `InvalidParameterValue` with "Invalid value given for parameter StorageSizeGB"
-// is observed. The others are not established by the contract sources: they are this mock's
-// descriptive names (docs/mock-arm.md lists them).
-pub const HA_BURSTABLE: &str = "HighAvailabilityNotSupportedForBurstableTier";
-pub const STORAGE_SHRINK: &str = "StorageSizeDecreaseNotSupported";
-pub const INVALID_PARAMETER: &str = "InvalidParameterValue";
-pub const GEO_BACKUP_IMMUTABLE: &str = "GeoRedundantBackupCannotBeChanged";
-pub const CMK_IMMUTABLE: &str = "DataEncryptionTypeCannotBeChanged";
 pub const NOT_READY: &str = "ServerIsNotReady";
 pub const NOT_STOPPED: &str = "ServerIsNotStopped";
-
-/// Premium SSD sizes (GiB) with their default performance tier and IOPS (FACTS 8.3).
-const SIZES: &[(i64, &str, i64)] = &[
-    (32, "P4", 120),
-    (64, "P6", 240),
-    (128, "P10", 500),
-    (256, "P15", 1100),
-    (512, "P20", 2300),
-    (1024, "P30", 5000),
-    (2048, "P40", 7500),
-    (4096, "P50", 7500),
-    (8192, "P60", 16000),
-    (16384, "P70", 18000),
-    (32767, "P80", 20000),
-];
 
 pub fn server_id(sub: &str, rg: &str, name: &str) -> String {
     arm_id(sub, rg, &format!("{TYPE}/{name}"))
@@ -251,6 +227,7 @@ fn create(
     name: &str,
 ) -> Result<Reply, ArmError> {
     validate_name(name)?;
+    names::claim_server(world, id, name)?;
     let input = req.object()?;
     let location = input
         .get("location")
@@ -282,6 +259,7 @@ fn create(
     }
     strip_write_only(&mut body);
     check_rules(&body, None)?;
+    check_encryption(&body, req.api_version, true)?;
     let now = req.now_str();
     let version = str_at(&body, &["properties", "version"])
         .unwrap_or("16")
@@ -374,6 +352,7 @@ fn update(
         set_at(&mut new, &["tags"], tags.clone());
     }
     check_rules(&new, Some(&old))?;
+    check_encryption(&clean, req.api_version, false)?;
     derive(&mut new, Some(&patch), world.next_seq());
     set_at(&mut new, &["properties", "state"], json!("Ready"));
     set_at(
@@ -399,10 +378,7 @@ fn update(
 }
 
 fn validate_name(name: &str) -> Result<(), ArmError> {
-    let ok_chars = name
-        .split('-')
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if !(3..=63).contains(&name.len()) || !ok_chars {
+    if !names::valid_server_name(name) {
         return Err(ArmError::bad_request(
             INVALID_PARAMETER,
             format!("Invalid value given for parameter ServerName '{name}': 3 to 63 letters, digits and inner hyphens."),
@@ -417,122 +393,6 @@ fn strip_write_only(body: &mut Value) {
         p.remove("administratorLoginPassword");
         p.remove("createMode");
     }
-}
-
-/// The service rules for a server body after a create (`old` None) or update.
-fn check_rules(new: &Value, old: Option<&Value>) -> Result<(), ArmError> {
-    let tier = str_at(new, &["sku", "tier"]).unwrap_or("");
-    let ha = str_at(new, &["properties", "highAvailability", "mode"]).unwrap_or("Disabled");
-    if tier.eq_ignore_ascii_case("Burstable") && !ha.eq_ignore_ascii_case("Disabled") {
-        return Err(ArmError::bad_request(
-            HA_BURSTABLE,
-            "High availability isn't supported for the Burstable tier.",
-        ));
-    }
-    if let Some(size) = at(new, &["properties", "storage", "storageSizeGB"]).and_then(Value::as_i64)
-    {
-        let kind = str_at(new, &["properties", "storage", "type"]).unwrap_or("");
-        let allowed = if kind.eq_ignore_ascii_case("PremiumV2_LRS")
-            || kind.eq_ignore_ascii_case("UltraSSD_LRS")
-        {
-            (1..=65536).contains(&size)
-        } else {
-            SIZES.iter().any(|(s, _, _)| *s == size)
-        };
-        if !allowed {
-            return Err(ArmError::bad_request(
-                INVALID_PARAMETER,
-                format!("Invalid value given for parameter StorageSizeGB ({size}). Specify a valid parameter value."),
-            ));
-        }
-        let old_size = old
-            .and_then(|o| at(o, &["properties", "storage", "storageSizeGB"]))
-            .and_then(Value::as_i64);
-        if old_size.is_some_and(|o| size < o) {
-            return Err(ArmError::bad_request(
-                STORAGE_SHRINK,
-                format!(
-                    "Decreasing the storage size is not supported (from {} GB to {size} GB).",
-                    old_size.unwrap_or(0)
-                ),
-            ));
-        }
-    }
-    if let Some(days) =
-        at(new, &["properties", "backup", "backupRetentionDays"]).and_then(Value::as_i64)
-    {
-        if !(7..=35).contains(&days) {
-            return Err(ArmError::bad_request(
-                INVALID_PARAMETER,
-                format!("Invalid value given for parameter BackupRetentionDays ({days}). Backups can be retained from 7 to 35 days."),
-            ));
-        }
-    }
-    if let Some(old) = old {
-        let geo = |b: &Value| {
-            str_at(b, &["properties", "backup", "geoRedundantBackup"])
-                .unwrap_or("Disabled")
-                .to_ascii_lowercase()
-        };
-        if geo(new) != geo(old) {
-            return Err(ArmError::bad_request(
-                GEO_BACKUP_IMMUTABLE,
-                "Geo-redundant backup can only be chosen when the server is created.",
-            ));
-        }
-        let enc = |b: &Value| {
-            str_at(b, &["properties", "dataEncryption", "type"])
-                .unwrap_or("SystemManaged")
-                .to_ascii_lowercase()
-        };
-        if enc(new) != enc(old) {
-            return Err(ArmError::bad_request(
-                CMK_IMMUTABLE,
-                "The data encryption mode is chosen at server creation and cannot be changed: a customer-managed key cannot be added to or removed from an existing server.",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Fill read-only properties that follow from the writable ones.
-fn derive(body: &mut Value, patch: Option<&Value>, seq: u64) {
-    let size = at(body, &["properties", "storage", "storageSizeGB"])
-        .and_then(Value::as_i64)
-        .unwrap_or(128);
-    let tier_given = match patch {
-        None => at(body, &["properties", "storage", "tier"]).is_some(),
-        Some(p) => at(p, &["properties", "storage", "tier"]).is_some(),
-    };
-    if let Some((_, tier, iops)) = SIZES.iter().find(|(s, _, _)| *s == size) {
-        if !tier_given {
-            set_at(body, &["properties", "storage", "tier"], json!(tier));
-        }
-        set_at(body, &["properties", "storage", "iops"], json!(iops));
-    }
-    let mode = str_at(body, &["properties", "highAvailability", "mode"])
-        .unwrap_or("Disabled")
-        .to_string();
-    if mode.eq_ignore_ascii_case("Disabled") {
-        set_at(
-            body,
-            &["properties", "highAvailability"],
-            json!({"mode": mode, "state": "NotEnabled"}),
-        );
-    } else {
-        set_at(
-            body,
-            &["properties", "highAvailability", "state"],
-            json!("Healthy"),
-        );
-        let zone = if mode == "SameZone" { "1" } else { "2" };
-        set_at(
-            body,
-            &["properties", "highAvailability", "standbyAvailabilityZone"],
-            json!(zone),
-        );
-    }
-    fill_identity(body, seq);
 }
 
 /// Give managed identities their principal / client ids, as ARM does.

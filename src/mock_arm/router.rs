@@ -4,7 +4,8 @@
 use super::errors::ArmError;
 use super::store::{Reply, Req, World};
 use super::{
-    alerts, containers, keyvault, lro, management_policy, pg_config, postgres, storage_account,
+    alerts, containers, keyvault, lro, management_policy, names, pg_config, postgres,
+    storage_account,
 };
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
@@ -105,6 +106,10 @@ pub enum Target {
         name: String,
         rest: Vec<String>,
     },
+    /// POST checkNameAvailability of the PostgreSQL provider (global or location-scoped).
+    PgNameCheck,
+    /// POST checkNameAvailability of the Storage provider.
+    AccountNameCheck,
 }
 
 /// A routed request.
@@ -118,6 +123,13 @@ pub struct Route {
     pub versions: &'static [&'static str],
     /// For error messages: the resource type.
     pub type_name: &'static str,
+}
+
+impl Route {
+    /// A POST that only reads (checkNameAvailability): journaled as a read, budgeted by its method.
+    pub fn reads_only(&self) -> bool {
+        matches!(self.target, Target::PgNameCheck | Target::AccountNameCheck)
+    }
 }
 
 /// Route a path given as segments.
@@ -137,6 +149,15 @@ pub fn route(segs: &[&str]) -> Option<Route> {
             },
             KEYVAULT_VERSIONS,
             "keys",
+        ),
+        ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "checknameavailability"]
+        | ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "locations", _, "checknameavailability"] => {
+            (Target::PgNameCheck, PG_VERSIONS, postgres::TYPE)
+        }
+        ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"] => (
+            Target::AccountNameCheck,
+            STORAGE_VERSIONS,
+            storage_account::TYPE,
         ),
         ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "locations", _, kind, _] => {
             let id = s(7);
@@ -389,6 +410,8 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             keyvault::handle(world, req, vault, name, &rest)
         }
+        Target::PgNameCheck => names::check_server(world, req),
+        Target::AccountNameCheck => names::check_account(world, req),
     }
 }
 

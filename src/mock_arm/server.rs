@@ -221,7 +221,13 @@ async fn front(
             .unwrap_or_else(|| path.to_string()),
         fault: None,
     };
-    let class = OpClass::of(m);
+    // The journal counts a POST that only reads (checkNameAvailability) as a read; ARM's budget
+    // counts requests by method, so the bucket below uses `budget`.
+    let budget = OpClass::of(m);
+    let class = match &routed {
+        Some(r) if r.reads_only() => OpClass::Read,
+        _ => budget,
+    };
 
     // 1. Injected faults.
     let fired = inner.lock().faults.fire(m, path);
@@ -326,15 +332,15 @@ async fn front(
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
         // The names real ARM sends (the non-global ones never appear in real traffic).
-        let header = match (class, m) {
+        let header = match (budget, m) {
             (OpClass::Read, _) => "x-ms-ratelimit-remaining-subscription-global-reads",
             (OpClass::Write, "DELETE") => "x-ms-ratelimit-remaining-subscription-global-deletes",
             (OpClass::Write, _) => "x-ms-ratelimit-remaining-subscription-global-writes",
         };
-        match s.buckets.take(&inner.config.throttle, sub, class, elapsed) {
+        match s.buckets.take(&inner.config.throttle, sub, budget, elapsed) {
             Ok(left) => extra.push((header, left.to_string())),
             Err(retry) => {
-                let op = match class {
+                let op = match budget {
                     OpClass::Read => "Read",
                     OpClass::Write => "Write",
                 };

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::errors::ArmError;
 use super::keyvault;
 use super::lro::{self, begin, Begin, Effect, OpKind};
+use super::names;
 use super::postgres::{fill_identity, method_not_allowed};
 use super::store::{arm_id, fill_defaults, merge_patch, set_at, str_at, Reply, Req, World};
 
@@ -98,16 +99,13 @@ fn create(
     id: &str,
     name: &str,
 ) -> Result<Reply, ArmError> {
-    if !(3..=24).contains(&name.len())
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
+    if !names::valid_account_name(name) {
         return Err(ArmError::bad_request(
             "AccountNameInvalid",
             format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."),
         ));
     }
+    names::claim_account(world, id, name)?;
     let mut body = Value::Object(req.object()?);
     let location = str_at(&body, &["location"])
         .ok_or_else(|| {

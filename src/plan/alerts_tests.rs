@@ -30,7 +30,7 @@ fn server(max: Option<&str>) -> ObservedPostgres {
             ..Default::default()
         }),
         configs,
-        latest_key_uri: None,
+        ..Default::default()
     }
 }
 

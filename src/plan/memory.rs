@@ -152,6 +152,7 @@ mod tests {
 
     fn observed(holds: &[(&str, &[&str])], rules: &[&str]) -> ObservedStorage {
         ObservedStorage {
+            name_unavailable: None,
             account: Some(ObservedAccount::default()),
             lifecycle: Some(
                 rules

@@ -13,6 +13,7 @@ pub mod observed_storage;
 #[cfg(test)]
 mod ownership_tests;
 pub mod pg_config;
+pub mod pg_keys;
 pub mod postgres;
 pub mod render;
 pub mod retention;
@@ -113,8 +114,7 @@ pub struct PgServerCreate {
     pub backup_retention_days: u32,
     pub geo_redundant_backup: bool,
     pub maintenance_window: Option<ObservedWindow>,
-    /// (primaryKeyURI, user-assigned identity id)
-    pub cmk: Option<(String, String)>,
+    pub cmk: Option<CmkKeys>,
 }
 
 /// Only the fields of a server that differ, for one PATCH.
@@ -126,8 +126,22 @@ pub struct PgServerPatch {
     pub ha: Option<(String, Option<String>)>,
     pub backup_retention_days: Option<u32>,
     pub maintenance_window: Option<ObservedWindow>,
-    /// (primaryKeyURI, user-assigned identity id)
-    pub key: Option<(String, String)>,
+    pub key: Option<CmkKeys>,
+}
+
+/// A versioned Key Vault key URI and the user-assigned identity that uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRef {
+    pub uri: String,
+    pub identity_id: String,
+}
+
+/// The customer-managed keys of a server: the primary key and, with geo-redundant backup, the
+/// geo-backup key in the paired region. Every URI carries its key version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CmkKeys {
+    pub primary: KeyRef,
+    pub geo: Option<KeyRef>,
 }
 
 /// A typed write, free of SDK types; `src/azure/` turns it into the ARM request.

@@ -15,6 +15,8 @@ pub enum ObservedEncryption {
         key_uri: String,
         /// `primaryUserAssignedIdentityId`.
         identity_id: Option<String>,
+        /// `geoBackupKeyURI` (servers with geo-redundant backup).
+        geo_key_uri: Option<String>,
     },
 }
 
@@ -69,6 +71,11 @@ pub struct ObservedPostgres {
     pub configs: BTreeMap<String, ObservedConfig>,
     /// The current versioned key URI in Key Vault when the spec follows `latest`.
     pub latest_key_uri: Option<String>,
+    /// The current versioned geo-backup key URI when the spec's geo-backup key follows `latest`.
+    pub latest_geo_key_uri: Option<String>,
+    /// Why the server name cannot be created, when the server does not exist and the provider's
+    /// checkNameAvailability said the name is taken or invalid.
+    pub name_unavailable: Option<String>,
 }
 
 /// One static-threshold criterion of an observed metric alert.

@@ -138,6 +138,9 @@ pub struct ObservedStorage {
     pub lifecycle: Option<Vec<ObservedLifecycleRule>>,
     /// Every container of the account, by name.
     pub containers: BTreeMap<String, ObservedContainer>,
+    /// Why the account name cannot be created, when the account does not exist and the provider's
+    /// checkNameAvailability said the name is taken or invalid.
+    pub name_unavailable: Option<String>,
 }
 
 #[cfg(test)]

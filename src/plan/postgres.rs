@@ -5,12 +5,16 @@ use time::OffsetDateTime;
 
 use super::observed::{ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow};
 use super::rules::{self, StorageVerdict};
+use super::CmkKeys;
 use super::{
-    pg_config, Action, FieldChange, Op, PgServerCreate, PgServerPatch, PgTarget, Plan, Refusal,
-    Verb,
+    pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate, PgServerPatch, PgTarget, Plan,
+    Refusal, Verb,
 };
 use crate::api::spec::{HaMode, ServerState, SkuTier};
 use crate::api::EffectiveSpec;
+
+/// The ARM resource type of a flexible server.
+pub const SERVER_TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
 
 /// The resource label used in status, drift and plan output.
 pub fn resource_label(eff: &EffectiveSpec) -> String {
@@ -42,22 +46,6 @@ fn ha_name(m: HaMode) -> &'static str {
     }
 }
 
-/// The primaryKeyURI the spec asks for: the pinned version, else the latest version Key Vault
-/// reported, else the versionless key URI (automatic key version update).
-pub fn desired_key(eff: &EffectiveSpec, obs: &ObservedPostgres) -> Option<(String, String)> {
-    let enc = eff.encryption.as_ref()?;
-    let base = format!(
-        "{}/keys/{}",
-        enc.key_vault_uri.trim_end_matches('/'),
-        enc.key_name
-    );
-    let uri = match eff.pinned_key_version() {
-        Some(v) => format!("{base}/{v}"),
-        None => obs.latest_key_uri.clone().unwrap_or(base),
-    };
-    Some((uri, enc.identity_id.clone()))
-}
-
 fn desired_window(eff: &EffectiveSpec) -> Option<ObservedWindow> {
     eff.postgres
         .maintenance_window
@@ -85,7 +73,25 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedPostgres, now: OffsetDateTime) ->
     let tgt = target(eff);
     let mut plan = Plan::default();
     let Some(server) = &obs.server else {
-        plan.actions.push(create_action(eff, obs, &resource, tgt));
+        if let Some(why) = &obs.name_unavailable {
+            plan.refused.push(Refusal {
+                resource,
+                field: "serverName".into(),
+                reason: format!(
+                    "{} is not available: {why} (server names are global DNS names, {}.postgres.database.azure.com): choose another serverName",
+                    tgt.server_name, tgt.server_name
+                ),
+            });
+            return plan;
+        }
+        match pg_keys::desired(eff, obs) {
+            Ok(cmk) => plan.actions.push(create_action(eff, cmk, &resource, tgt)),
+            Err(u) => plan.refused.push(Refusal {
+                resource,
+                field: u.field.into(),
+                reason: format!("server not created: {}", u.reason),
+            }),
+        }
         return plan;
     };
     if rules::is_busy(&server.state) {
@@ -176,7 +182,7 @@ fn state_action(resource: &str, tgt: &PgTarget, verb: Verb, from: &str, to: &str
 
 fn create_action(
     eff: &EffectiveSpec,
-    obs: &ObservedPostgres,
+    cmk: Option<CmkKeys>,
     resource: &str,
     tgt: PgTarget,
 ) -> Action {
@@ -194,7 +200,7 @@ fn create_action(
         backup_retention_days: pg.backup_retention_days,
         geo_redundant_backup: pg.geo_redundant_backup,
         maintenance_window: desired_window(eff),
-        cmk: desired_key(eff, obs),
+        cmk,
     };
     let mut changes = vec![
         created("sku", format!("{} {}", create.sku_tier, create.sku_name)),
@@ -203,8 +209,11 @@ fn create_action(
         created("highAvailability.mode", &create.ha_mode),
         created("backup.retentionDays", create.backup_retention_days),
     ];
-    if let Some((uri, _)) = &create.cmk {
-        changes.push(created("dataEncryption.primaryKeyURI", uri));
+    if let Some(k) = &create.cmk {
+        changes.push(created("dataEncryption.primaryKeyURI", &k.primary.uri));
+        if let Some(g) = &k.geo {
+            changes.push(created("dataEncryption.geoBackupKeyURI", &g.uri));
+        }
     }
     Action {
         resource: resource.into(),
@@ -321,16 +330,47 @@ fn diff_server(
             );
         }
     }
-    match (desired_key(eff, obs), &s.encryption) {
+    let desired = match pg_keys::desired(eff, obs) {
+        Ok(d) => d,
+        Err(u) => {
+            refuse(u.field, format!("key not updated: {}", u.reason));
+            return ((p, ch), ha_patch(eff, s, resource, plan));
+        }
+    };
+    match (desired, &s.encryption) {
         (None, ObservedEncryption::SystemManaged) => {}
-        (Some((uri, identity)), ObservedEncryption::AzureKeyVault { key_uri, .. }) => {
-            if !key_uri.eq_ignore_ascii_case(&uri) {
+        (
+            Some(keys),
+            ObservedEncryption::AzureKeyVault {
+                key_uri,
+                geo_key_uri,
+                ..
+            },
+        ) => {
+            let mut differs = false;
+            if !key_uri.eq_ignore_ascii_case(&keys.primary.uri) {
                 ch.push(FieldChange::new(
                     "dataEncryption.primaryKeyURI",
                     key_uri,
-                    &uri,
+                    &keys.primary.uri,
                 ));
-                p.key = Some((uri, identity));
+                differs = true;
+            }
+            if let Some(g) = &keys.geo {
+                if !geo_key_uri
+                    .as_deref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(&g.uri))
+                {
+                    ch.push(FieldChange::new(
+                        "dataEncryption.geoBackupKeyURI",
+                        geo_key_uri.as_deref().unwrap_or("-"),
+                        &g.uri,
+                    ));
+                    differs = true;
+                }
+            }
+            if differs {
+                p.key = Some(keys);
             }
         }
         (Some(_), ObservedEncryption::SystemManaged) => refuse(
@@ -342,7 +382,17 @@ fn diff_server(
             "removing the customer-managed key from an existing server requires re-creation".into(),
         ),
     }
+    ((p, ch), ha_patch(eff, s, resource, plan))
+}
 
+/// The HA PATCH, on its own (SKU and HA never share an operation).
+fn ha_patch(
+    eff: &EffectiveSpec,
+    s: &ObservedServer,
+    resource: &str,
+    plan: &mut Plan,
+) -> PatchWithChanges {
+    let pg = &eff.postgres;
     let mut hp = PgServerPatch::default();
     let mut hch = Vec::new();
     let ha = &pg.high_availability;
@@ -378,5 +428,5 @@ fn diff_server(
     if !hch.is_empty() {
         hp.ha = Some((want_mode.into(), ha.standby_zone.clone()));
     }
-    ((p, ch), (hp, hch))
+    (hp, hch)
 }

@@ -93,6 +93,17 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedStorage, memory: &Memory) -> Plan
     let tgt = target(eff);
     let mut plan = Plan::default();
     let Some(account) = &obs.account else {
+        if let Some(why) = &obs.name_unavailable {
+            plan.refused.push(Refusal {
+                resource,
+                field: "accountName".into(),
+                reason: format!(
+                    "{} is not available: {why} (account names are global DNS names, {}.blob.core.windows.net): choose another accountName",
+                    tgt.account_name, tgt.account_name
+                ),
+            });
+            return plan;
+        }
         plan.actions.push(create_action(eff, &resource, tgt));
         plan.notes.push(format!(
             "{resource}: the lifecycle policy and containers are created once the account exists"

@@ -96,6 +96,7 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
         account: Some(account),
         lifecycle,
         containers,
+        name_unavailable: None,
     }
 }
 
@@ -429,12 +430,20 @@ fn one_key_version_change_moves_both_services() {
     };
     let old = pinned("11111111111111111111111111111111");
     let new = pinned("22222222222222222222222222222222");
-    let mut pg = ObservedPostgres::default();
+    let mut pg = ObservedPostgres {
+        latest_geo_key_uri: Some(
+            "https://kv-acme-prod-cus.vault.azure.net/keys/engram-cmk/33333333333333333333333333333333"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let keys = pg_keys::desired(&old, &pg).unwrap().unwrap();
     pg.server = Some(ObservedServer {
         state: "Ready".into(),
         encryption: ObservedEncryption::AzureKeyVault {
-            key_uri: postgres::desired_key(&old, &pg).unwrap().0,
+            key_uri: keys.primary.uri,
             identity_id: None,
+            geo_key_uri: keys.geo.map(|g| g.uri),
         },
         ..Default::default()
     });
@@ -448,7 +457,7 @@ fn one_key_version_change_moves_both_services() {
         Op::PgPatch(_, p) => p.key.clone(),
         _ => None,
     });
-    assert!(pg_key.is_some_and(|k| k.0.ends_with("/22222222222222222222222222222222")));
+    assert!(pg_key.is_some_and(|k| k.primary.uri.ends_with("/22222222222222222222222222222222")));
     let st_key = plan.actions.iter().find_map(|a| match &a.op {
         Op::Storage(StorageOp::PatchAccount(_, p)) => p.cmk.clone(),
         _ => None,

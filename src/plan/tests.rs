@@ -26,6 +26,8 @@ fn dev() -> EffectiveSpec {
 
 const KEY: &str =
     "https://kv-acme-prod.vault.azure.net/keys/engram-cmk/0123456789abcdef0123456789abcdef";
+const GEO_KEY: &str =
+    "https://kv-acme-prod-cus.vault.azure.net/keys/engram-cmk/fedcba9876543210fedcba9876543210";
 
 /// What ARM would report for a server created exactly as declared.
 fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
@@ -87,6 +89,7 @@ fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
                 Some(e) => ObservedEncryption::AzureKeyVault {
                     key_uri: KEY.into(),
                     identity_id: Some(e.identity_id.clone()),
+                    geo_key_uri: e.geo_backup.as_ref().map(|_| GEO_KEY.into()),
                 },
                 None => ObservedEncryption::SystemManaged,
             },
@@ -94,6 +97,12 @@ fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
         }),
         configs,
         latest_key_uri: eff.encryption.as_ref().map(|_| KEY.to_string()),
+        latest_geo_key_uri: eff
+            .encryption
+            .as_ref()
+            .and_then(|e| e.geo_backup.as_ref())
+            .map(|_| GEO_KEY.to_string()),
+        name_unavailable: None,
     }
 }
 
@@ -104,12 +113,13 @@ fn server(o: &mut ObservedPostgres) -> &mut ObservedServer {
 #[test]
 fn missing_server_is_one_create_with_everything() {
     let eff = prod();
-    let plan = plan_all(
-        &eff,
-        &with_pg(&eff, ObservedPostgres::default()),
-        &Memory::default(),
-        NOW,
-    );
+    // Key Vault reported the current key versions (`latest` is never sent versionless).
+    let obs = ObservedPostgres {
+        latest_key_uri: Some(KEY.into()),
+        latest_geo_key_uri: Some(GEO_KEY.into()),
+        ..Default::default()
+    };
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
     assert_eq!(plan.actions.len(), 1);
     let Op::PgCreate(t, c) = &plan.actions[0].op else {
         panic!("{plan:?}")
@@ -122,10 +132,75 @@ fn missing_server_is_one_create_with_everything() {
     assert_eq!(c.backup_retention_days, 35);
     assert!(c.maintenance_window.is_some());
     assert_eq!(
-        c.cmk.as_ref().map(|k| k.1.as_str()),
+        c.cmk.as_ref().map(|k| k.primary.identity_id.as_str()),
         eff.encryption.as_ref().map(|e| e.identity_id.as_str())
     );
     assert!(plan.drift.is_empty(), "a missing resource is not drift");
+}
+
+#[test]
+fn a_create_needs_versioned_keys_and_a_free_name() {
+    let eff = prod();
+    // `latest` with no current version known: refused, never sent versionless.
+    for unresolved in [
+        |o: &mut ObservedPostgres| o.latest_key_uri = None,
+        |o: &mut ObservedPostgres| o.latest_geo_key_uri = None,
+    ] {
+        let mut obs = in_sync(&eff);
+        obs.server = None;
+        obs.configs.clear();
+        unresolved(&mut obs);
+        let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a.op, Op::PgCreate(..))),
+            "{plan:#?}"
+        );
+        assert!(plan.refused[0].reason.contains("versionless"), "{plan:#?}");
+    }
+    let mut obs = in_sync(&eff);
+    obs.server = None;
+    obs.name_unavailable = Some("AlreadyExists: Specified server name is already used.".into());
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
+    assert!(!plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.op, Op::PgCreate(..))));
+    assert_eq!(plan.refused[0].field, "serverName");
+    // Resolved: the create carries both keys, each versioned.
+    let mut obs = in_sync(&eff);
+    obs.server = None;
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
+    let Some(Op::PgCreate(_, c)) = plan.actions.first().map(|a| &a.op) else {
+        panic!("{plan:#?}")
+    };
+    let keys = c.cmk.as_ref().expect("cmk");
+    assert_eq!(keys.primary.uri, KEY);
+    assert_eq!(keys.geo.as_ref().map(|g| g.uri.as_str()), Some(GEO_KEY));
+}
+
+#[test]
+fn an_unresolvable_key_on_an_existing_server_is_refused_not_patched() {
+    let eff = prod();
+    let mut obs = in_sync(&eff);
+    obs.latest_key_uri = None;
+    server(&mut obs).backup_retention_days = 7;
+    let plan = plan_all(&eff, &with_pg(&eff, obs), &Memory::default(), NOW);
+    assert!(plan
+        .refused
+        .iter()
+        .any(|r| r.field == "dataEncryption.primaryKeyURI"));
+    // Other fields are still corrected; the key is not touched.
+    assert!(plan
+        .actions
+        .iter()
+        .all(|a| !matches!(&a.op, Op::PgPatch(_, p) if p.key.is_some())));
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| matches!(&a.op, Op::PgPatch(_, p) if p.backup_retention_days == Some(35))));
 }
 
 #[test]
@@ -188,7 +263,7 @@ fn each_drift_is_one_minimal_write() {
                     "https://kv-acme-prod.vault.azure.net"
                 ))
             },
-            |op| matches!(op, Op::PgPatch(_, p) if p.key.as_ref().is_some_and(|k| k.0.ends_with("/ffff"))),
+            |op| matches!(op, Op::PgPatch(_, p) if p.key.as_ref().is_some_and(|k| k.primary.uri.ends_with("/ffff") && k.geo.is_some())),
         ),
         (
             "parameters.ssl_min_protocol_version",

@@ -161,7 +161,8 @@ pub fn ctx(client: kube::Client, arm: Arc<dyn ArmApi>, gate: LeaderGate) -> Arc<
     Arc::new(c)
 }
 
-/// A fake ARM: nothing exists; every write is accepted as a long-running operation. It records
+/// A fake ARM: nothing exists but the spec's Key Vault keys; every write is accepted as a
+/// long-running operation. It records
 /// what it was asked on the shared timeline and can close the leader gate while observing.
 pub struct FakeArm {
     pub timeline: Timeline,
@@ -193,12 +194,37 @@ impl FakeArm {
 
 #[async_trait::async_trait]
 impl ArmApi for FakeArm {
-    async fn observe(&self, _: &engram_operator::api::EffectiveSpec) -> Result<Observed, ArmError> {
+    async fn observe(
+        &self,
+        eff: &engram_operator::api::EffectiveSpec,
+    ) -> Result<Observed, ArmError> {
         self.timeline.lock().unwrap().push("arm observe".into());
         if let Some(tx) = &self.lose_lease {
             tx.send_replace(false);
         }
-        Ok(self.observed.clone())
+        let mut observed = self.observed.clone();
+        // Key Vault holds every key the spec names, each with a current version.
+        let version = |vault: &str, name: &str| {
+            Some(format!(
+                "{}/keys/{name}/{}",
+                vault.trim_end_matches('/'),
+                "0".repeat(32)
+            ))
+        };
+        if let Some(enc) = &eff.encryption {
+            let pg = &mut observed.postgres;
+            pg.latest_key_uri = pg
+                .latest_key_uri
+                .take()
+                .or_else(|| version(&enc.key_vault_uri, &enc.key_name));
+            if let Some(g) = &enc.geo_backup {
+                pg.latest_geo_key_uri = pg
+                    .latest_geo_key_uri
+                    .take()
+                    .or_else(|| version(&g.key_vault_uri, &g.key_name));
+            }
+        }
+        Ok(observed)
     }
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         let what = format!("{op:?}");

@@ -13,26 +13,41 @@ use engram_operator::reconcile::{self, Context, Outcome};
 pub const LRO: Duration = Duration::from_secs(60);
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 
-/// A mock ARM whose Key Vault already holds the prod key (the storage account checks it).
+/// The vault of examples/prod.yaml's geo-backup key (the paired region's).
+pub const GEO_VAULT: &str = "kv-acme-prod-cus";
+
+/// A mock ARM whose Key Vault already holds the prod key (the storage account checks it) and the
+/// prod geo-backup key.
 pub async fn mock() -> MockArm {
+    let m = bare_mock().await;
+    kv_key(&m, "create").await;
+    kv_key_in(&m, GEO_VAULT, "engram-cmk", "create").await;
+    m
+}
+
+/// A mock ARM with an empty Key Vault.
+pub async fn bare_mock() -> MockArm {
     let config = MockConfig {
         lro: LroDurations::uniform(LRO),
         ..MockConfig::default()
     };
-    let m = MockArm::start(config).await.expect("mock starts");
-    kv_key(&m, "create").await;
-    m
+    MockArm::start(config).await.expect("mock starts")
 }
 
 /// POST a Key Vault key action (`create`, `rotate`) on the prod key, on the mock's Key Vault
 /// listener as the vault's host; returns the new version.
 pub async fn kv_key(m: &MockArm, action: &str) -> String {
+    kv_key_in(m, "kv-acme-prod", "engram-cmk", action).await
+}
+
+/// POST a Key Vault key action on any key of the mock's vaults; returns the new version.
+pub async fn kv_key_in(m: &MockArm, vault: &str, key: &str, action: &str) -> String {
     let url = format!(
-        "{}/keys/engram-cmk/{action}?api-version=7.4",
+        "{}/keys/{key}/{action}?api-version=7.4",
         m.keyvault_url()
     );
     let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
-    req.insert_header("host", "kv-acme-prod.vault.azure.net");
+    req.insert_header("host", format!("{vault}.vault.azure.net"));
     req.insert_header("authorization", format!("Bearer {}", m.token()));
     req.insert_header("content-type", "application/json");
     req.set_body(r#"{"kty":"RSA"}"#.as_bytes().to_vec());
