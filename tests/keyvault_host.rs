@@ -60,12 +60,22 @@ async fn latest_is_read_from_the_vault_host_through_the_test_override() {
         latest.starts_with("https://kv-acme-prod.vault.azure.net/keys/engram-cmk/"),
         "{latest}"
     );
-    let kv_reads = m
+    // One GET of each key (the primary, and the geo-backup key in the paired region's vault),
+    // each on the vault listener under its own vault name.
+    let mut vaults: Vec<String> = m
         .journal()
         .iter()
         .filter(|e| e.method == "GET" && e.path.starts_with("/keys/engram-cmk"))
-        .count();
-    assert_eq!(kv_reads, 1, "one GET of the key on the vault listener");
+        .map(|e| e.resource_id.clone())
+        .collect();
+    vaults.sort();
+    assert_eq!(
+        vaults,
+        [
+            "/keyvault/kv-acme-prod-cus/keys/engram-cmk",
+            "/keyvault/kv-acme-prod/keys/engram-cmk"
+        ]
+    );
 }
 
 #[tokio::test]
