@@ -54,6 +54,7 @@ async fn pass_all(
         poll_interval: Duration::from_millis(1),
         dry_run: false,
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
+        owner: "bench/plane".into(),
     };
     let outcomes: Vec<Outcome> = stream::iter(planes.iter().zip(statuses.iter()))
         .map(|(eff, prev)| reconcile::reconcile(arm, Ok(eff), prev, &ctx))

@@ -47,6 +47,10 @@ pub enum Command {
         /// The spec file.
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
+        /// The owner the plan is made for, `{namespace}/{name}` (default `folder/{metadata.name}`,
+        /// as folder mode owns it); a resource tagged for another owner shows as refused.
+        #[arg(long)]
+        owner: Option<String>,
         #[command(flatten)]
         arm: ArmArgs,
     },
@@ -280,9 +284,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             rt.shutdown_timeout(std::time::Duration::from_millis(200));
             code
         }
-        Command::Plan { file, arm } => {
+        Command::Plan { file, owner, arm } => {
             init_tracing(LogFormat::Human);
-            runtime()?.block_on(crate::commands::plan(&file, &arm, &mut out))
+            runtime()?.block_on(crate::commands::plan(&file, owner, &arm, &mut out))
         }
         Command::MockArm {
             listen,

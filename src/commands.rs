@@ -1,5 +1,6 @@
 //! The async commands behind `run` and `plan`.
 
+use kube::ResourceExt;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -84,8 +85,13 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// `engram-operator plan -f FILE`.
-pub async fn plan(file: &Path, arm: &ArmArgs, out: &mut impl Write) -> Result<i32> {
-    let (_, eff) = match api::load(&read(file)?) {
+pub async fn plan(
+    file: &Path,
+    owner: Option<String>,
+    arm: &ArmArgs,
+    out: &mut impl Write,
+) -> Result<i32> {
+    let (resource, eff) = match api::load(&read(file)?) {
         Ok(x) => x,
         Err(errors) => {
             for e in errors {
@@ -105,6 +111,8 @@ pub async fn plan(file: &Path, arm: &ArmArgs, out: &mut impl Write) -> Result<i3
     // No status here: nothing is known to be this plane's, so nothing undeclared is shown removed.
     let memory = plan::Memory::default();
     let p = plan::plan_all(&eff, &observed, &memory, time::OffsetDateTime::now_utc());
+    let owner = owner.unwrap_or_else(|| format!("folder/{}", resource.name_any()));
+    let p = plan::owner::gate(p, &eff, &observed, &owner, &Default::default());
     let (text, sum) = plan::render::terraform(&p);
     crate::cli::write_out(out, &text)?;
     Ok(if sum.refused > 0 {

@@ -100,6 +100,8 @@ pub async fn run(dir: &Path) -> Result<i32> {
         poll_interval: Duration::from_millis(500),
         dry_run: false,
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
+        // The owner folder mode gave it in step 1.
+        owner: "folder/acme-prod".into(),
     };
     let out = reconcile::reconcile(arm.as_ref(), Ok(&eff), &status, &ctx()).await;
     say(&format!(

@@ -184,6 +184,7 @@ fn explicit_values_win_over_the_profile() {
         mode: Some(Mode::Observe),
         deletion: None,
         resync_seconds: Some(60),
+        ..Default::default()
     });
     let eff = resolve(&spec);
     assert_eq!(eff.postgres.sku.name, "Standard_E8ds_v5");

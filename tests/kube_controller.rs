@@ -238,8 +238,10 @@ async fn deletion_under_delete_keeps_the_finalizer_while_the_delete_runs() {
     let obj = deleting(obj);
     let (client, api) = client(&obj, timeline.clone());
     let mut fake = FakeArm::new(timeline.clone());
+    // The plane's own server: tagged for engram/acme-prod (only such a resource is deleted).
     fake.observed.postgres.server = Some(engram_operator::plan::ObservedServer {
         state: "Ready".into(),
+        tags: engram_operator::plan::owner::owner_tags("engram/acme-prod"),
         ..Default::default()
     });
     let arm = Arc::new(fake);

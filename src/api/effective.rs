@@ -64,6 +64,12 @@ pub struct EffectiveSpec {
     pub mode: Mode,
     pub deletion: DeletionPolicy,
     pub resync_seconds: u64,
+    /// `policy.adopt`: take over an untagged existing resource.
+    pub adopt: bool,
+    /// `policy.adoptFrom`: the owner whose resources may be taken over.
+    pub adopt_from: Option<String>,
+    /// `policy.recreateDeleted` (profile default).
+    pub recreate_deleted: bool,
     pub encryption: Option<Encryption>,
     pub postgres: EffectivePostgres,
     pub storage: EffectiveStorage,
@@ -145,6 +151,9 @@ fn apply_profile(
         mode: policy.mode.unwrap_or_default(),
         deletion: policy.deletion.unwrap_or_default(),
         resync_seconds: policy.resync_seconds.unwrap_or(DEFAULT_RESYNC_SECONDS),
+        adopt: policy.adopt.unwrap_or(false),
+        adopt_from: policy.adopt_from.clone(),
+        recreate_deleted: policy.recreate_deleted.unwrap_or(profile.recreate_deleted),
         encryption: spec.encryption.clone(),
         postgres: EffectivePostgres {
             server_name: pg.server_name.clone(),
@@ -244,6 +253,9 @@ impl EffectiveSpec {
                 mode: Some(self.mode),
                 deletion: Some(self.deletion),
                 resync_seconds: Some(self.resync_seconds),
+                adopt: Some(self.adopt),
+                adopt_from: self.adopt_from.clone(),
+                recreate_deleted: Some(self.recreate_deleted),
             }),
             encryption: self.encryption.clone(),
             postgres: PostgresSpec {

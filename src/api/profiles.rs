@@ -43,6 +43,7 @@ impl Environment {
                 maintenance_window: None,
                 cmk_required: false,
                 prune_allowed: true,
+                recreate_deleted: true,
                 alerts,
             },
             Self::Test => Profile {
@@ -58,6 +59,7 @@ impl Environment {
                 maintenance_window: None,
                 cmk_required: false,
                 prune_allowed: true,
+                recreate_deleted: true,
                 alerts,
             },
             Self::Uat => Profile {
@@ -73,6 +75,7 @@ impl Environment {
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
                 prune_allowed: false,
+                recreate_deleted: false,
                 alerts,
             },
             Self::Prod => Profile {
@@ -88,6 +91,7 @@ impl Environment {
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
                 prune_allowed: false,
+                recreate_deleted: false,
                 alerts,
             },
         }
@@ -145,6 +149,9 @@ pub struct Profile {
     /// Whether `storage.pruneUndeclaredContainers` may be set: pruning deletes containers with
     /// their data, which the record plane of uat and prod must never lose by a spec omission.
     pub prune_allowed: bool,
+    /// Default of `policy.recreateDeleted`: whether a server or account deleted outside the
+    /// operator is created again (empty). uat and prod refuse, so it can be restored instead.
+    pub recreate_deleted: bool,
     /// Alert thresholds.
     pub alerts: AlertDefaults,
 }

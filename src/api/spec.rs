@@ -85,6 +85,19 @@ pub struct Policy {
     /// Seconds between two reconciles of an in-sync data plane (30-86400, default 300, ±20 % jitter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resync_seconds: Option<u64>,
+    /// Adopt an existing server or storage account that carries no `engram-owner` tag (the tag is
+    /// added). Without it such a resource is refused (NotOwned) and nothing is written to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<bool>,
+    /// Take over resources tagged for this other owner (`{namespace}/{name}`; folder mode's
+    /// namespace is `folder`): the ownership transfer, e.g. from folder mode to Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_from: Option<String>,
+    /// A server or account this plane owned that was deleted outside the operator: true creates it
+    /// again, empty, with a Warning; false refuses (ResourceDeleted) so that it can be restored.
+    /// Default true in dev and test, false in uat and prod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreate_deleted: Option<bool>,
 }
 
 /// Whether the operator writes to Azure.

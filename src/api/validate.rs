@@ -63,6 +63,16 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
                 format!("{s} is out of range: must be 30-86400 seconds"),
             );
         }
+        if let Some(from) = &p.adopt_from {
+            let ok = from.split_once('/').is_some_and(|(ns, name)| {
+                !ns.is_empty() && !name.is_empty() && !name.contains('/')
+            });
+            e.check(
+                ok,
+                "spec.policy.adoptFrom",
+                format!("{from:?} must be an owner as {{namespace}}/{{name}} (folder mode: folder/{{name}})"),
+            );
+        }
     }
     if let Some(enc) = &spec.encryption {
         encryption(&mut e, enc);

@@ -41,7 +41,7 @@ pub fn rule_body(name: &str, r: &AlertRule) -> Value {
         .collect();
     json!({
         "location": alplan::LOCATION,
-        "tags": {},
+        "tags": r.tags,
         "properties": {
             "description": r.description,
             "severity": r.severity,
@@ -185,6 +185,7 @@ mod tests {
 
     fn rule() -> AlertRule {
         AlertRule {
+            tags: Default::default(),
             description: "d".into(),
             severity: 2,
             enabled: true,

@@ -311,6 +311,56 @@ pub fn op_state(status: u16, headers: &azure_core::headers::Headers, body: &[u8]
     }
 }
 
+impl Arm {
+    /// PATCH the whole tag set of a server (a long-running operation) or an account
+    /// (synchronous).
+    async fn submit_tags(
+        &self,
+        id: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Submitted, ArmError> {
+        let version = if id
+            .to_ascii_lowercase()
+            .contains("/microsoft.dbforpostgresql/")
+        {
+            postgres::PG_API_VERSION
+        } else {
+            storage::API_VERSION
+        };
+        let url = format!(
+            "{}{id}?api-version={version}",
+            self.endpoint.as_str().trim_end_matches('/')
+        );
+        let body = serde_json::json!({ "tags": tags });
+        let (status, headers, _) = self
+            .retrying("tag", || async {
+                self.raw_send(Method::Patch, &url, Some(&body)).await
+            })
+            .await?;
+        let sub = submitted(&headers);
+        Ok(if status == 202 {
+            sub
+        } else {
+            Submitted {
+                operation_url: None,
+                ..sub
+            }
+        })
+    }
+}
+
+/// The `tags` of an ARM resource body.
+pub(crate) fn tags_of(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    v["tags"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The poll URL and Retry-After of an accepted write.
 fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
     let operation_url = headers
@@ -344,6 +394,7 @@ impl ArmApi for Arm {
         match op {
             Op::Storage(s) => self.submit_storage(s).await,
             Op::AlertPut(t, rule) => self.submit_alert(t, rule).await,
+            Op::SetTags(id, tags) => self.submit_tags(id, tags).await,
             Op::AlertDelete(t) => self.delete_alert(t).await,
             _ => self.submit_postgres(op).await,
         }

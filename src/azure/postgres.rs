@@ -168,7 +168,11 @@ impl Arm {
                             .await
                             .map(|r| r.as_raw_response().headers().clone())
                     }
-                    Op::PgCreate(..) | Op::Storage(_) | Op::AlertPut(..) | Op::AlertDelete(_) => {
+                    Op::PgCreate(..)
+                    | Op::Storage(_)
+                    | Op::AlertPut(..)
+                    | Op::AlertDelete(_)
+                    | Op::SetTags(..) => {
                         return Err(ArmError::Decode("not a PostgreSQL write".into()))
                     }
                 };
@@ -244,6 +248,7 @@ pub fn map_server(v: &Value) -> ObservedServer {
         _ => ObservedEncryption::SystemManaged,
     };
     ObservedServer {
+        tags: super::tags_of(v),
         id: s(v, &["id"]).unwrap_or_default(),
         state: p(&["state"]).unwrap_or_else(|| "Ready".into()),
         version: p(&["version"]),
@@ -330,7 +335,7 @@ pub fn create_body(c: &PgServerCreate) -> Value {
     if let Some(w) = &c.maintenance_window {
         props["maintenanceWindow"] = window_json(w);
     }
-    let mut body = json!({"location": c.location, "sku": {"name": c.sku_name, "tier": c.sku_tier}, "properties": props});
+    let mut body = json!({"location": c.location, "tags": c.tags, "sku": {"name": c.sku_name, "tier": c.sku_tier}, "properties": props});
     if let Some(keys) = &c.cmk {
         body["properties"]["dataEncryption"] = encryption_json(keys);
         body["identity"] = identity_json(keys);
@@ -407,6 +412,7 @@ mod tests {
     #[test]
     fn server_round_trips_through_the_sdk_model() {
         let c = PgServerCreate {
+            tags: Default::default(),
             location: "eastus2".into(),
             version: "16".into(),
             sku_tier: "GeneralPurpose".into(),

@@ -18,6 +18,8 @@ use azure_mgmt_storage::package_2023_05::models as st;
 
 /// The only management policy and immutability policy name ARM accepts.
 const DEFAULT: &str = "default";
+/// The Storage api-version the SDK crate sends (feature package-2023-05).
+pub const API_VERSION: &str = "2023-05-01";
 
 fn json_of<T: serde::Serialize>(t: &T) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()

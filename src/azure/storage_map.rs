@@ -62,6 +62,7 @@ pub fn map_account(v: &Value) -> ObservedAccount {
         ObservedAccountEncryption::MicrosoftManaged
     };
     ObservedAccount {
+        tags: super::tags_of(v),
         id: s(v, &["id"]).unwrap_or_default(),
         provisioning_state: p(&["provisioningState"]).unwrap_or_default(),
         kind: s(v, &["kind"]).unwrap_or_default(),
@@ -205,6 +206,7 @@ fn encryption_json(k: &AccountKey) -> Value {
 pub fn create_body(c: &AccountCreate) -> Value {
     let mut body = json!({
         "location": c.location,
+        "tags": c.tags,
         "kind": KIND,
         "sku": {"name": c.sku_name},
         "properties": {
@@ -357,6 +359,7 @@ mod tests {
             identity_id: "/id".into(),
         };
         let mut v = create_body(&AccountCreate {
+            tags: Default::default(),
             location: "eastus2".into(),
             sku_name: "Standard_ZRS".into(),
             minimum_tls_version: "TLS1_2".into(),

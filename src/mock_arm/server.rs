@@ -325,6 +325,20 @@ async fn front(
             return error_response(&e, Vec::new());
         }
     };
+    // ARM refuses these characters in tag names (not in values).
+    let bad_tag = body["tags"].as_object().and_then(|t| {
+        t.keys()
+            .find(|k| k.contains(['<', '>', '%', '&', '\\', '?', '/']))
+            .cloned()
+    });
+    if let (Some(name), true) = (bad_tag, route.sub.is_some()) {
+        let e = ArmError::bad_request(
+            "InvalidTagNameCharacters",
+            format!("The tag names '{name}' have reserved characters '<,>,%,&,\\,?,/' or control characters."),
+        );
+        record(&inner, &note, class, 400);
+        return error_response(&e, Vec::new());
+    }
 
     let mut s = inner.lock();
     // 4. Throttling (ARM only: Key Vault has its own limits, not modelled).

@@ -42,6 +42,8 @@ pub struct AlertRule {
     pub window_size: String,
     pub evaluation_frequency: String,
     pub action_group_id: Option<String>,
+    /// The owner tags (set by the ownership gate, `owner::gate`; not compared for drift).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// The resource label of a rule in status, drift and plan output.
@@ -119,6 +121,7 @@ pub fn desired(
             rules.insert(
                 format!("{server}-{short}-{level}"),
                 AlertRule {
+                    tags: Default::default(),
                     description: format!("{server}: {metric} above {what} ({level})"),
                     severity,
                     enabled: true,

@@ -7,17 +7,36 @@
 //!   DELETE, a long-running operation, never while an operation is running on it), then the
 //!   Storage account, which its own teardown planner refuses while a container is under legal
 //!   hold or a locked immutability policy (deleting the account would delete those containers).
+//! - Only what is this plane's: a server or account not tagged `engram-owner: {owner}` is refused
+//!   (NotOwned), and so, all or nothing, is the whole teardown.
 //! - All or nothing: every refusal is known before the first DELETE. If any part is refused,
 //!   nothing at all is deleted, and the plan says why.
 
+use std::collections::BTreeMap;
+
+use super::owner::{NOT_OWNED, OWNER_TAG};
 use super::{
-    alerts, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Verb,
+    alerts, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Refusal,
+    Verb,
 };
 use crate::api::spec::{DeletionPolicy, Mode};
 use crate::api::EffectiveSpec;
 
-/// What must happen in Azure before the declaration may go.
-pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
+/// A refusal when `tags` do not name `owner`.
+fn not_ours(resource: String, tags: &BTreeMap<String, String>, owner: &str) -> Option<Refusal> {
+    let tagged = tags.get(OWNER_TAG).map(String::as_str);
+    (tagged != Some(owner)).then(|| Refusal {
+        resource,
+        field: "ownership".into(),
+        reason: format!(
+            "{NOT_OWNED}: deletion: delete removes only resources tagged {OWNER_TAG}={owner}; this one is tagged {}",
+            tagged.unwrap_or("by no one")
+        ),
+    })
+}
+
+/// What must happen in Azure before the declaration may go. `owner`: this plane as an owner.
+pub fn plan(eff: &EffectiveSpec, observed: &Observed, owner: &str) -> Plan {
     let mut plan = Plan::default();
     if eff.deletion == DeletionPolicy::Retain {
         plan.notes
@@ -59,6 +78,19 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
     }
     // The account goes only when no container is protected; otherwise it is refused, with why.
     plan.absorb(storage_account::teardown(eff, &observed.storage));
+    let owned = [
+        observed
+            .postgres
+            .server
+            .as_ref()
+            .and_then(|s| not_ours(postgres::resource_label(eff), &s.tags, owner)),
+        observed
+            .storage
+            .account
+            .as_ref()
+            .and_then(|a| not_ours(storage_account::resource_label(eff), &a.tags, owner)),
+    ];
+    plan.refused.extend(owned.into_iter().flatten());
     if !plan.refused.is_empty() {
         let held: Vec<String> = plan.actions.drain(..).map(|a| a.resource).collect();
         plan.notes.push(format!(
@@ -102,11 +134,14 @@ mod tests {
         crate::api::resolve(&res.spec).expect("valid")
     }
 
+    const OWNER: &str = "folder/test";
+
     fn with_server(state: &str) -> Observed {
         Observed {
             postgres: ObservedPostgres {
                 server: Some(ObservedServer {
                     state: state.into(),
+                    tags: crate::plan::owner::owner_tags(OWNER),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -116,13 +151,38 @@ mod tests {
     }
 
     #[test]
+    fn only_what_carries_this_planes_owner_tag_is_deleted_and_then_nothing_at_all() {
+        let e = eff("delete", "enforce");
+        let mut o = with_server("Ready");
+        o.storage.account = Some(crate::plan::ObservedAccount {
+            tags: crate::plan::owner::owner_tags("k8s/other"),
+            ..Default::default()
+        });
+        let p = plan(&e, &o, OWNER);
+        assert!(p.actions.is_empty(), "all or nothing: {:?}", p.actions);
+        assert_eq!(p.refused.len(), 1);
+        assert!(
+            p.refused[0].reason.starts_with("NotOwned"),
+            "{:?}",
+            p.refused
+        );
+        assert!(p.refused[0].reason.contains("k8s/other"));
+        // An untagged server (made outside any plane) is not deleted either.
+        let mut o = with_server("Ready");
+        if let Some(s) = o.postgres.server.as_mut() {
+            s.tags.clear();
+        }
+        assert!(plan(&e, &o, OWNER).actions.is_empty());
+    }
+
+    #[test]
     fn retain_and_observe_plan_nothing() {
         for (d, m) in [
             ("retain", "enforce"),
             ("retain", "observe"),
             ("delete", "observe"),
         ] {
-            let p = plan(&eff(d, m), &with_server("Ready"));
+            let p = plan(&eff(d, m), &with_server("Ready"), OWNER);
             assert!(p.actions.is_empty(), "{d}/{m}");
             assert!(finished(&p));
             assert_eq!(p.notes.len(), 1);
@@ -132,7 +192,7 @@ mod tests {
     #[test]
     fn delete_sends_one_delete_and_waits_for_a_busy_server() {
         let e = eff("delete", "enforce");
-        let p = plan(&e, &with_server("Ready"));
+        let p = plan(&e, &with_server("Ready"), OWNER);
         assert_eq!(p.actions.len(), 1);
         assert_eq!(p.actions[0].verb, Verb::Delete);
         assert!(
@@ -140,12 +200,15 @@ mod tests {
         );
         assert!(!finished(&p));
 
-        let p = plan(&e, &with_server("Dropping"));
+        let p = plan(&e, &with_server("Dropping"), OWNER);
         assert!(p.actions.is_empty(), "never a second DELETE while one runs");
         assert_eq!(p.waiting.len(), 1);
         assert!(!finished(&p));
 
-        assert!(finished(&plan(&e, &Observed::default())), "nothing left");
+        assert!(
+            finished(&plan(&e, &Observed::default(), OWNER)),
+            "nothing left"
+        );
     }
 
     #[test]
@@ -155,8 +218,11 @@ mod tests {
         let mut o = with_server("Ready");
         o.alerts
             .insert("pg-cpu-warning".into(), ObservedAlert::default());
-        o.storage.account = Some(ObservedAccount::default());
-        let p = plan(&e, &o);
+        o.storage.account = Some(ObservedAccount {
+            tags: crate::plan::owner::owner_tags(OWNER),
+            ..Default::default()
+        });
+        let p = plan(&e, &o, OWNER);
         let verbs: Vec<&str> = p.actions.iter().map(|a| a.resource.as_str()).collect();
         assert_eq!(verbs.len(), 3, "{verbs:?}");
         assert!(matches!(p.actions[0].op, Op::AlertDelete(_)), "{verbs:?}");
@@ -169,7 +235,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let p = plan(&e, &o);
+        let p = plan(&e, &o, OWNER);
         assert!(p.actions.is_empty(), "{:?}", p.actions);
         assert_eq!(p.refused.len(), 1);
         assert!(

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod observed;
 pub mod observed_storage;
+pub mod owner;
 #[cfg(test)]
 mod ownership_tests;
 pub mod pg_config;
@@ -49,6 +50,8 @@ pub enum Verb {
     Extend,
     SetLegalHold,
     ClearLegalHold,
+    /// Put the owner tag on a resource this plane adopts or takes over.
+    Tag,
 }
 
 impl fmt::Display for Verb {
@@ -65,6 +68,7 @@ impl fmt::Display for Verb {
             Self::Extend => "extend",
             Self::SetLegalHold => "set-legal-hold",
             Self::ClearLegalHold => "clear-legal-hold",
+            Self::Tag => "tag",
         })
     }
 }
@@ -115,6 +119,8 @@ pub struct PgServerCreate {
     pub geo_redundant_backup: bool,
     pub maintenance_window: Option<ObservedWindow>,
     pub cmk: Option<CmkKeys>,
+    /// The owner tags (set by the ownership gate, `owner::gate`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Only the fields of a server that differ, for one PATCH.
@@ -161,6 +167,9 @@ pub enum Op {
     AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
     /// DELETE one metric alert rule of the plane (teardown under `deletion: delete` only).
     AlertDelete(alerts::AlertTarget),
+    /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
+    /// resource's own tags and the owner tags, as ARM replaces tags as a whole.
+    SetTags(String, std::collections::BTreeMap<String, String>),
 }
 
 /// One write the plan wants, with the field changes it corrects.

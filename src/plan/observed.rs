@@ -50,6 +50,8 @@ pub struct ObservedServer {
     pub maintenance_window: Option<ObservedWindow>,
     pub encryption: ObservedEncryption,
     pub fqdn: Option<String>,
+    /// ARM tags (the owner tag among them).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// One observed server parameter (configuration).

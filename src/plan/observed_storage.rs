@@ -72,6 +72,8 @@ pub struct ObservedAccount {
     /// User-assigned identity resource ids attached to the account.
     pub user_assigned_identities: Vec<String>,
     pub encryption: ObservedAccountEncryption,
+    /// ARM tags (the owner tag among them).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// One observed lifecycle rule, reduced to what the spec can express; everything else that is set on

@@ -201,6 +201,7 @@ fn create_action(
         geo_redundant_backup: pg.geo_redundant_backup,
         maintenance_window: desired_window(eff),
         cmk,
+        tags: Default::default(),
     };
     let mut changes = vec![
         created("sku", format!("{} {}", create.sku_tier, create.sku_name)),

@@ -162,6 +162,7 @@ fn create_action(eff: &EffectiveSpec, resource: &str, tgt: AccountTarget) -> Act
     let st = &eff.storage;
     let cmk = desired_key(eff);
     let create = AccountCreate {
+        tags: Default::default(),
         location: eff.azure.location.clone(),
         sku_name: replication_name(st.replication).into(),
         minimum_tls_version: st.minimum_tls_version.clone(),

@@ -60,6 +60,8 @@ pub struct AccountCreate {
     pub identity: Option<AccountIdentity>,
     /// None: platform-managed keys.
     pub cmk: Option<AccountKey>,
+    /// The owner tags (set by the ownership gate, `owner::gate`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Only the account fields that differ, for one PATCH.

@@ -35,6 +35,7 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
     let st = &eff.storage;
     let key = storage_account::desired_key(eff);
     let account = ObservedAccount {
+        tags: Default::default(),
         id: format!("/storage/{}", st.account_name),
         provisioning_state: "Succeeded".into(),
         kind: "StorageV2".into(),

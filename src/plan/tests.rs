@@ -66,6 +66,7 @@ fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
     });
     ObservedPostgres {
         server: Some(ObservedServer {
+            tags: Default::default(),
             id: "/x".into(),
             state: if pg.state == ServerState::Running {
                 "Ready"

@@ -50,7 +50,7 @@ pub async fn cleanup(
         Ok(o) => o,
         Err(e) => return unreadable(status, &e, ctx),
     };
-    let plan = deletion::plan(eff, &observed);
+    let plan = deletion::plan(eff, &observed, &ctx.owner);
     let mut errors: Vec<String> = plan
         .refused
         .iter()

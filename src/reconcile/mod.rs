@@ -54,6 +54,9 @@ pub struct Context {
     pub dry_run: bool,
     /// A pending operation older than this is dropped and its resource observed afresh.
     pub max_operation_age: Duration,
+    /// This data plane as an owner, `{namespace}/{name}` (folder mode: `folder/{name}`): the
+    /// value of the `engram-owner` tag on what it creates.
+    pub owner: String,
 }
 
 /// Default of `--max-operation-age`: no ARM operation of ours should run this long.
@@ -139,6 +142,11 @@ pub async fn reconcile(
     // 3. Plan. Status is the memory of what this plane set; only that is ever removed.
     let memory = plan::Memory::from_status(prev.storage.as_ref());
     let plan = plan::plan_all(eff, &observed, &memory, ctx.now);
+    let recorded = plan::owner::Recorded::new([
+        prev.postgres.as_ref().and_then(|p| p.id.as_ref()),
+        prev.storage.as_ref().and_then(|p| p.id.as_ref()),
+    ]);
+    let plan = plan::owner::gate(plan, eff, &observed, &ctx.owner, &recorded);
 
     // 4. Apply: at most one write per resource, none to a resource with an operation in flight.
     let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;

@@ -239,15 +239,37 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         i.memory.write_into(&mut st);
         st
     });
+    // A resource refused as deleted behind the operator's back stays recorded as this plane's,
+    // so that the next pass refuses again instead of creating it silently.
+    let deleted = |label: String| {
+        plan.refused.iter().any(|r| {
+            r.resource == label && r.reason.starts_with(crate::plan::owner::RESOURCE_DELETED)
+        })
+    };
+    if s.postgres.is_none() && deleted(crate::plan::postgres::resource_label(i.eff)) {
+        s.postgres = i.prev.postgres.clone();
+    }
+    if s.storage.is_none() && deleted(crate::plan::storage_account::resource_label(i.eff)) {
+        s.storage = i.prev.storage.clone();
+    }
 
     let exists = i.observed.postgres.server.is_some() && i.observed.storage.account.is_some();
     let in_flight = !s.pending_operations.is_empty() || !plan.waiting.is_empty();
     let degraded = i.fatal || !s.errors.is_empty();
     let drifted = !s.drift.is_empty();
+    // Ownership refusals name themselves: NotOwned, ResourceDeleted.
+    let owned_reason = plan.refused.iter().find_map(|r| {
+        [
+            crate::plan::owner::NOT_OWNED,
+            crate::plan::owner::RESOURCE_DELETED,
+        ]
+        .into_iter()
+        .find(|code| r.reason.starts_with(code))
+    });
     let (ready, reason, msg) = if degraded {
         (
             false,
-            "Degraded",
+            owned_reason.unwrap_or("Degraded"),
             s.errors.first().cloned().unwrap_or_default(),
         )
     } else if in_flight {

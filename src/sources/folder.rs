@@ -194,6 +194,7 @@ impl Folder {
                 poll_interval: self.opts.poll_interval,
                 dry_run: false,
                 max_operation_age: self.opts.max_operation_age,
+                owner: format!("folder/{}", plane.name),
             };
             let name = plane.name.clone();
             set.spawn(async move {

@@ -174,6 +174,7 @@ fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
         poll_interval: ctx.poll_interval,
         dry_run: false,
         max_operation_age: ctx.max_operation_age,
+        owner: format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()),
     }
 }
 

@@ -116,6 +116,21 @@ pub fn after_reconcile(
             ));
         }
     }
+    // A resource deleted behind the operator's back is created again, empty: one Warning.
+    for note in next
+        .notes
+        .iter()
+        .filter(|n| n.starts_with(crate::plan::owner::RECREATED))
+    {
+        if !prev.notes.contains(note) {
+            out.push(event(
+                EventType::Warning,
+                crate::plan::owner::RECREATED,
+                "Reconcile",
+                note.clone(),
+            ));
+        }
+    }
     for line in next.errors.iter().filter(|l| is_refusal(l)) {
         if !prev.errors.contains(line) {
             out.push(event(

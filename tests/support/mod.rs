@@ -42,10 +42,7 @@ pub async fn kv_key(m: &MockArm, action: &str) -> String {
 
 /// POST a Key Vault key action on any key of the mock's vaults; returns the new version.
 pub async fn kv_key_in(m: &MockArm, vault: &str, key: &str, action: &str) -> String {
-    let url = format!(
-        "{}/keys/{key}/{action}?api-version=7.4",
-        m.keyvault_url()
-    );
+    let url = format!("{}/keys/{key}/{action}?api-version=7.4", m.keyvault_url());
     let mut req = Request::new(Url::parse(&url).expect("url"), Method::Post);
     req.insert_header("host", format!("{vault}.vault.azure.net"));
     req.insert_header("authorization", format!("Bearer {}", m.token()));
@@ -95,6 +92,7 @@ pub fn ctx() -> Context {
         poll_interval: Duration::from_millis(10),
         dry_run: false,
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
+        owner: "folder/test".into(),
     }
 }
 
