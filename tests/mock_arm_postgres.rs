@@ -301,14 +301,7 @@ async fn configurations_static_change_pends_until_restart_and_stopped_server_ref
     ] {
         assert!(names.contains(&n), "{n} seeded");
     }
-    let ext = t
-        .call(
-            "GET",
-            &format!("{id}/configurations/azure.extensions"),
-            Some(PG),
-            None,
-        )
-        .await;
+    let ext = config(&t, &id, "azure.extensions").await;
     assert_eq!(ext.body["properties"]["value"], "");
     assert_eq!(ext.body["properties"]["isDynamicConfig"], true);
     assert!(ext.body["properties"]["allowedValues"]
@@ -367,14 +360,7 @@ async fn configurations_static_change_pends_until_restart_and_stopped_server_ref
         (s.body["status"].as_str(), s.body["error"]["code"].as_str()),
         (Some("Failed"), Some("ServerIsBusy"))
     );
-    let ext = t
-        .call(
-            "GET",
-            &format!("{id}/configurations/azure.extensions"),
-            Some(PG),
-            None,
-        )
-        .await;
+    let ext = config(&t, &id, "azure.extensions").await;
     assert_ne!(ext.body["properties"]["value"], "VECTOR", "not applied");
     let mc = t
         .call(
@@ -438,4 +424,15 @@ async fn configurations_static_change_pends_until_restart_and_stopped_server_ref
         )
         .await;
     assert_eq!((r.status, r.code()), (409, "ServerIsNotReady"));
+}
+
+/// GET one configuration of a server.
+async fn config(t: &T, server: &str, name: &str) -> Resp {
+    t.call(
+        "GET",
+        &format!("{server}/configurations/{name}"),
+        Some(PG),
+        None,
+    )
+    .await
 }

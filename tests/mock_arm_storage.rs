@@ -206,15 +206,7 @@ async fn immutability_and_legal_hold_protect_containers() {
         .await;
     assert_eq!(clear.body["hasLegalHold"], false);
 
-    let pol = format!("{c}/immutabilityPolicies/default");
-    let p = t
-        .call(
-            "PUT",
-            &pol,
-            Some(ST),
-            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 30}})),
-        )
-        .await;
+    let (pol, p) = put_policy(&t, &c, 30).await;
     assert_eq!(
         (p.status, p.body["properties"]["state"].as_str()),
         (200, Some("Unlocked"))
@@ -240,15 +232,7 @@ async fn immutability_and_legal_hold_protect_containers() {
         )
         .await;
     assert_eq!(early.code(), "ImmutabilityPolicyNotLocked");
-    let locked = t
-        .call_h(
-            "POST",
-            &format!("{pol}/lock"),
-            Some(ST),
-            None,
-            &[("if-match", etag.as_str())],
-        )
-        .await;
+    let locked = lock(&t, &pol, &etag).await;
     assert_eq!(locked.body["properties"]["state"], "Locked");
     let etag = locked.header("etag").expect("etag");
     let shorter = t
@@ -413,26 +397,11 @@ async fn an_account_with_a_protected_container_cannot_be_deleted() {
 
     let locked = format!("{id}/blobServices/default/containers/locked");
     t.call("PUT", &locked, Some(ST), Some(json!({}))).await;
-    let pol = format!("{locked}/immutabilityPolicies/default");
-    let p = t
-        .call(
-            "PUT",
-            &pol,
-            Some(ST),
-            Some(json!({"properties": {"immutabilityPeriodSinceCreationInDays": 1}})),
-        )
-        .await;
+    let (pol, p) = put_policy(&t, &locked, 1).await;
     let etag = p.header("etag").expect("etag");
     // An unlocked policy does not protect the account.
     assert_eq!(t.call("GET", &id, Some(ST), None).await.status, 200);
-    t.call_h(
-        "POST",
-        &format!("{pol}/lock"),
-        Some(ST),
-        None,
-        &[("if-match", etag.as_str())],
-    )
-    .await;
+    lock(&t, &pol, &etag).await;
     let del = t.call("DELETE", &id, Some(ST), None).await;
     assert_eq!(
         (del.status, del.code()),
@@ -448,4 +417,19 @@ async fn an_account_with_a_protected_container_cannot_be_deleted() {
         200,
         "still there"
     );
+}
+
+/// PUT a container's time-based immutability policy; returns its path and the answer.
+async fn put_policy(t: &T, container: &str, days: u32) -> (String, Resp) {
+    let pol = format!("{container}/immutabilityPolicies/default");
+    let body = json!({"properties": {"immutabilityPeriodSinceCreationInDays": days}});
+    let r = t.call("PUT", &pol, Some(ST), Some(body)).await;
+    (pol, r)
+}
+
+/// Lock an immutability policy (If-Match its etag).
+async fn lock(t: &T, policy: &str, etag: &str) -> Resp {
+    let lock = format!("{policy}/lock");
+    t.call_h("POST", &lock, Some(ST), None, &[("if-match", etag)])
+        .await
 }

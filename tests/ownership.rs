@@ -58,6 +58,12 @@ async fn foreign_server(m: &MockArm, eff: &EffectiveSpec, tags: Value) {
     m.advance(LRO);
 }
 
+/// The server is tagged for this plane.
+async fn assert_ours(m: &MockArm, eff: &EffectiveSpec) {
+    let body = get(m, &server_id(eff), "2024-08-01").await;
+    assert_eq!(body["tags"]["engram-owner"], OWNER, "{body}");
+}
+
 fn ready_reason(s: &EngramDataPlaneStatus) -> String {
     conditions::get(&s.conditions, READY)
         .map(|c| c.reason.clone())
@@ -141,10 +147,7 @@ async fn a_server_of_another_owner_moves_only_with_adopt_from() {
     eff.adopt_from = Some("engram/acme-dev".into());
     let out = converge(&m, &arm, &eff, out.status).await;
     assert!(out.ready(), "{:?}", out.status.errors);
-    assert_eq!(
-        get(&m, &server_id(&eff), "2024-08-01").await["tags"]["engram-owner"],
-        OWNER
-    );
+    assert_ours(&m, &eff).await;
 }
 
 #[tokio::test]
@@ -158,10 +161,7 @@ async fn a_server_this_plane_recorded_is_tagged_without_adopt() {
         .expect("edit");
     let out = converge(&m, &arm, &eff, out.status).await;
     assert!(out.ready(), "{:?}", out.status.errors);
-    assert_eq!(
-        get(&m, &server_id(&eff), "2024-08-01").await["tags"]["engram-owner"],
-        OWNER
-    );
+    assert_ours(&m, &eff).await;
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
+use axum::Extension;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -42,9 +43,11 @@ pub async fn serve(
     plane: Plane,
 ) {
     let app = match plane {
-        Plane::Arm => routes().fallback(arm).with_state(inner),
-        Plane::KeyVault => axum::Router::new().fallback(keyvault).with_state(inner),
-    };
+        Plane::Arm => routes().fallback(front_door),
+        Plane::KeyVault => axum::Router::new().fallback(front_door),
+    }
+    .layer(Extension(plane))
+    .with_state(inner);
     let served = axum::serve(
         KillListener(listener),
         app.into_make_service_with_connect_info::<ConnKill>(),
@@ -162,41 +165,39 @@ struct Note<'a> {
     fault: Option<u64>,
 }
 
-/// The ARM listener: Key Vault paths are not ARM's, so they find no route here.
-async fn arm(
+/// One entry for both listeners. On the ARM listener Key Vault paths are not ARM's, so they find
+/// no route; on the Key Vault listener `/keys/...` belong to the vault the `Host` header names.
+async fn front_door(
     State(inner): State<Arc<Inner>>,
+    Extension(plane): Extension<Plane>,
     ConnectInfo(conn): ConnectInfo<ConnKill>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
-    let routed = match segs.first() {
-        Some(s) if s.eq_ignore_ascii_case("keyvault") => None,
-        _ => route(&segs),
+    let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let routed = match plane {
+        Plane::Arm => match path.first() {
+            Some(s) if s.eq_ignore_ascii_case("keyvault") => None,
+            _ => route(&path),
+        },
+        Plane::KeyVault => {
+            let host = headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let vault = host.split('.').next().unwrap_or_default();
+            let named = host.contains('.') && !vault.is_empty() && vault.parse::<u8>().is_err();
+            let mut segs = vec!["keyvault", vault];
+            segs.extend(path);
+            if named {
+                route(&segs)
+            } else {
+                None
+            }
+        }
     };
-    front(inner, conn, routed, method, &uri, headers, body).await
-}
-
-/// The Key Vault listener: `/keys/...` of the vault the `Host` header names.
-async fn keyvault(
-    State(inner): State<Arc<Inner>>,
-    ConnectInfo(conn): ConnectInfo<ConnKill>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let host = headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let vault = host.split('.').next().unwrap_or_default();
-    let named = host.contains('.') && !vault.is_empty() && vault.parse::<u8>().is_err();
-    let mut segs = vec!["keyvault", vault];
-    segs.extend(uri.path().split('/').filter(|s| !s.is_empty()));
-    let routed = if named { route(&segs) } else { None };
     front(inner, conn, routed, method, &uri, headers, body).await
 }
 
