@@ -38,9 +38,6 @@ pub struct EngramDataPlaneStatus {
     /// Informational notes (auto-sizing decisions, auto-grown storage, active overrides).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// When the last reconcile finished (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_reconcile_time: Option<String>,
     /// An access failure being retried (AuthorizationFailed, CredentialInvalid): the wait before
     /// the next try doubles from `since`, from 1 to 30 minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

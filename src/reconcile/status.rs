@@ -1,6 +1,7 @@
 //! Building the status of a data plane from one pass (pure).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -17,13 +18,15 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// A fresh status for this pass, carrying over what the previous one knew of the resources.
+/// Nothing in it records that a pass ran (no "last reconcile time"): a pass that found nothing
+/// new yields the previous status exactly, so the front doors write nothing, and a status write can
+/// never be what starts the next pass.
 pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPlaneStatus {
     EngramDataPlaneStatus {
         observed_generation: ctx.generation,
         conditions: prev.conditions.clone(),
         postgres: prev.postgres.clone(),
         storage: prev.storage.clone(),
-        last_reconcile_time: Some(rfc3339(ctx.now)),
         ..Default::default()
     }
 }
@@ -111,8 +114,9 @@ pub fn arm_unreadable(
         g,
         ctx.now,
     );
-    let requeue = if access {
-        // Retried from the moment it began, doubling: 1, 1, 2, 4 ... 30 minutes.
+    // Access failures and transient ones are retried from the moment they began, the wait
+    // doubling (1, 1, 2, 4 ... minutes for access; poll interval up to 5 minutes otherwise).
+    let requeue = if access || transient {
         let since = prev
             .retry
             .as_ref()
@@ -123,9 +127,18 @@ pub fn arm_unreadable(
             reason: reason.to_owned(),
             since: rfc3339(since),
         });
-        Some(access_backoff(ctx.now - since))
+        let elapsed = ctx.now - since;
+        Some(if access {
+            access_backoff(elapsed)
+        } else {
+            backoff(
+                elapsed,
+                ctx.poll_interval.max(Duration::from_secs(1)),
+                Duration::from_secs(300),
+            )
+        })
     } else {
-        transient.then(|| super::jittered(ctx.poll_interval.max(std::time::Duration::from_secs(1))))
+        None
     };
     Outcome {
         status: s,
@@ -139,9 +152,19 @@ pub fn arm_unreadable(
 
 /// The wait before retrying an access failure that began `elapsed` ago: as long as it has lasted,
 /// at least 1 minute and at most 30, so tries double without a counter and survive a restart.
-pub fn access_backoff(elapsed: time::Duration) -> std::time::Duration {
-    let secs = elapsed.whole_seconds().clamp(60, 30 * 60);
-    std::time::Duration::from_secs(secs as u64)
+pub fn access_backoff(elapsed: time::Duration) -> Duration {
+    backoff(
+        elapsed,
+        Duration::from_secs(60),
+        Duration::from_secs(30 * 60),
+    )
+}
+
+/// As long as the failure has lasted, within `[min, max]`: the tries double.
+fn backoff(elapsed: time::Duration, min: Duration, max: Duration) -> Duration {
+    Duration::try_from(elapsed)
+        .unwrap_or_default()
+        .clamp(min, max)
 }
 
 pub struct Inputs<'a> {

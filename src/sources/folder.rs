@@ -219,7 +219,9 @@ impl Folder {
                 continue;
             };
             log_outcome(&plane.name, &out);
-            if let Some(dir) = &self.opts.status_dir {
+            // Written only when it changed (the first pass of a run always writes it).
+            let changed = plane.last.is_none() || out.status != plane.status;
+            if let (Some(dir), true) = (&self.opts.status_dir, changed) {
                 write_status(dir, &plane.name, &out.status)?;
             }
             plane.status = out.status.clone();
@@ -246,6 +248,14 @@ impl Folder {
                 .map(|p| p.status.pending_operations.len() as i64)
                 .sum();
             m.set_open(drift, pending);
+        }
+    }
+
+    /// Make every data plane due now (tests, and a rescan on demand).
+    pub fn force_due(&mut self) {
+        let now = Instant::now();
+        for p in self.planes.values_mut() {
+            p.next_at = now;
         }
     }
 

@@ -179,12 +179,18 @@ fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
 }
 
 /// The status through server-side apply on the status subresource (field manager
-/// `engram-operator`, forced: this operator owns the whole status).
+/// `engram-operator`, forced: this operator owns the whole status), and only when it differs from
+/// the one the object carries: a status write is a watch event, and an unchanged status must never
+/// start the next pass.
 pub async fn patch_status(
     api: &Api<EngramDataPlane>,
     name: &str,
+    prev: &EngramDataPlaneStatus,
     status: &EngramDataPlaneStatus,
 ) -> Result<(), KubeError> {
+    if status == prev {
+        return Ok(());
+    }
     let body = serde_json::json!({
         "apiVersion": EngramDataPlane::api_version(&()),
         "kind": EngramDataPlane::kind(&()),
@@ -250,7 +256,7 @@ async fn apply(
         // The lease went during the pass: the gate already withheld writes; no status either.
         return Err(KubeError::NotLeader);
     }
-    patch_status(api, &name, &out.status).await?;
+    patch_status(api, &name, &prev, &out.status).await?;
     let accepted = arm.accepted();
     let actions = kube_events::accepted_actions(out.plan.as_ref(), &accepted);
     let spec_changed = prev.observed_generation != o.metadata.generation;
@@ -313,7 +319,7 @@ async fn cleanup(
                 rctx.now,
             );
             if ctx.gate.is_leader() {
-                patch_status(api, &name, &next).await?;
+                patch_status(api, &name, &prev, &next).await?;
                 publish(
                     ctx,
                     &o,
@@ -354,7 +360,7 @@ async fn cleanup(
         ctx.set_open(key(&o), None);
         return Ok(Action::await_change());
     }
-    patch_status(api, &name, &c.status).await?;
+    patch_status(api, &name, &prev, &c.status).await?;
     ctx.set_open(key(&o), Some(&c.status));
     Err(KubeError::CleanupPending {
         why: c

@@ -1,0 +1,124 @@
+//! Status changes only when something changed: nothing in it records that a pass ran, so an
+//! in-sync pass, a refused plane and a retried failure yield the previous status exactly and the
+//! front doors write nothing (a status write is a watch event: in Kubernetes it would start the
+//! next pass at once). Transient failures back off, doubling, up to a cap.
+
+mod support;
+
+use std::sync::Arc;
+
+use engram_operator::api::EngramDataPlaneStatus;
+use engram_operator::mock_arm::{FaultKind, FaultSpec};
+use engram_operator::reconcile::{self, Context};
+use engram_operator::sources::folder::{Folder, FolderOptions};
+use serde_json::json;
+use support::*;
+
+fn at(c: &Context, secs: i64) -> Context {
+    Context {
+        now: c.now + time::Duration::seconds(secs),
+        ..c.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_in_sync_pass_and_a_refused_plane_leave_status_exactly_as_it_was() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let out = converge(&m, &arm, &eff, EngramDataPlaneStatus::default()).await;
+    assert!(out.ready());
+    let c = ctx();
+    let again = reconcile::reconcile(&arm, Ok(&eff), &out.status, &at(&c, 600)).await;
+    assert_eq!(again.writes, 0);
+    assert_eq!(again.status, out.status, "an in-sync pass changes nothing");
+
+    // Refused (removing the customer-managed key of an existing server): one status with the
+    // refusal, then the same status again.
+    let mut shrink = eff.clone();
+    shrink.encryption = None;
+    let first = reconcile::reconcile(&arm, Ok(&shrink), &again.status, &at(&c, 700)).await;
+    assert!(
+        first.status.errors.iter().any(|e| e.contains("refused")),
+        "{:?}",
+        first.status.errors
+    );
+    assert_ne!(first.status, again.status);
+    let second = reconcile::reconcile(&arm, Ok(&shrink), &first.status, &at(&c, 800)).await;
+    assert_eq!(second.writes, 0);
+    assert_eq!(second.status, first.status, "no further status change");
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_doubling_to_a_cap_without_changing_status() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    m.inject_fault(FaultSpec::new(
+        "GET",
+        "/subscriptions/*/flexibleServers/acme-prod-pg",
+        FaultKind::Status {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+            message: "try later".into(),
+        },
+    ))
+    .unwrap();
+    let c = ctx();
+    let mut status = EngramDataPlaneStatus::default();
+    let mut waits = Vec::new();
+    let mut statuses = Vec::new();
+    for secs in [0, 1, 2, 4, 8, 3600] {
+        let out = reconcile::reconcile(&arm, Ok(&eff), &status, &at(&c, secs)).await;
+        assert!(!out.fatal);
+        waits.push(out.requeue_after.expect("requeued").as_secs());
+        statuses.push(out.status.clone());
+        status = out.status;
+    }
+    assert_eq!(waits, vec![1, 1, 2, 4, 8, 300]);
+    assert!(
+        statuses.windows(2).skip(1).all(|w| w[0] == w[1]),
+        "the same failure is the same status"
+    );
+}
+
+#[tokio::test]
+async fn folder_mode_rewrites_a_status_file_only_when_the_status_changed() {
+    let m = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    let status = dir.path().join("status");
+    std::fs::create_dir(&specs).unwrap();
+    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).unwrap();
+    let mut opts = FolderOptions::new(&specs);
+    opts.status_dir = Some(status.clone());
+    opts.poll_interval = std::time::Duration::ZERO;
+    let mut folder = Folder::new(Arc::new(arm(&m)), opts);
+    folder.scan().unwrap();
+    let file = status.join("acme-dev.status.yaml");
+    let mut ready = false;
+    for _ in 0..40 {
+        folder.pass().await.unwrap();
+        if std::fs::read_to_string(&file).is_ok_and(|t| t.contains("reason: InSync")) {
+            ready = true;
+            break;
+        }
+        m.advance(LRO);
+        folder.force_due();
+    }
+    assert!(ready, "converged");
+    // Remove the file: an in-sync pass that changes nothing must not write it again.
+    std::fs::remove_file(&file).unwrap();
+    folder.force_due();
+    folder.pass().await.unwrap();
+    assert!(!file.exists(), "an unchanged status was written again");
+    // A change (a portal edit, corrected) is written.
+    m.edit(
+        &server_id(&dev()),
+        json!({"properties": {"backup": {"backupRetentionDays": 9}}}),
+    )
+    .unwrap();
+    folder.force_due();
+    folder.pass().await.unwrap();
+    assert!(file.exists(), "a changed status is written");
+}
