@@ -11,18 +11,11 @@ use assert_cmd::Command;
 use engram_operator::api::EngramDataPlaneStatus;
 use engram_operator::azure::Arm;
 use engram_operator::mock_arm::{FaultKind, FaultSpec};
+use engram_operator::reconcile;
 use engram_operator::reconcile::conditions::{self, READY};
-use engram_operator::reconcile::{self, Context};
 use support::*;
 
 const DENIED: &str = "The client 'engram' with object id '0000' does not have authorization to perform action 'Microsoft.DBforPostgreSQL/flexibleServers/read' over scope '/subscriptions/x' or the scope is invalid.";
-
-fn at(c: &Context, secs: i64) -> Context {
-    Context {
-        now: c.now + time::Duration::seconds(secs),
-        ..c.clone()
-    }
-}
 
 #[tokio::test]
 async fn authorization_failed_is_retried_with_a_doubling_backoff_and_names_the_action() {

@@ -11,14 +11,7 @@ use support::*;
 #[tokio::test]
 async fn added_changed_and_removed_files_are_followed() {
     let m = mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let specs = dir.path().join("specs");
-    let status = dir.path().join("status");
-    std::fs::create_dir(&specs).unwrap();
-    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).unwrap();
-    let mut opts = FolderOptions::new(&specs);
-    opts.status_dir = Some(status.clone());
-    let mut folder = Folder::new(Arc::new(arm(&m)), opts);
+    let (_dir, specs, status, mut folder) = dev_folder(&m);
 
     folder.scan().unwrap();
     folder.pass().await.unwrap();

@@ -5,21 +5,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use engram_operator::api::EngramDataPlaneStatus;
 use engram_operator::mock_arm::{FaultKind, FaultSpec};
-use engram_operator::reconcile::{self, Context};
-use engram_operator::sources::folder::{Folder, FolderOptions};
+use engram_operator::reconcile;
 use serde_json::json;
 use support::*;
-
-fn at(c: &Context, secs: i64) -> Context {
-    Context {
-        now: c.now + time::Duration::seconds(secs),
-        ..c.clone()
-    }
-}
 
 #[tokio::test]
 async fn an_in_sync_pass_and_a_refused_plane_leave_status_exactly_as_it_was() {
@@ -85,15 +75,7 @@ async fn transient_failures_back_off_doubling_to_a_cap_without_changing_status()
 #[tokio::test]
 async fn folder_mode_rewrites_a_status_file_only_when_the_status_changed() {
     let m = mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let specs = dir.path().join("specs");
-    let status = dir.path().join("status");
-    std::fs::create_dir(&specs).unwrap();
-    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).unwrap();
-    let mut opts = FolderOptions::new(&specs);
-    opts.status_dir = Some(status.clone());
-    opts.poll_interval = std::time::Duration::ZERO;
-    let mut folder = Folder::new(Arc::new(arm(&m)), opts);
+    let (_dir, _specs, status, mut folder) = dev_folder(&m);
     folder.scan().unwrap();
     let file = status.join("acme-dev.status.yaml");
     let mut ready = false;

@@ -127,3 +127,33 @@ pub fn writes_since(m: &MockArm, from: usize) -> Vec<(String, String)> {
         .map(|e| (e.method, e.path))
         .collect()
 }
+
+/// `c` moved `secs` seconds on (a later pass on the same virtual timeline).
+pub fn at(c: &Context, secs: i64) -> Context {
+    Context {
+        now: c.now + time::Duration::seconds(secs),
+        ..c.clone()
+    }
+}
+
+/// A folder runner over a temporary folder holding `examples/dev.yaml`, writing status files:
+/// (the temporary folder, kept alive by the caller; the specs folder; the status folder; the runner).
+pub fn dev_folder(
+    m: &MockArm,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    engram_operator::sources::folder::Folder,
+) {
+    use engram_operator::sources::folder::{Folder, FolderOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = dir.path().join("specs");
+    let status = dir.path().join("status");
+    std::fs::create_dir(&specs).expect("mkdir");
+    std::fs::copy("examples/dev.yaml", specs.join("dev.yaml")).expect("copy");
+    let mut opts = FolderOptions::new(&specs);
+    opts.status_dir = Some(status.clone());
+    let folder = Folder::new(std::sync::Arc::new(arm(m)), opts);
+    (dir, specs, status, folder)
+}
