@@ -230,12 +230,38 @@ async fn kubectl_delete_waits_for_the_last_finalizer() {
     assert!(o["metadata"]["deletionTimestamp"].is_string(), "{o}");
 
     // A waiting delete (GET, list and watch with fieldSelector=metadata.name) ends once the
-    // finalizer is gone.
-    let waiting = c.command(&["delete", "edp", "acme-dev", ns[0], ns[1], "--timeout=50s"]);
-    let waiter = tokio::task::spawn_blocking(move || {
-        let mut cmd = waiting;
-        cmd.output().unwrap()
+    // finalizer is gone. Its -v=6 log says when its watch is open; only then is it released.
+    let mut waiting = c.command(&[
+        "delete",
+        "edp",
+        "acme-dev",
+        ns[0],
+        ns[1],
+        "--timeout=50s",
+        "-v=6",
+    ]);
+    waiting.stderr(Stdio::piped()).stdout(Stdio::null());
+    let mut child = waiting.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (watching, watch_open) = tokio::sync::oneshot::channel();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        let mut watching = Some(watching);
+        for line in lines.by_ref().map_while(Result::ok) {
+            if line.contains("watch=true") && line.contains("200 OK") {
+                if let Some(w) = watching.take() {
+                    let _ = w.send(());
+                }
+            }
+            seen.push(line);
+        }
+        seen
     });
+    tokio::time::timeout(std::time::Duration::from_secs(50), watch_open)
+        .await
+        .expect("kubectl delete opens its watch")
+        .expect("kubectl delete logs its watch");
     let release = r#"[{"op":"remove","path":"/metadata/finalizers"}]"#;
     c.ok(&[
         "patch",
@@ -248,14 +274,17 @@ async fn kubectl_delete_waits_for_the_last_finalizer() {
         release,
     ])
     .await;
-    let done = tokio::time::timeout(std::time::Duration::from_secs(55), waiter)
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(50), log)
         .await
         .expect("kubectl delete ends")
         .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", seen.join("\n"));
     assert!(
-        done.status.success(),
+        seen.iter()
+            .any(|l| l.contains("fieldSelector=metadata.name%3Dacme-dev")),
         "{}",
-        String::from_utf8_lossy(&done.stderr)
+        seen.join("\n")
     );
 
     let gone = c.kubectl(&["get", "edp", "acme-dev", ns[0], ns[1]]).await;
