@@ -103,7 +103,10 @@ pub fn for_create(t: &ResourceType, ns: &str, body: Value) -> Result<Value, Kube
     }
     m["uid"] = json!(uid());
     m["creationTimestamp"] = json!(now());
-    m["generation"] = json!(1);
+    // Custom resources and CRDs have a generation; the built-in kinds served here do not.
+    if t.custom || t.group == "apiextensions.k8s.io" {
+        m["generation"] = json!(1);
+    }
     if let Some(o) = m.as_object_mut() {
         for owned in [
             "deletionTimestamp",
@@ -223,7 +226,7 @@ pub fn for_update(
     };
     next["apiVersion"] = json!(t.api_version());
     next["kind"] = json!(t.kind);
-    if spec_part(t, &next) != spec_part(t, old) {
+    if old["metadata"].get("generation").is_some() && spec_part(t, &next) != spec_part(t, old) {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
         next["metadata"]["generation"] = json!(g + 1);
     }

@@ -10,6 +10,7 @@ mod meta;
 mod objects;
 mod openapi;
 mod patch;
+mod protobuf;
 mod select;
 mod server;
 mod store;

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::errors::KubeError;
 use super::patch::{self, PatchKind};
+use super::protobuf;
 use super::select::Selector;
 use super::server::{Request, Target};
 use super::store::Part;
@@ -17,6 +18,7 @@ use super::table::{table, wants_table};
 use super::watch::{self, WatchRequest};
 use super::Inner;
 
+/// The request body as JSON (sent as JSON, or as protobuf by kubectl's typed commands).
 fn json_body(req: &Request) -> Result<Value, KubeError> {
     let ct = req
         .content_type
@@ -24,6 +26,9 @@ fn json_body(req: &Request) -> Result<Value, KubeError> {
         .next()
         .unwrap_or_default()
         .trim();
+    if ct == protobuf::MEDIA_TYPE {
+        return protobuf::decode(&req.body);
+    }
     if !ct.is_empty() && !ct.ends_with("json") {
         return Err(KubeError::UnsupportedMediaType("application/json".into()));
     }

@@ -59,9 +59,12 @@ fn target(types: &[ResourceType], group: &str, version: &str, rest: &[&str]) -> 
     };
     let namespaced = |plural: &str| find(plural).filter(|t| t.namespaced);
     let own = |s: Option<&&str>| s.map(|s| (*s).to_owned());
+    // `{name}` or `{name}/status`: the only subresource served.
+    let item = |tail: &[&str]| matches!(tail, [] | [_] | [_, "status"]);
     match rest {
         ["namespaces", ns, plural, tail @ ..]
-            if tail.len() <= 2 && namespaced(plural).is_some() =>
+            if (tail.len() < 2 || tail.get(1) == Some(&"status"))
+                && namespaced(plural).is_some() =>
         {
             Some(Target {
                 t: namespaced(plural)?,
@@ -70,7 +73,7 @@ fn target(types: &[ResourceType], group: &str, version: &str, rest: &[&str]) -> 
                 sub: own(tail.get(1)),
             })
         }
-        [plural, tail @ ..] if tail.len() <= 2 => {
+        [plural, tail @ ..] if item(tail) => {
             let t = find(plural)?;
             if t.namespaced && !tail.is_empty() {
                 return None;
@@ -188,5 +191,13 @@ mod tests {
         );
         let st = target(&types, "", "v1", &["namespaces", "engram", "status"]).unwrap();
         assert_eq!(st.sub.as_deref(), Some("status"));
+        assert!(target(&types, "", "v1", &["namespaces", "engram", "configmaps"]).is_none());
+        assert!(target(
+            &types,
+            g,
+            v,
+            &["namespaces", "e", "engramdataplanes", "a", "scale"]
+        )
+        .is_none());
     }
 }

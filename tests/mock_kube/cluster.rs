@@ -120,8 +120,9 @@ impl Cluster {
     pub async fn install(&self) {
         let out = self.ok(&["apply", "-f", "crds/engramdataplane.yaml"]).await;
         assert!(out.contains("created"), "{out}");
-        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: engram\n";
-        self.apply_text("ns.yaml", ns).await;
+        // A typed kubectl command: its body is protobuf.
+        let out = self.ok(&["create", "namespace", "engram"]).await;
+        assert!(out.contains("namespace/engram created"), "{out}");
     }
 
     /// Open a watch on a path (with its query), as a raw HTTP stream.
