@@ -57,7 +57,7 @@ async fn kubectl_get_prints_the_crd_printer_columns() {
     let c = Cluster::start().await;
     c.install().await;
     c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
-    let status = r#"{"status":{"driftCount":3,"postgres":{"sku":"Standard_B1ms"},"conditions":[{"type":"Ready","status":"True","reason":"InSync"}]}}"#;
+    let status = r#"{"status":{"driftCount":3,"postgres":{"sku":"Standard_B1ms"},"conditions":[{"type":"Ready","status":"True","reason":"InSync","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
     let out = c
         .ok(&[
             "patch",
@@ -166,7 +166,7 @@ async fn generation_moves_with_the_spec_only() {
     assert_eq!(o["status"]["driftCount"], 1);
 
     // Status sent on the main resource is ignored (status is a subresource).
-    let spec = r#"{"spec":{"postgres":{"state":"Ready"}},"status":{"driftCount":9}}"#;
+    let spec = r#"{"spec":{"postgres":{"state":"Running"}},"status":{"driftCount":9}}"#;
     c.ok(&[
         "patch",
         "edp",
@@ -180,7 +180,7 @@ async fn generation_moves_with_the_spec_only() {
     .await;
     let o = c.get_json(&["edp", "acme-dev", ns[0], ns[1]]).await;
     assert_eq!(gen(&o), 2);
-    assert_eq!(o["spec"]["postgres"]["state"], "Ready");
+    assert_eq!(o["spec"]["postgres"]["state"], "Running");
     assert_eq!(o["status"]["driftCount"], 1);
 
     // A JSON patch too.
@@ -404,5 +404,56 @@ fn the_mock_kube_subcommand_writes_a_kubeconfig_kubectl_uses() {
     assert!(
         names.contains("namespace/default") && names.contains("namespace/kube-system"),
         "{names}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_applies_the_crd_schema_to_what_kubectl_sends() {
+    let c = Cluster::start().await;
+    c.install().await;
+    // kubectl leaves validation to the server (fieldValidation=Strict): a misspelt field is refused.
+    let typo = c
+        .kubectl(&[
+            "apply",
+            "-n",
+            "engram",
+            "-f",
+            "examples/invalid/typo-field.yaml",
+        ])
+        .await;
+    assert!(!typo.ok);
+    assert!(
+        typo.stderr
+            .contains("strict decoding error: unknown field \"spec.postgres.highAvaliability\""),
+        "{}",
+        typo.stderr
+    );
+    // Type, enum and required: 422, one line per field.
+    let bad = "apiVersion: engram.zimax.net/v1alpha1\nkind: EngramDataPlane\nmetadata: {name: bad, namespace: engram}\nspec: {environment: dev, azure: {subscriptionId: x, resourceGroup: rg}, postgres: {serverName: p, state: Paused, highAvailability: {mode: 5}}, storage: {accountName: a}}\n";
+    std::fs::write(c.dir.path().join("bad.yaml"), bad).unwrap();
+    let path = c.dir.path().join("bad.yaml");
+    let out = c.kubectl(&["apply", "-f", path.to_str().unwrap()]).await;
+    assert!(!out.ok);
+    for line in [
+        "The EngramDataPlane \"bad\" is invalid:",
+        "* spec.azure.location: Required value",
+        "* spec.postgres.highAvailability.mode: Invalid value: \"integer\": spec.postgres.highAvailability.mode in body must be of type string: \"integer\"",
+        "* spec.postgres.state: Unsupported value: \"Paused\": supported values: \"Running\", \"Stopped\"",
+    ] {
+        assert!(out.stderr.contains(line), "missing {line:?} in {}", out.stderr);
+    }
+    // The planner's rules are not in the schema: HA on Burstable is stored (the operator refuses it).
+    c.ok(&[
+        "apply",
+        "-n",
+        "engram",
+        "-f",
+        "examples/invalid/ha-on-burstable.yaml",
+    ])
+    .await;
+    let names = c.ok(&["get", "edp", "-n", "engram", "-o", "name"]).await;
+    assert_eq!(
+        names.trim(),
+        "engramdataplane.engram.zimax.net/ha-on-burstable"
     );
 }

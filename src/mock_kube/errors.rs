@@ -5,6 +5,28 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+/// One field at fault in a 422 `Invalid` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// e.g. `spec.postgres.state`
+    pub field: String,
+    /// e.g. `FieldValueNotSupported`
+    pub reason: &'static str,
+    /// e.g. `Unsupported value: "Paused": supported values: "Running", "Stopped"`
+    pub message: String,
+}
+
+fn listed(causes: &[Cause]) -> String {
+    let all: Vec<String> = causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    match all.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", all.join(", ")),
+    }
+}
+
 /// A failed API call, answered as a `Status` object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KubeError {
@@ -26,6 +48,14 @@ pub enum KubeError {
     /// 422 `Invalid`.
     #[error("{0}")]
     Invalid(String),
+    /// 422 `Invalid`, naming each field at fault (kubectl lists them one per line).
+    #[error("{kind}.{group} \"{name}\" is invalid: {}", listed(causes))]
+    InvalidFields {
+        kind: String,
+        group: String,
+        name: String,
+        causes: Vec<Cause>,
+    },
     /// 405 `MethodNotAllowed`.
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
@@ -56,7 +86,7 @@ impl KubeError {
             Self::AlreadyExists { .. } => ("AlreadyExists", 409),
             Self::Conflict(_) => ("Conflict", 409),
             Self::BadRequest(_) => ("BadRequest", 400),
-            Self::Invalid(_) => ("Invalid", 422),
+            Self::Invalid(_) | Self::InvalidFields { .. } => ("Invalid", 422),
             Self::MethodNotAllowed => ("MethodNotAllowed", 405),
             Self::NotAcceptable(_) => ("NotAcceptable", 406),
             Self::UnsupportedMediaType(_) => ("UnsupportedMediaType", 415),
@@ -84,6 +114,19 @@ impl KubeError {
         if let Self::NotFound { what, name } | Self::AlreadyExists { what, name } = self {
             let (kind, group) = what.split_once('.').unwrap_or((what, ""));
             s["details"] = json!({"name": name, "group": group, "kind": kind});
+        }
+        if let Self::InvalidFields {
+            kind,
+            group,
+            name,
+            causes,
+        } = self
+        {
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .collect();
+            s["details"] = json!({"name": name, "group": group, "kind": kind, "causes": causes});
         }
         s
     }

@@ -11,6 +11,9 @@ mod objects;
 mod openapi;
 mod patch;
 mod protobuf;
+mod schema;
+#[cfg(test)]
+mod schema_tests;
 mod select;
 mod server;
 mod store;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::errors::KubeError;
 use super::patch::{self, PatchKind};
 use super::protobuf;
+use super::schema::{self, FieldValidation};
 use super::select::Selector;
 use super::server::{Request, Target};
 use super::store::Part;
@@ -57,6 +58,7 @@ pub fn handle(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, 
     }
     let ns = tg.namespace.clone().unwrap_or_default();
     let t = &tg.t;
+    let mode = FieldValidation::parse(req.query.get("fieldValidation").map(String::as_str))?;
     match (&req.method, tg.name.as_deref()) {
         (&Method::GET, None) => collection(inner, &tg, &req),
         (&Method::GET, Some(name)) => {
@@ -80,13 +82,15 @@ pub fn handle(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, 
             if t.namespaced && tg.namespace.is_none() {
                 return Err(KubeError::MethodNotAllowed);
             }
-            let body = json_body(&req)?;
+            let mut body = json_body(&req)?;
+            schema::admit(t, &mut body, Part::Main, mode)?;
             let created = inner.write(|s| s.create(t, &ns, body))?;
             reply(StatusCode::CREATED, created)
         }
         (&Method::PUT, Some(name)) => {
-            let body = json_body(&req)?;
+            let mut body = json_body(&req)?;
             let p = part(tg.sub.as_deref())?;
+            schema::admit(t, &mut body, p, mode)?;
             reply(
                 StatusCode::OK,
                 inner.write(|s| s.update(t, &ns, name, body, p))?,
@@ -98,7 +102,8 @@ pub fn handle(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, 
             let body = json_body(&req)?;
             let updated = inner.write(|s| {
                 let old = s.get(t, &ns, name)?;
-                let next = patch::apply(kind, t.custom, &old, &body)?;
+                let mut next = patch::apply(kind, t.custom, &old, &body)?;
+                schema::admit(t, &mut next, p, mode)?;
                 s.update(t, &ns, name, next, p)
             })?;
             reply(StatusCode::OK, updated)
