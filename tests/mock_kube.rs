@@ -457,3 +457,57 @@ async fn the_server_applies_the_crd_schema_to_what_kubectl_sends() {
         "engramdataplane.engram.zimax.net/ha-on-burstable"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_owns_fields_and_conflicts_between_managers() {
+    let c = Cluster::start().await;
+    c.install().await;
+    let out = c
+        .ok(&["apply", "--server-side", "-f", "examples/dev.yaml"])
+        .await;
+    assert!(out.contains("acme-dev serverside-applied"), "{out}");
+    let first = c
+        .get_json(&["edp", "acme-dev", "-n", "engram", "--show-managed-fields"])
+        .await;
+    assert_eq!(first["metadata"]["managedFields"][0]["manager"], "kubectl");
+    c.ok(&["apply", "--server-side", "-f", "examples/dev.yaml"])
+        .await;
+    let again = c.get_json(&["edp", "acme-dev", "-n", "engram"]).await;
+    assert_eq!(rv(&again), rv(&first), "a repeated apply is a no-op");
+
+    let changed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/dev.yaml"))
+            .unwrap()
+            .replace("environment: dev", "environment: test");
+    let path = c.dir.path().join("test.yaml");
+    std::fs::write(&path, changed).unwrap();
+    let path = path.to_str().unwrap();
+    let refused = c
+        .kubectl(&["apply", "--server-side", "--field-manager=ci", "-f", path])
+        .await;
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .stderr
+            .contains("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.environment"),
+        "{}",
+        refused.stderr
+    );
+    c.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=ci",
+        "--force-conflicts",
+        "-f",
+        path,
+    ])
+    .await;
+    let o = c.get_json(&["edp", "acme-dev", "-n", "engram"]).await;
+    assert_eq!(
+        (
+            o["spec"]["environment"].as_str(),
+            o["metadata"]["generation"].as_i64()
+        ),
+        (Some("test"), Some(2))
+    );
+}

@@ -173,6 +173,7 @@ pub fn for_update(
             )));
         }
     }
+    let body_managed = body["metadata"].get("managedFields").cloned();
     let mut next = match part {
         Part::Status => {
             let mut n = old.clone();
@@ -210,7 +211,6 @@ pub fn for_update(
                 "deletionGracePeriodSeconds",
                 "resourceVersion",
                 "generation",
-                "managedFields",
             ] {
                 match old["metadata"].get(owned) {
                     Some(v) => n["metadata"][owned] = v.clone(),
@@ -224,6 +224,15 @@ pub fn for_update(
             n
         }
     };
+    // managedFields: as sent (server-side apply sends them), else kept.
+    match body_managed {
+        Some(mf) => next["metadata"]["managedFields"] = mf,
+        None => {
+            if let Some(mf) = old["metadata"].get("managedFields") {
+                next["metadata"]["managedFields"] = mf.clone();
+            }
+        }
+    }
     next["apiVersion"] = json!(t.api_version());
     next["kind"] = json!(t.kind);
     if old["metadata"].get("generation").is_some() && spec_part(t, &next) != spec_part(t, old) {

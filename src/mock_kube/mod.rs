@@ -16,6 +16,9 @@ mod schema;
 mod schema_tests;
 mod select;
 mod server;
+mod ssa;
+#[cfg(test)]
+mod ssa_tests;
 mod store;
 #[cfg(test)]
 mod store_tests;

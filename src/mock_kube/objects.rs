@@ -14,6 +14,7 @@ use super::protobuf;
 use super::schema::{self, FieldValidation};
 use super::select::Selector;
 use super::server::{Request, Target};
+use super::ssa;
 use super::store::Part;
 use super::table::{table, wants_table};
 use super::watch::{self, WatchRequest};
@@ -95,6 +96,36 @@ pub fn handle(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, 
                 StatusCode::OK,
                 inner.write(|s| s.update(t, &ns, name, body, p))?,
             )
+        }
+        (&Method::PATCH, Some(name)) if req.content_type.starts_with(ssa::MEDIA_TYPE) => {
+            let config = ssa::parse(&req.body)?;
+            let sent = config["metadata"]["name"].as_str().unwrap_or(name);
+            if sent != name {
+                return Err(KubeError::BadRequest(format!(
+                    "the name of the object ({sent}) does not match the name on the URL ({name})"
+                )));
+            }
+            let apply = ssa::Apply {
+                manager: req.query.get("fieldManager").map_or("", String::as_str),
+                force: req.query.get("force").is_some_and(|f| f == "true"),
+                part: part(tg.sub.as_deref())?,
+            };
+            let (code, obj) = inner.write(|s| {
+                let live = s.get(t, &ns, name).ok();
+                let mut next = ssa::apply(t, live.as_ref(), config, &apply)?;
+                schema::admit(t, &mut next, apply.part, mode)?;
+                match live {
+                    Some(_) => Ok((StatusCode::OK, s.update(t, &ns, name, next, apply.part)?)),
+                    None if apply.part == Part::Status => {
+                        Err(KubeError::not_found(&t.qualified(), name))
+                    }
+                    None => {
+                        next["metadata"]["name"] = json!(name);
+                        Ok((StatusCode::CREATED, s.create(t, &ns, next)?))
+                    }
+                }
+            })?;
+            reply(code, obj)
         }
         (&Method::PATCH, Some(name)) => {
             let kind = PatchKind::from_content_type(&req.content_type)?;

@@ -22,7 +22,7 @@ impl PatchKind {
             "application/strategic-merge-patch+json" => Ok(Self::StrategicMerge),
             "application/json-patch+json" => Ok(Self::Json),
             _ => Err(KubeError::UnsupportedMediaType(
-                "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into(),
+                "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml".into(),
             )),
         }
     }

@@ -213,6 +213,7 @@ impl Store {
         }
         self.record(EventType::Modified, t, &next);
         self.objects.insert(key(t, ns, name), next.clone());
+        self.refresh_types();
         Ok(next)
     }
 

@@ -135,3 +135,29 @@ fn deleting_the_crd_stops_serving_its_kind_and_drops_its_objects() {
     assert!(s.types().iter().all(|x| x.kind != "EngramDataPlane"));
     assert!(s.list(&t, None).is_empty());
 }
+
+#[test]
+fn an_updated_crd_serves_its_new_columns() {
+    let (mut s, _) = setup();
+    let crd_type = s.types()[1].clone();
+    let mut crd = s
+        .get(&crd_type, "", "engramdataplanes.engram.zimax.net")
+        .unwrap();
+    crd["spec"]["versions"][0]["additionalPrinterColumns"] =
+        json!([{"name": "Env", "type": "string", "jsonPath": ".spec.environment"}]);
+    s.update(
+        &crd_type,
+        "",
+        "engramdataplanes.engram.zimax.net",
+        crd,
+        Part::Main,
+    )
+    .unwrap();
+    let edp = s
+        .types()
+        .iter()
+        .find(|t| t.kind == "EngramDataPlane")
+        .unwrap();
+    assert_eq!(edp.columns.len(), 1);
+    assert_eq!(edp.columns[0].name, "Env");
+}
