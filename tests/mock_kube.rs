@@ -112,6 +112,7 @@ async fn a_no_op_reapply_changes_no_resource_version() {
     c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
     let before = c.get_json(&["edp", "acme-dev", "-n", "engram"]).await;
     let server_rv = c.mock.resource_version();
+    c.mock.reset_journal();
     let out = c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
     assert!(out.contains("unchanged"), "{out}");
     // A patch that is sent but changes nothing: the server keeps everything as it was.
@@ -131,6 +132,24 @@ async fn a_no_op_reapply_changes_no_resource_version() {
     let after = c.get_json(&["edp", "acme-dev", "-n", "engram"]).await;
     assert_eq!(rv(&after), rv(&before));
     assert_eq!(c.mock.resource_version(), server_rv);
+    // The unchanged apply sent no write at all; the patch was sent and answered 200.
+    let edp = "engramdataplanes.engram.zimax.net";
+    let writes: Vec<(String, u16)> = c
+        .mock
+        .journal()
+        .into_iter()
+        .filter(|e| e.resource == edp && !matches!(e.verb.as_str(), "get" | "list" | "watch"))
+        .map(|e| (e.verb, e.code))
+        .collect();
+    assert_eq!(writes, [("patch".to_owned(), 200)]);
+    let counts: Value = reqwest::get(format!("{}/_mock/counts", c.mock.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts[format!("patch {edp}")], 1, "{counts}");
+    assert_eq!(c.mock.count("get", edp), 3, "{counts}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -510,4 +529,37 @@ async fn kubectl_server_side_apply_owns_fields_and_conflicts_between_managers() 
         ),
         (Some("test"), Some(2))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_held_by_one_field_manager_at_a_time() {
+    let c = Cluster::start().await;
+    let lease = |who: &str| {
+        format!("apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: engram-operator, namespace: default}}\nspec: {{holderIdentity: {who}, leaseDurationSeconds: 15}}\n")
+    };
+    let dir = c.dir.path();
+    for who in ["pod-a", "pod-b"] {
+        std::fs::write(dir.join(format!("{who}.yaml")), lease(who)).unwrap();
+    }
+    let file = |who: &str| dir.join(format!("{who}.yaml")).to_str().unwrap().to_owned();
+    let (a, b) = (file("pod-a"), file("pod-b"));
+    c.ok(&["apply", "--server-side", "--field-manager=pod-a", "-f", &a])
+        .await;
+    let taken = c
+        .kubectl(&["apply", "--server-side", "--field-manager=pod-b", "-f", &b])
+        .await;
+    assert!(!taken.ok);
+    assert!(
+        taken
+            .stderr
+            .contains("conflict with \"pod-a\": .spec.holderIdentity"),
+        "{}",
+        taken.stderr
+    );
+    let table = c.ok(&["get", "leases", "-n", "default"]).await;
+    assert!(
+        table.contains("HOLDER") && table.contains("pod-a"),
+        "{table}"
+    );
+    assert_eq!(c.mock.count("apply", "leases.coordination.k8s.io"), 2);
 }

@@ -4,6 +4,7 @@
 
 mod discovery;
 mod errors;
+mod journal;
 mod jsonpatch;
 mod jsonpath;
 mod meta;
@@ -31,7 +32,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use errors::KubeError;
+pub use journal::JournalEntry;
 
+use journal::Journal;
 use store::Store;
 
 /// Errors of the mock server's handle.
@@ -58,17 +61,23 @@ pub enum Error {
 pub struct MockKubeConfig {
     /// How many events watches can replay; a watch from an older resourceVersion gets 410.
     pub history: usize,
+    /// The journal keeps this many most recent requests (counts are kept for all).
+    pub journal_capacity: usize,
 }
 
 impl Default for MockKubeConfig {
     fn default() -> Self {
-        Self { history: 10_000 }
+        Self {
+            history: 10_000,
+            journal_capacity: 100_000,
+        }
     }
 }
 
 /// The server's state.
 pub struct Inner {
     store: Mutex<Store>,
+    journal: Mutex<Journal>,
     /// The resourceVersion after the last write; watches wait on it.
     changes: tokio::sync::watch::Sender<u64>,
     /// Turns true when the server stops (ends the watches).
@@ -78,6 +87,10 @@ pub struct Inner {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Run a write under the lock, then wake the watches if the resourceVersion moved.
@@ -125,6 +138,7 @@ impl MockKube {
         let (changes, _) = tokio::sync::watch::channel(store.rv());
         let inner = Arc::new(Inner {
             store: Mutex::new(store),
+            journal: Mutex::new(Journal::new(config.journal_capacity)),
             changes,
             stop: stopped.clone(),
         });
@@ -171,6 +185,28 @@ impl MockKube {
     /// Forget the event history: a watch from an older resourceVersion now gets 410 `Expired`.
     pub fn compact(&self) {
         self.inner.write(|s| s.compact());
+    }
+
+    /// The most recent requests on objects, oldest first.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.inner.journal().entries()
+    }
+
+    /// How many requests had this verb (`get`, `list`, `watch`, `create`, `update`, `patch`,
+    /// `apply`, `delete`) on this resource (`engramdataplanes.engram.zimax.net`, or with
+    /// `/status` for the subresource), since the start or the last [`MockKube::reset_journal`].
+    pub fn count(&self, verb: &str, resource: &str) -> usize {
+        self.inner
+            .journal()
+            .counts()
+            .get(&format!("{verb} {resource}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forget the journal and its counts.
+    pub fn reset_journal(&self) {
+        self.inner.journal().clear();
     }
 
     /// Everything the server holds, as JSON.

@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::errors::KubeError;
+use super::journal::JournalEntry;
 use super::patch::{self, PatchKind};
 use super::protobuf;
 use super::schema::{self, FieldValidation};
@@ -52,6 +53,17 @@ fn part(sub: Option<&str>) -> Result<Part, KubeError> {
 
 /// One request on a resource path.
 pub fn handle(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeError> {
+    let mut entry = JournalEntry::new(&tg, &req);
+    let answer = verb(inner, tg, req);
+    entry.code = match &answer {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.code(),
+    };
+    inner.journal().push(entry);
+    answer
+}
+
+fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeError> {
     if req.query.get("dryRun").is_some_and(|d| !d.is_empty()) {
         return Err(KubeError::BadRequest(
             "mock-kube does not support dryRun".into(),

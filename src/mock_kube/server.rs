@@ -142,6 +142,12 @@ fn answer(inner: &Arc<Inner>, path: &[&str], req: Request) -> Result<Response, K
         ["openapi", "v3"] if read => ok(openapi::root(&types)),
         ["openapi", "v3", rest @ ..] if read => ok(openapi::document(&types, &rest.join("/"))?),
         ["_mock", "dump"] if read => ok(inner.lock().dump()),
+        ["_mock", "journal"] if read => ok(serde_json::json!(inner.journal().entries())),
+        ["_mock", "counts"] if read => ok(serde_json::json!(inner.journal().counts())),
+        ["_mock", "reset"] if req.method == Method::POST => {
+            inner.journal().clear();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         ["_mock", "compact"] if req.method == Method::POST => {
             inner.write(|s| s.compact());
             Ok(StatusCode::NO_CONTENT.into_response())

@@ -146,7 +146,37 @@ pub fn builtins() -> Vec<ResourceType> {
             schema: None,
             custom: false,
         },
+        builtin(
+            ("coordination.k8s.io", "Lease", "leases"),
+            &[],
+            vec![
+                Column::new("Holder", "string", ".spec.holderIdentity"),
+                age(),
+            ],
+        ),
     ]
+}
+
+/// A namespaced built-in kind without a status subresource.
+fn builtin(
+    (group, kind, plural): (&str, &str, &str),
+    short_names: &[&str],
+    columns: Vec<Column>,
+) -> ResourceType {
+    ResourceType {
+        group: group.into(),
+        version: "v1".into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        kind: kind.into(),
+        short_names: short_names.iter().map(|s| (*s).to_owned()).collect(),
+        categories: vec![],
+        namespaced: true,
+        status_subresource: false,
+        columns,
+        schema: None,
+        custom: false,
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {
