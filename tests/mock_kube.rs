@@ -563,3 +563,69 @@ async fn a_lease_is_held_by_one_field_manager_at_a_time() {
     );
     assert_eq!(c.mock.count("apply", "leases.coordination.k8s.io"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_k8s_io_event_shows_in_kubectl_describe() {
+    let c = Cluster::start().await;
+    c.install().await;
+    c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
+    let edp = c.get_json(&["edp", "acme-dev", "-n", "engram"]).await;
+    // What kube-runtime's Recorder sends.
+    let event = serde_json::json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "acme-dev.1", "namespace": "engram"},
+        "regarding": {"apiVersion": "engram.zimax.net/v1alpha1", "kind": "EngramDataPlane",
+                      "name": "acme-dev", "namespace": "engram", "uid": edp["metadata"]["uid"]},
+        "reason": "Converged", "note": "All resources match the spec", "type": "Normal",
+        "action": "Reconcile", "reportingController": "engram-operator",
+        "reportingInstance": "pod-a", "eventTime": "2026-01-01T00:00:00.000000Z",
+    });
+    let url = format!(
+        "{}/apis/events.k8s.io/v1/namespaces/engram/events",
+        c.mock.base_url()
+    );
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // kubectl describe lists core v1 events with involvedObject.* field selectors.
+    let described = c.ok(&["describe", "edp", "acme-dev", "-n", "engram"]).await;
+    let line = described
+        .lines()
+        .find(|l| l.contains("Converged"))
+        .unwrap_or_else(|| panic!("no event in\n{described}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[..2], ["Normal", "Converged"], "{line}");
+    assert!(
+        line.ends_with("engram-operator  All resources match the spec"),
+        "{line}"
+    );
+    let core = c
+        .get_json(&[
+            "events",
+            "-n",
+            "engram",
+            "--field-selector",
+            "involvedObject.name=acme-dev",
+        ])
+        .await;
+    assert_eq!(core["items"][0]["message"], "All resources match the spec");
+    assert_eq!(
+        core["items"][0]["involvedObject"]["kind"],
+        "EngramDataPlane"
+    );
+    let other = c
+        .get_json(&[
+            "events",
+            "-n",
+            "engram",
+            "--field-selector",
+            "involvedObject.name=other",
+        ])
+        .await;
+    assert_eq!(other["items"], serde_json::json!([]));
+}

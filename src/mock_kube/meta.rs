@@ -46,7 +46,11 @@ pub fn deleting(obj: &Value) -> bool {
 
 /// The object with the `kind` and `apiVersion` of the type it is read through.
 pub fn with_type(obj: &Value, t: &ResourceType) -> Value {
-    let mut o = obj.clone();
+    let mut o = if super::events::is_core(t) {
+        super::events::to_core(obj)
+    } else {
+        obj.clone()
+    };
     o["apiVersion"] = json!(t.api_version());
     o["kind"] = json!(t.kind);
     o

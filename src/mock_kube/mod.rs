@@ -4,6 +4,7 @@
 
 mod discovery;
 mod errors;
+mod events;
 mod journal;
 mod jsonpatch;
 mod jsonpath;

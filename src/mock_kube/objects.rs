@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::errors::KubeError;
+use super::events;
 use super::journal::JournalEntry;
 use super::patch::{self, PatchKind};
 use super::protobuf;
@@ -95,13 +96,13 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
             if t.namespaced && tg.namespace.is_none() {
                 return Err(KubeError::MethodNotAllowed);
             }
-            let mut body = json_body(&req)?;
+            let mut body = events::stored(t, json_body(&req)?);
             schema::admit(t, &mut body, Part::Main, mode)?;
             let created = inner.write(|s| s.create(t, &ns, body))?;
             reply(StatusCode::CREATED, created)
         }
         (&Method::PUT, Some(name)) => {
-            let mut body = json_body(&req)?;
+            let mut body = events::stored(t, json_body(&req)?);
             let p = part(tg.sub.as_deref())?;
             schema::admit(t, &mut body, p, mode)?;
             reply(
@@ -124,7 +125,7 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
             };
             let (code, obj) = inner.write(|s| {
                 let live = s.get(t, &ns, name).ok();
-                let mut next = ssa::apply(t, live.as_ref(), config, &apply)?;
+                let mut next = events::stored(t, ssa::apply(t, live.as_ref(), config, &apply)?);
                 schema::admit(t, &mut next, apply.part, mode)?;
                 match live {
                     Some(_) => Ok((StatusCode::OK, s.update(t, &ns, name, next, apply.part)?)),
@@ -145,7 +146,7 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
             let body = json_body(&req)?;
             let updated = inner.write(|s| {
                 let old = s.get(t, &ns, name)?;
-                let mut next = patch::apply(kind, t.custom, &old, &body)?;
+                let mut next = events::stored(t, patch::apply(kind, t.custom, &old, &body)?);
                 schema::admit(t, &mut next, p, mode)?;
                 s.update(t, &ns, name, next, p)
             })?;
@@ -161,7 +162,8 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
 /// List or watch a collection.
 fn collection(inner: &Arc<Inner>, tg: &Target, req: &Request) -> Result<Response, KubeError> {
     let q = |k: &str| req.query.get(k).map(String::as_str);
-    let selector = Selector::parse(q("fieldSelector"), q("labelSelector"))?;
+    let any_field = tg.t.kind == "Event";
+    let selector = Selector::parse(q("fieldSelector"), q("labelSelector"), any_field)?;
     if matches!(q("watch"), Some("true" | "1")) {
         let timeout = q("timeoutSeconds")
             .and_then(|s| s.parse().ok())

@@ -40,7 +40,13 @@ pub struct Selector {
 
 impl Selector {
     /// From the `fieldSelector` and `labelSelector` query parameters.
-    pub fn parse(fields: Option<&str>, labels: Option<&str>) -> Result<Self, KubeError> {
+    /// `any_field`: every field path may be selected on (Events: `involvedObject.name`, …);
+    /// otherwise only `metadata.name` and `metadata.namespace`.
+    pub fn parse(
+        fields: Option<&str>,
+        labels: Option<&str>,
+        any_field: bool,
+    ) -> Result<Self, KubeError> {
         let fields = terms(fields.unwrap_or_default());
         for t in &fields {
             let (Term::Eq(k, _) | Term::Ne(k, _)) = t else {
@@ -48,7 +54,7 @@ impl Selector {
                     "invalid field selector: {t:?}"
                 )));
             };
-            if k != "metadata.name" && k != "metadata.namespace" {
+            if !any_field && k != "metadata.name" && k != "metadata.namespace" {
                 return Err(KubeError::BadRequest(format!(
                     "field label not supported: {k}"
                 )));
@@ -70,8 +76,12 @@ impl Selector {
     pub fn matches(&self, obj: &Value) -> bool {
         let m = &obj["metadata"];
         let field = |k: &str| {
-            let f = k.strip_prefix("metadata.").unwrap_or(k);
-            m[f].as_str().map(str::to_owned)
+            let v = k.split('.').try_fold(obj, |cur, seg| cur.get(seg))?;
+            match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            }
         };
         let label = |k: &str| m["labels"][k].as_str().map(str::to_owned);
         fn ok(t: &Term, get: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -94,7 +104,7 @@ mod tests {
     #[test]
     fn field_and_label_terms() {
         let o = json!({"metadata": {"name": "a", "namespace": "n", "labels": {"x": "1"}}});
-        let s = |f, l| Selector::parse(f, l).unwrap().matches(&o);
+        let s = |f, l| Selector::parse(f, l, false).unwrap().matches(&o);
         assert!(s(Some("metadata.name=a"), None));
         assert!(!s(Some("metadata.name=b"), None));
         assert!(s(
@@ -103,6 +113,14 @@ mod tests {
         ));
         assert!(!s(None, Some("x!=1")));
         assert!(s(None, Some("x")));
-        assert!(Selector::parse(Some("spec.x=1"), None).is_err());
+        assert!(Selector::parse(Some("spec.x=1"), None, false).is_err());
+        let ev = json!({"metadata": {"name": "e"}, "involvedObject": {"name": "a", "kind": "K"}, "count": 2});
+        let sel = Selector::parse(
+            Some("involvedObject.name=a,involvedObject.kind=K,count=2"),
+            None,
+            true,
+        )
+        .unwrap();
+        assert!(sel.matches(&ev));
     }
 }

@@ -101,11 +101,16 @@ impl Store {
         self.compacted = self.rv;
     }
 
-    /// One object.
+    /// One object, as read through `t`.
     pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, KubeError> {
+        self.stored(t, ns, name).map(|o| meta::with_type(&o, t))
+    }
+
+    /// One object as stored.
+    fn stored(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, KubeError> {
         self.objects
             .get(&key(t, ns, name))
-            .map(|o| meta::with_type(o, t))
+            .cloned()
             .ok_or_else(|| KubeError::not_found(&t.qualified(), name))
     }
 
@@ -135,7 +140,7 @@ impl Store {
             rv: self.rv,
             kind,
             key: t.key(),
-            object: meta::with_type(object, t),
+            object: object.clone(),
         });
         while self.history.len() > self.history_cap {
             if let Some(e) = self.history.pop_front() {
@@ -189,9 +194,10 @@ impl Store {
         body: Value,
         part: Part,
     ) -> Result<Value, KubeError> {
-        let old = self.get(t, ns, name)?;
+        let old = self.stored(t, ns, name)?;
         let next = meta::for_update(t, &old, body, part)?;
         self.commit(t, ns, name, old, next)
+            .map(|o| meta::with_type(&o, t))
     }
 
     /// Store `next` in place of `old`, unless nothing changed; delete it when it is being deleted
@@ -227,7 +233,17 @@ impl Store {
     /// Delete an object: at once without finalizers, otherwise only mark it with a
     /// deletionTimestamp.
     pub fn delete(&mut self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, KubeError> {
-        let old = self.get(t, ns, name)?;
+        self.delete_stored(t, ns, name)
+            .map(|o| meta::with_type(&o, t))
+    }
+
+    fn delete_stored(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, KubeError> {
+        let old = self.stored(t, ns, name)?;
         if !meta::finalizers(&old).is_empty() {
             if meta::deleting(&old) {
                 return Ok(old);

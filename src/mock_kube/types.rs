@@ -66,8 +66,12 @@ impl ResourceType {
         }
     }
 
-    /// The store key: one per group and plural, whatever the version.
+    /// The store key: one per group and plural, whatever the version; core Events share the
+    /// store of `events.k8s.io` Events.
     pub fn key(&self) -> String {
+        if self.group.is_empty() && self.plural == "events" {
+            return "events.k8s.io/events".into();
+        }
         format!("{}/{}", self.group, self.plural)
     }
 
@@ -146,6 +150,26 @@ pub fn builtins() -> Vec<ResourceType> {
             schema: None,
             custom: false,
         },
+        builtin(
+            ("events.k8s.io", "Event", "events"),
+            &["ev"],
+            vec![
+                Column::new("Type", "string", ".type"),
+                Column::new("Reason", "string", ".reason"),
+                Column::new("Object", "string", ".regarding.name"),
+                Column::new("Message", "string", ".note"),
+            ],
+        ),
+        builtin(
+            ("", "Event", "events"),
+            &["ev"],
+            vec![
+                Column::new("Type", "string", ".type"),
+                Column::new("Reason", "string", ".reason"),
+                Column::new("Object", "string", ".involvedObject.name"),
+                Column::new("Message", "string", ".message"),
+            ],
+        ),
         builtin(
             ("coordination.k8s.io", "Lease", "leases"),
             &[],

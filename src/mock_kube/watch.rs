@@ -63,9 +63,11 @@ impl State {
                 let key = self.req.t.key();
                 for e in events {
                     self.last = e.rv;
-                    if e.key == key && self.wanted(&e.object) {
-                        let mut o = e.object;
-                        o["apiVersion"] = json!(self.req.t.api_version());
+                    if e.key != key {
+                        continue;
+                    }
+                    let o = super::meta::with_type(&e.object, &self.req.t);
+                    if self.wanted(&o) {
                         self.pending.push_back(line(e.kind.as_str(), &o));
                     }
                 }
