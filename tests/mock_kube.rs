@@ -629,3 +629,72 @@ async fn an_events_k8s_io_event_shows_in_kubectl_describe() {
         .await;
     assert_eq!(other["items"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_answer_instead_of_the_server() {
+    use engram_operator::mock_kube::{FaultKind, FaultSpec};
+    let c = Cluster::start().await;
+    c.install().await;
+    c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
+    let edp = "engramdataplanes.engram.zimax.net";
+    let get = ["get", "edp", "acme-dev", "-n", "engram"];
+
+    let internal = FaultKind::Status {
+        code: 500,
+        reason: "InternalError".into(),
+    };
+    c.mock
+        .inject_fault(FaultSpec::new("get", edp, internal).times(1));
+    let failed = c.kubectl(&get).await;
+    assert!(
+        !failed.ok && failed.stderr.contains("InternalError"),
+        "{}",
+        failed.stderr
+    );
+    c.ok(&get).await;
+
+    // client-go waits out a 429's Retry-After and tries again.
+    c.mock.reset_journal();
+    c.mock
+        .inject_fault(FaultSpec::new("get", edp, FaultKind::Throttle { retry_after: 1 }).times(1));
+    c.ok(&get).await;
+    let codes: Vec<u16> = c.mock.journal().iter().map(|e| e.code).collect();
+    assert_eq!(codes, [429, 200]);
+
+    // Through the control API: a 409 on status writes.
+    let fault = r#"{"verb": "patch", "resource": "engramdataplanes.engram.zimax.net/status",
+                    "kind": {"type": "status", "code": 409, "reason": "Conflict"}}"#;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_mock/faults", c.mock.base_url());
+    let made = http.post(&url).body(fault).send().await.unwrap();
+    assert_eq!(made.status(), 201);
+    let status = [
+        "patch",
+        "edp",
+        "acme-dev",
+        "-n",
+        "engram",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"driftCount":1}}"#,
+    ];
+    let refused = c.kubectl(&status).await;
+    assert!(
+        !refused.ok && refused.stderr.contains("Conflict"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(http.delete(&url).send().await.unwrap().status(), 204);
+    c.ok(&status).await;
+
+    // A dropped watch ends its stream.
+    let mut w = c
+        .watch(&format!(
+            "{EDP}?watch=true&resourceVersion={}",
+            c.mock.resource_version()
+        ))
+        .await;
+    c.mock.drop_watches();
+    assert!(w.next().await.is_none());
+}

@@ -5,6 +5,7 @@
 mod discovery;
 mod errors;
 mod events;
+mod faults;
 mod journal;
 mod jsonpatch;
 mod jsonpath;
@@ -33,8 +34,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use errors::KubeError;
+pub use faults::{FaultKind, FaultSpec};
 pub use journal::JournalEntry;
 
+use faults::Faults;
 use journal::Journal;
 use store::Store;
 
@@ -79,6 +82,9 @@ impl Default for MockKubeConfig {
 pub struct Inner {
     store: Mutex<Store>,
     journal: Mutex<Journal>,
+    faults: Mutex<Faults>,
+    /// Bumped to end every open watch (a dropped connection, as the client sees it).
+    drops: tokio::sync::watch::Sender<u64>,
     /// The resourceVersion after the last write; watches wait on it.
     changes: tokio::sync::watch::Sender<u64>,
     /// Turns true when the server stops (ends the watches).
@@ -92,6 +98,15 @@ impl Inner {
 
     fn journal(&self) -> MutexGuard<'_, Journal> {
         self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// End every open watch.
+    fn drop_watches(&self) {
+        self.drops.send_modify(|n| *n += 1);
     }
 
     /// Run a write under the lock, then wake the watches if the resourceVersion moved.
@@ -140,6 +155,8 @@ impl MockKube {
         let inner = Arc::new(Inner {
             store: Mutex::new(store),
             journal: Mutex::new(Journal::new(config.journal_capacity)),
+            faults: Mutex::new(Faults::default()),
+            drops: tokio::sync::watch::channel(0).0,
             changes,
             stop: stopped.clone(),
         });
@@ -208,6 +225,21 @@ impl MockKube {
     /// Forget the journal and its counts.
     pub fn reset_journal(&self) {
         self.inner.journal().clear();
+    }
+
+    /// Add a fault; returns its id.
+    pub fn inject_fault(&self, fault: FaultSpec) -> u64 {
+        self.inner.faults().add(fault)
+    }
+
+    /// Remove every fault.
+    pub fn clear_faults(&self) {
+        self.inner.faults().clear();
+    }
+
+    /// End every open watch stream now, as a dropped connection would; clients watch again.
+    pub fn drop_watches(&self) {
+        self.inner.drop_watches();
     }
 
     /// Everything the server holds, as JSON.

@@ -12,6 +12,7 @@ use axum::Json;
 use serde_json::Value;
 
 use super::errors::KubeError;
+use super::faults::FaultSpec;
 use super::types::ResourceType;
 use super::{discovery, objects, openapi, Inner};
 
@@ -144,6 +145,24 @@ fn answer(inner: &Arc<Inner>, path: &[&str], req: Request) -> Result<Response, K
         ["_mock", "dump"] if read => ok(inner.lock().dump()),
         ["_mock", "journal"] if read => ok(serde_json::json!(inner.journal().entries())),
         ["_mock", "counts"] if read => ok(serde_json::json!(inner.journal().counts())),
+        ["_mock", "faults"] => match req.method {
+            Method::GET => ok(serde_json::json!(inner.faults().list())),
+            Method::DELETE => {
+                inner.faults().clear();
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
+            Method::POST => {
+                let spec: FaultSpec = serde_json::from_slice(&req.body)
+                    .map_err(|e| KubeError::BadRequest(format!("not a fault: {e}")))?;
+                let id = inner.faults().add(spec);
+                Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))).into_response())
+            }
+            _ => Err(KubeError::MethodNotAllowed),
+        },
+        ["_mock", "drop-watches"] if req.method == Method::POST => {
+            inner.drop_watches();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         ["_mock", "reset"] if req.method == Method::POST => {
             inner.journal().clear();
             Ok(StatusCode::NO_CONTENT.into_response())

@@ -38,6 +38,7 @@ struct State {
     req: WatchRequest,
     changes: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,
+    drops: tokio::sync::watch::Receiver<u64>,
     last: u64,
     pending: VecDeque<Bytes>,
     done: bool,
@@ -91,6 +92,7 @@ pub fn body(inner: Arc<Inner>, req: WatchRequest) -> Body {
     let mut state = State {
         changes: inner.changes.subscribe(),
         stop: inner.stop.clone(),
+        drops: inner.drops.subscribe(),
         inner,
         deadline: req.timeout.map(|d| tokio::time::Instant::now() + d),
         req,
@@ -125,6 +127,7 @@ pub fn body(inner: Arc<Inner>, req: WatchRequest) -> Body {
             tokio::select! {
                 r = st.changes.changed() => if r.is_err() { return None },
                 _ = st.stop.changed() => return None,
+                _ = st.drops.changed() => return None,
                 _ = expired => return None,
             }
         }
