@@ -698,3 +698,43 @@ async fn injected_faults_answer_instead_of_the_server() {
     c.mock.drop_watches();
     assert!(w.next().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmaps_and_secrets_from_kubectl_create_and_apply() {
+    let c = Cluster::start().await;
+    c.install().await;
+    let ns = ["-n", "engram"];
+    // Typed commands: protobuf bodies.
+    c.ok(&[
+        "create",
+        "configmap",
+        "subs",
+        ns[0],
+        ns[1],
+        "--from-literal=acme=00000000-0000-0000-0000-000000000001",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        ns[0],
+        ns[1],
+        "--from-literal=token=s3cret",
+    ])
+    .await;
+    let cm = c.get_json(&["configmap", "subs", ns[0], ns[1]]).await;
+    assert_eq!(cm["data"]["acme"], "00000000-0000-0000-0000-000000000001");
+    let secret = c.get_json(&["secret", "token", ns[0], ns[1]]).await;
+    assert_eq!(
+        (secret["data"]["token"].as_str(), secret["type"].as_str()),
+        (Some("czNjcmV0"), Some("Opaque"))
+    );
+    // stringData is written into data.
+    let manifest = "apiVersion: v1\nkind: Secret\nmetadata: {name: applied, namespace: engram}\nstringData: {key: hunter2}\n";
+    c.apply_text("secret.yaml", manifest).await;
+    let applied = c.get_json(&["secret", "applied", ns[0], ns[1]]).await;
+    assert_eq!(applied["data"]["key"], "aHVudGVyMg==");
+    assert!(applied.get("stringData").is_none());
+}

@@ -47,12 +47,13 @@ pub fn to_core(stored: &Value) -> Value {
     rename(stored, true)
 }
 
-/// What a write through `t` stores (core events are converted).
+/// What a write through `t` stores: core events are converted, and Secrets get their
+/// `stringData` written into `data`.
 pub fn stored(t: &ResourceType, body: Value) -> Value {
     if is_core(t) {
         rename(&body, false)
     } else {
-        body
+        super::secrets::stored(t, body)
     }
 }
 

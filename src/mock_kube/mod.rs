@@ -17,6 +17,7 @@ mod protobuf;
 mod schema;
 #[cfg(test)]
 mod schema_tests;
+mod secrets;
 mod select;
 mod server;
 mod ssa;

@@ -1,7 +1,8 @@
 //! Request bodies in `application/vnd.kubernetes.protobuf`, which kubectl's typed commands send
 //! (`kubectl create namespace` does, whatever discovery said). Only what mock-kube serves is
 //! decoded: the `k8s\0` envelope (`runtime.Unknown`), ObjectMeta's client-set fields (name,
-//! generateName, namespace, labels, annotations, finalizers) and a Namespace's spec and status.
+//! generateName, namespace, labels, annotations, finalizers), a Namespace's spec, and ConfigMaps
+//! and Secrets (`kubectl create configmap|secret`).
 //! Answers are JSON, which kubectl also accepts.
 
 use serde_json::{json, Map, Value};
@@ -17,7 +18,7 @@ fn bad(what: &str) -> KubeError {
 
 /// One field of a message: its number and its value (varint, or length-delimited bytes).
 enum Wire<'a> {
-    Varint,
+    Varint(u64),
     Bytes(&'a [u8]),
 }
 
@@ -43,8 +44,8 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, KubeError> {
         let (num, wire) = (key >> 3, key & 7);
         match wire {
             0 => {
-                varint(buf, &mut pos)?;
-                out.push((num, Wire::Varint));
+                let v = varint(buf, &mut pos)?;
+                out.push((num, Wire::Varint(v)));
             }
             1 | 5 => pos += if wire == 1 { 8 } else { 4 },
             2 => {
@@ -83,6 +84,29 @@ fn strings(fs: &[(u64, Wire<'_>)], num: u64) -> Result<Vec<Value>, KubeError> {
         .into_iter()
         .map(|b| text(b).map(Value::String))
         .collect()
+}
+
+fn flag(fs: &[(u64, Wire<'_>)], num: u64) -> Option<bool> {
+    fs.iter().rev().find_map(|(n, w)| match w {
+        Wire::Varint(v) if *n == num => Some(*v != 0),
+        _ => None,
+    })
+}
+
+/// A `map<string, bytes>` as JSON shows it: values in base64.
+fn bytes_map(fs: &[(u64, Wire<'_>)], num: u64) -> Result<Option<Value>, KubeError> {
+    let entries = all(fs, num);
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut m = Map::new();
+    for e in entries {
+        let kv = fields(e)?;
+        let k = string(&kv, 1)?.unwrap_or_default();
+        let v = all(&kv, 2).last().copied().unwrap_or_default();
+        m.insert(k, Value::String(super::secrets::base64(v)));
+    }
+    Ok(Some(Value::Object(m)))
 }
 
 /// A `map<string, string>`: repeated entries with key 1 and value 2.
@@ -142,8 +166,31 @@ pub fn decode(body: &[u8]) -> Result<Value, KubeError> {
             }
             Ok(ns)
         }
+        ("v1", "ConfigMap" | "Secret") => {
+            let mut obj = json!({"apiVersion": "v1", "kind": kind, "metadata": metadata});
+            let secret = kind == "Secret";
+            let maps = if secret {
+                [("data", bytes_map(&raw, 2)?), ("stringData", string_map(&raw, 4)?)]
+            } else {
+                [("data", string_map(&raw, 2)?), ("binaryData", bytes_map(&raw, 3)?)]
+            };
+            for (key, v) in maps {
+                if let Some(v) = v {
+                    obj[key] = v;
+                }
+            }
+            if secret {
+                if let Some(t) = string(&raw, 3)?.filter(|t| !t.is_empty()) {
+                    obj["type"] = json!(t);
+                }
+            }
+            if let Some(true) = flag(&raw, if secret { 5 } else { 4 }) {
+                obj["immutable"] = json!(true);
+            }
+            Ok(obj)
+        }
         _ => Err(KubeError::UnsupportedMediaType(format!(
-            "application/json ({MEDIA_TYPE} only for v1 Namespace in mock-kube, not {api_version} {kind})"
+            "application/json ({MEDIA_TYPE} only for v1 Namespace, ConfigMap and Secret in mock-kube, not {api_version} {kind})"
         ))),
     }
 }
@@ -183,6 +230,20 @@ mod tests {
                    "spec": {"finalizers": ["kubernetes"]}})
         );
         assert_eq!(decode(b"k8s\0\x0a").map_err(|e| e.code()), Err(400));
+        let type_meta = [field(1, b"v1"), field(2, b"Secret")].concat();
+        let entry = [field(1, b"k"), field(2, b"hi")].concat();
+        let raw = [
+            field(1, &field(1, b"s")),
+            field(2, &entry),
+            field(3, b"Opaque"),
+        ]
+        .concat();
+        let body = [b"k8s\0".as_slice(), &field(1, &type_meta), &field(2, &raw)].concat();
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                   "data": {"k": "aGk="}, "type": "Opaque"})
+        );
         assert_eq!(decode(b"{}").map_err(|e| e.code()), Err(400));
     }
 }

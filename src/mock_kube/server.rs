@@ -216,7 +216,7 @@ mod tests {
         );
         let st = target(&types, "", "v1", &["namespaces", "engram", "status"]).unwrap();
         assert_eq!(st.sub.as_deref(), Some("status"));
-        assert!(target(&types, "", "v1", &["namespaces", "engram", "configmaps"]).is_none());
+        assert!(target(&types, "", "v1", &["namespaces", "engram", "pods"]).is_none());
         assert!(target(
             &types,
             g,

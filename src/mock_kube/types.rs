@@ -170,6 +170,12 @@ pub fn builtins() -> Vec<ResourceType> {
                 Column::new("Message", "string", ".message"),
             ],
         ),
+        builtin(("", "ConfigMap", "configmaps"), &["cm"], vec![age()]),
+        builtin(
+            ("", "Secret", "secrets"),
+            &[],
+            vec![Column::new("Type", "string", ".type"), age()],
+        ),
         builtin(
             ("coordination.k8s.io", "Lease", "leases"),
             &[],
