@@ -443,3 +443,36 @@ async fn shutdown_ends_open_watches() {
     }
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_watch_sends_one_row_per_event_as_kubectl_get_w_asks() {
+    let c = Cluster::start().await;
+    c.install().await;
+    c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    let mut w = c.watch_as(&format!("{EDP}?watch=true"), accept).await;
+    let first = w.next().await.unwrap();
+    assert_eq!(
+        (first["type"].as_str(), first["object"]["kind"].as_str()),
+        (Some("ADDED"), Some("Table"))
+    );
+    assert_eq!(first["object"]["columnDefinitions"][2]["name"], "Ready");
+    assert_eq!(first["object"]["rows"][0]["cells"][0], "acme-dev");
+    let drift = r#"{"status":{"driftCount":4}}"#;
+    c.ok(&[
+        "patch",
+        "edp",
+        "acme-dev",
+        "-n",
+        "engram",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        drift,
+    ])
+    .await;
+    let next = w.next().await.unwrap();
+    assert_eq!(next["type"], "MODIFIED");
+    assert_eq!(next["object"]["columnDefinitions"], serde_json::json!([]));
+    assert_eq!(next["object"]["rows"][0]["cells"][7], 4, "{next}");
+}

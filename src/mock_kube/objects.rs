@@ -178,6 +178,7 @@ fn collection(inner: &Arc<Inner>, tg: &Target, req: &Request) -> Result<Response
             selector,
             from: watch::start(q("resourceVersion"))?,
             timeout,
+            table: wants_table(&req.accept).then(|| q("includeObject").map(str::to_owned)),
         };
         let body = watch::body(inner.clone(), wr);
         return Ok((

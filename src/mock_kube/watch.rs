@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::errors::KubeError;
 use super::select::Selector;
 use super::store::EventType;
+use super::table::table;
 use super::types::ResourceType;
 use super::Inner;
 
@@ -25,6 +26,8 @@ pub struct WatchRequest {
     /// `None` (or `0`): start with the current objects.
     pub from: Option<u64>,
     pub timeout: Option<Duration>,
+    /// Send each object as a one-row Table (`kubectl get -w`), with this `includeObject`.
+    pub table: Option<Option<String>>,
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -42,10 +45,36 @@ struct State {
     last: u64,
     pending: VecDeque<Bytes>,
     done: bool,
+    /// A Table event went out already.
+    tabled: bool,
     deadline: Option<tokio::time::Instant>,
 }
 
 impl State {
+    /// Queue one event; as a Table when asked, with the column definitions in the first only
+    /// (as the real server does).
+    fn push(&mut self, kind: EventType, object: &Value) {
+        let Some(include) = &self.req.table else {
+            self.pending.push_back(line(kind.as_str(), object));
+            return;
+        };
+        let rv = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(self.last);
+        let mut tb = table(
+            &self.req.t,
+            std::slice::from_ref(object),
+            rv,
+            include.as_deref(),
+        );
+        if self.tabled {
+            tb["columnDefinitions"] = json!([]);
+        }
+        self.tabled = true;
+        self.pending.push_back(line(kind.as_str(), &tb));
+    }
+
     fn wanted(&self, object: &Value) -> bool {
         let ns = object["metadata"]["namespace"].as_str().unwrap_or_default();
         self.req.namespace.as_deref().is_none_or(|n| n == ns) && self.req.selector.matches(object)
@@ -69,7 +98,7 @@ impl State {
                     }
                     let o = super::meta::with_type(&e.object, &self.req.t);
                     if self.wanted(&o) {
-                        self.pending.push_back(line(e.kind.as_str(), &o));
+                        self.push(e.kind, &o);
                     }
                 }
             }
@@ -99,10 +128,11 @@ pub fn body(inner: Arc<Inner>, req: WatchRequest) -> Body {
         last,
         pending: VecDeque::new(),
         done: false,
+        tabled: false,
     };
     for o in initial.into_iter().flatten() {
         if state.wanted(&o) {
-            state.pending.push_back(line(EventType::Added.as_str(), &o));
+            state.push(EventType::Added, &o);
         }
     }
     let stream = futures::stream::unfold(state, |mut st| async move {

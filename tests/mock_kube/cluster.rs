@@ -127,8 +127,18 @@ impl Cluster {
 
     /// Open a watch on a path (with its query), as a raw HTTP stream.
     pub async fn watch(&self, path_and_query: &str) -> Watch {
+        self.watch_as(path_and_query, "application/json").await
+    }
+
+    /// Open a watch with this Accept header.
+    pub async fn watch_as(&self, path_and_query: &str, accept: &str) -> Watch {
         let url = format!("{}{path_and_query}", self.mock.base_url());
-        let resp = reqwest::get(&url).await.unwrap();
+        let resp = reqwest::Client::new()
+            .get(&url)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{url}");
         Watch {
             resp,
