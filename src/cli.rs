@@ -77,7 +77,7 @@ pub enum Command {
     },
     /// Run the mock Kubernetes API server (see docs/mock-kube.md) until Ctrl-C.
     MockKube {
-        /// Address to listen on (plain HTTP), e.g. 127.0.0.1:6443.
+        /// Loopback address to listen on (plain HTTP, no authentication), e.g. 127.0.0.1:6443.
         #[arg(long, default_value = "127.0.0.1:6443")]
         listen: std::net::SocketAddr,
         /// Write a kubeconfig pointing at the server to this file.

@@ -476,3 +476,14 @@ async fn a_table_watch_sends_one_row_per_event_as_kubectl_get_w_asks() {
     assert_eq!(next["object"]["columnDefinitions"], serde_json::json!([]));
     assert_eq!(next["object"]["rows"][0]["cells"][7], 4, "{next}");
 }
+
+#[test]
+fn the_mock_kube_subcommand_refuses_a_non_loopback_address() {
+    let out = Command::new(env!("CARGO_BIN_EXE_engram-operator"))
+        .args(["mock-kube", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mock-kube listens on loopback only"), "{err}");
+}

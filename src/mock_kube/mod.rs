@@ -52,6 +52,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Only loopback addresses: the server has no authentication and no TLS.
+    #[error("mock-kube listens on loopback only (it has no authentication and no TLS), not {0}")]
+    NotLoopback(SocketAddr),
     /// The kubeconfig could not be written.
     #[error("{path}: {source}")]
     Kubeconfig {
@@ -140,8 +143,11 @@ impl MockKube {
         Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
     }
 
-    /// Start on the given address.
+    /// Start on the given loopback address.
     pub async fn start_on(addr: SocketAddr, config: MockKubeConfig) -> Result<MockKube, Error> {
+        if !addr.ip().is_loopback() {
+            return Err(Error::NotLoopback(addr));
+        }
         let bind_err = |source| Error::Bind {
             addr: addr.to_string(),
             source,
