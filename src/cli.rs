@@ -75,6 +75,15 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         lro_seconds: u64,
     },
+    /// Run the mock Kubernetes API server (see docs/mock-kube.md) until Ctrl-C.
+    MockKube {
+        /// Loopback address to listen on (plain HTTP, no authentication), e.g. 127.0.0.1:6443.
+        #[arg(long, default_value = "127.0.0.1:6443")]
+        listen: std::net::SocketAddr,
+        /// Write a kubeconfig pointing at the server to this file.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -294,6 +303,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             real_time,
             lro_seconds,
         } => runtime()?.block_on(mock_arm(listen, token.0, real_time, lro_seconds)),
+        Command::MockKube { listen, kubeconfig } => {
+            runtime()?.block_on(mock_kube(listen, kubeconfig.as_deref()))
+        }
         Command::Bench { what } => {
             let report = match what {
                 BenchTarget::MockArm {
@@ -463,6 +475,25 @@ async fn mock_arm(
         mock.base_url(),
         mock.keyvault_url(),
         mock.keyvault_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    mock.shutdown().await;
+    Ok(0)
+}
+
+async fn mock_kube(listen: std::net::SocketAddr, kubeconfig: Option<&Path>) -> Result<i32> {
+    use crate::mock_kube::{MockKube, MockKubeConfig};
+    let usage = |e: crate::mock_kube::Error| Error::Usage(e.to_string());
+    let mock = MockKube::start_on(listen, MockKubeConfig::default())
+        .await
+        .map_err(usage)?;
+    if let Some(path) = kubeconfig {
+        mock.write_kubeconfig(path).map_err(usage)?;
+    }
+    eprintln!(
+        "mock-kube listening on {}{}; Ctrl-C to stop",
+        mock.base_url(),
+        kubeconfig.map_or_else(String::new, |p| format!(" (kubeconfig: {})", p.display()))
     );
     let _ = tokio::signal::ctrl_c().await;
     mock.shutdown().await;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod mock_arm;
+pub mod mock_kube;
 pub mod plan;
 pub mod reconcile;
 pub mod sizing;

@@ -1,0 +1,143 @@
+//! Server-side apply: ownership, conflicts, force and removal.
+
+use serde_json::{json, Value};
+
+use super::ssa::{apply, Apply};
+use super::store::Part;
+use super::types::{from_crd, ResourceType};
+
+fn edp() -> ResourceType {
+    let crd: Value =
+        serde_saphyr::from_str(include_str!("../../crds/engramdataplane.yaml")).unwrap();
+    from_crd(&crd).remove(0)
+}
+
+fn config(spec: Value) -> Value {
+    json!({"apiVersion": "engram.zimax.net/v1alpha1", "kind": "EngramDataPlane",
+           "metadata": {"name": "a", "labels": {"l": "1"}}, "spec": spec})
+}
+
+fn by<'a>(manager: &'a str, force: bool) -> Apply<'a> {
+    Apply {
+        manager,
+        force,
+        part: Part::Main,
+    }
+}
+
+fn managers(o: &Value) -> Vec<String> {
+    o["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn an_apply_records_what_it_owns_and_a_repeat_changes_nothing() {
+    let t = edp();
+    let c = config(json!({"environment": "dev", "postgres": {"serverName": "p"}}));
+    let first = apply(&t, None, c.clone(), &by("ops", false)).unwrap();
+    let mf = &first["metadata"]["managedFields"][0];
+    assert_eq!(mf["operation"], "Apply");
+    assert_eq!(
+        mf["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:l": {}}}, "f:spec": {"f:environment": {}, "f:postgres": {"f:serverName": {}}}})
+    );
+    let again = apply(&t, Some(&first), c, &by("ops", false)).unwrap();
+    assert_eq!(again, first);
+}
+
+#[test]
+fn another_manager_changing_an_owned_field_conflicts_unless_forced() {
+    let t = edp();
+    let live = apply(
+        &t,
+        None,
+        config(json!({"environment": "dev"})),
+        &by("ops", false),
+    )
+    .unwrap();
+    let other = config(json!({"environment": "prod"}));
+    let e = apply(&t, Some(&live), other.clone(), &by("ci", false)).unwrap_err();
+    assert_eq!(e.code(), 409);
+    assert_eq!(
+        e.to_string(),
+        "Apply failed with 1 conflict: conflict with \"ops\": .spec.environment"
+    );
+    // The same value is shared, not a conflict.
+    let shared = apply(
+        &t,
+        Some(&live),
+        config(json!({"environment": "dev"})),
+        &by("ci", false),
+    )
+    .unwrap();
+    assert_eq!(managers(&shared), ["ops", "ci"]);
+    let forced = apply(&t, Some(&live), other, &by("ci", true)).unwrap();
+    assert_eq!(forced["spec"]["environment"], "prod");
+    // ops keeps only its label.
+    assert_eq!(
+        forced["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:l": {}}}})
+    );
+}
+
+#[test]
+fn a_sole_manager_removes_what_it_stops_applying_but_not_what_others_own() {
+    let t = edp();
+    let full =
+        config(json!({"environment": "dev", "postgres": {"serverName": "p", "state": "Stopped"}}));
+    let live = apply(&t, None, full, &by("ops", false)).unwrap();
+    let shared = apply(
+        &t,
+        Some(&live),
+        config(json!({"postgres": {"serverName": "p"}})),
+        &by("ci", false),
+    )
+    .unwrap();
+    let less = config(json!({"environment": "dev"}));
+    let after = apply(&t, Some(&shared), less, &by("ops", true)).unwrap();
+    assert_eq!(
+        after["spec"],
+        json!({"environment": "dev", "postgres": {"serverName": "p"}})
+    );
+}
+
+#[test]
+fn a_status_apply_touches_only_status_and_needs_a_manager() {
+    let t = edp();
+    let live = apply(
+        &t,
+        None,
+        config(json!({"environment": "dev"})),
+        &by("ops", false),
+    )
+    .unwrap();
+    let mut c = config(json!({"environment": "prod"}));
+    c["status"] = json!({"driftCount": 2});
+    let status = Apply {
+        manager: "operator",
+        force: true,
+        part: Part::Status,
+    };
+    let next = apply(&t, Some(&live), c.clone(), &status).unwrap();
+    assert_eq!(
+        (
+            next["spec"]["environment"].as_str(),
+            next["status"]["driftCount"].as_i64()
+        ),
+        (Some("dev"), Some(2))
+    );
+    assert_eq!(
+        next["metadata"]["managedFields"][1]["subresource"],
+        "status"
+    );
+    assert_eq!(
+        apply(&t, Some(&live), c, &by("", false))
+            .unwrap_err()
+            .code(),
+        400
+    );
+}
