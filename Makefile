@@ -4,7 +4,7 @@ BIN := target/debug/engram-operator
 # Tools the tests need besides cargo (kubectl), installed by .ci/tools.sh when the machine lacks them.
 TOOLS_BIN := $(CURDIR)/target/tools/bin
 
-.PHONY: build test lint crds demo bench clean
+.PHONY: build test lint crds demo demo-kube bench clean
 
 build:
 	$(CARGO) build --locked
@@ -23,6 +23,11 @@ crds:
 demo: build
 	$(BIN) validate -f examples/
 	RUST_LOG=$${RUST_LOG:-warn} $(BIN) demo --specs examples
+
+# Kubernetes mode with plain kubectl against mock-kube and the mock ARM (README, Kubernetes).
+demo-kube: build
+	bash .ci/tools.sh >/dev/null
+	BIN=$(BIN) bash scripts/demo-kube.sh
 
 clean:
 	$(CARGO) clean

@@ -487,3 +487,23 @@ fn the_mock_kube_subcommand_refuses_a_non_loopback_address() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mock-kube listens on loopback only"), "{err}");
 }
+
+/// A watch-list (`sendInitialEvents=true`, what `kubectl delete --wait` sends) gets the current
+/// objects and then a BOOKMARK annotated `k8s.io/initial-events-end`; without it kubectl waits
+/// for the bookmark until its timeout even after the object is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_list_ends_its_initial_events_with_a_bookmark() {
+    let c = Cluster::start().await;
+    c.install().await;
+    c.ok(&["apply", "-f", "examples/dev.yaml"]).await;
+    let q = "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&fieldSelector=metadata.name%3Dacme-dev";
+    let mut w = c.watch(&format!("{EDP}{q}")).await;
+    assert_eq!(w.next_pair().await, ("ADDED".into(), "acme-dev".into()));
+    let b = w.next().await.expect("a bookmark");
+    assert_eq!(b["type"], "BOOKMARK");
+    assert_eq!(
+        b["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert!(b["object"]["metadata"]["resourceVersion"].is_string());
+}

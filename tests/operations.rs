@@ -210,3 +210,22 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .expect("time")
 }
+
+/// A create of ours in flight is invisible (404) until it completes and its name is taken by it:
+/// the next pass must not refuse the plane for a taken name (mock-kube's real watch showed a
+/// Warning `Refused ... AlreadyExists` for every new plane).
+#[tokio::test]
+async fn a_create_in_flight_is_not_refused_for_its_own_name() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let first = pass(&arm, &eff, &EngramDataPlaneStatus::default()).await;
+    assert!(first.writes > 0 && !first.status.pending_operations.is_empty());
+    let second = pass(&arm, &eff, &first.status).await;
+    assert!(
+        second.status.errors.is_empty(),
+        "{:?}",
+        second.status.errors
+    );
+    assert_eq!(second.writes, 0, "nothing sent twice");
+}

@@ -179,6 +179,7 @@ fn collection(inner: &Arc<Inner>, tg: &Target, req: &Request) -> Result<Response
             from: watch::start(q("resourceVersion"))?,
             timeout,
             table: wants_table(&req.accept).then(|| q("includeObject").map(str::to_owned)),
+            send_initial_events: matches!(q("sendInitialEvents"), Some("true")),
         };
         let body = watch::body(inner.clone(), wr);
         return Ok((

@@ -28,6 +28,10 @@ pub struct WatchRequest {
     pub timeout: Option<Duration>,
     /// Send each object as a one-row Table (`kubectl get -w`), with this `includeObject`.
     pub table: Option<Option<String>>,
+    /// `sendInitialEvents=true` (a watch-list, as `kubectl delete --wait` sends it): the current
+    /// objects first, whatever the resourceVersion, then a BOOKMARK annotated
+    /// `k8s.io/initial-events-end: "true"` that marks the end of them.
+    pub send_initial_events: bool,
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -111,6 +115,10 @@ pub fn body(inner: Arc<Inner>, req: WatchRequest) -> Body {
     let (last, initial) = {
         let store = inner.lock();
         match req.from {
+            _ if req.send_initial_events => (
+                store.rv(),
+                Some(store.list(&req.t, req.namespace.as_deref())),
+            ),
             None | Some(0) => (
                 store.rv(),
                 Some(store.list(&req.t, req.namespace.as_deref())),
@@ -134,6 +142,17 @@ pub fn body(inner: Arc<Inner>, req: WatchRequest) -> Body {
         if state.wanted(&o) {
             state.push(EventType::Added, &o);
         }
+    }
+    if state.req.send_initial_events {
+        let bookmark = json!({
+            "apiVersion": state.req.t.api_version(),
+            "kind": state.req.t.kind,
+            "metadata": {
+                "resourceVersion": last.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        });
+        state.pending.push_back(line("BOOKMARK", &bookmark));
     }
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {

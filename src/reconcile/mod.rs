@@ -135,7 +135,22 @@ pub async fn reconcile(
 
     // 2. Observe.
     let observed = match arm.observe(eff).await {
-        Ok(o) => o,
+        Ok(mut o) => {
+            // A create of ours in flight is not visible yet, and its name is taken by it: that is
+            // no refusal (mock-kube showed a Warning for it on every real watch).
+            let creating = |label: String| {
+                pending
+                    .iter()
+                    .any(|p| p.resource == label && p.action == plan::Verb::Create.to_string())
+            };
+            if creating(plan::postgres::resource_label(eff)) {
+                o.postgres.name_unavailable = None;
+            }
+            if creating(plan::storage_account::resource_label(eff)) {
+                o.storage.name_unavailable = None;
+            }
+            o
+        }
         Err(e) => return status::arm_unreadable(prev, pending, errors, &e, ctx),
     };
 
