@@ -11,6 +11,7 @@ pub mod mock_arm;
 pub mod mock_kube;
 pub mod plan;
 pub mod reconcile;
+mod serving;
 pub mod sizing;
 pub mod sources;
 pub mod telemetry;

@@ -8,9 +8,7 @@ mod support;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use engram_operator::api::EngramDataPlaneStatus;
 use engram_operator::azure::Arm;
-use engram_operator::mock_arm::{FaultKind, FaultSpec};
 use engram_operator::reconcile;
 use engram_operator::reconcile::conditions::{self, READY};
 use support::*;
@@ -22,21 +20,10 @@ async fn authorization_failed_is_retried_with_a_doubling_backoff_and_names_the_a
     let m = mock().await;
     let arm = arm(&m);
     let eff = prod();
-    m.inject_fault(FaultSpec::new(
-        "GET",
-        "/subscriptions/*/flexibleServers/acme-prod-pg",
-        FaultKind::Status {
-            status: 403,
-            code: "AuthorizationFailed".into(),
-            message: DENIED.into(),
-        },
-    ))
-    .unwrap();
-    let c0 = ctx();
-    let mut status = EngramDataPlaneStatus::default();
+    fail_server_reads(&m, 403, "AuthorizationFailed", DENIED);
+    let outs = passes_at(&arm, &eff, &[0, 60, 120, 240, 3 * 3600]).await;
     let mut waits = Vec::new();
-    for secs in [0, 60, 120, 240, 3 * 3600] {
-        let out = reconcile::reconcile(&arm, Ok(&eff), &status, &at(&c0, secs)).await;
+    for out in &outs {
         assert!(!out.fatal, "an access failure is retried, not fatal");
         assert_eq!(out.writes, 0);
         let ready = conditions::get(&out.status.conditions, READY).expect("Ready");
@@ -47,13 +34,13 @@ async fn authorization_failed_is_retried_with_a_doubling_backoff_and_names_the_a
             ready.message
         );
         waits.push(out.requeue_after.expect("requeued").as_secs());
-        status = out.status;
     }
     assert_eq!(waits, vec![60, 60, 120, 240, 1800]);
 
     // Access restored: the next pass works and the retry state is gone.
     m.clear_faults();
-    let out = reconcile::reconcile(&arm, Ok(&eff), &status, &at(&c0, 4 * 3600)).await;
+    let status = &outs.last().expect("passes").status;
+    let out = reconcile::reconcile(&arm, Ok(&eff), status, &at(&ctx(), 4 * 3600)).await;
     assert!(out.writes > 0, "{:?}", out.status.errors);
     assert!(out.status.retry.is_none());
 }

@@ -167,19 +167,9 @@ async fn generation_moves_with_the_spec_only() {
     c.ok(&["annotate", "edp", "acme-dev", "note=x", ns[0], ns[1]])
         .await;
     let status = r#"{"status":{"driftCount":1}}"#;
-    c.ok(&[
-        "patch",
-        "edp",
-        "acme-dev",
-        ns[0],
-        ns[1],
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        status,
-    ])
-    .await;
-    let o = c.get_json(&["edp", "acme-dev", ns[0], ns[1]]).await;
+    let o = c
+        .patch_dev(&["--subresource=status", "--type=merge", "-p", status])
+        .await;
     assert_eq!(
         gen(&o),
         1,
@@ -189,36 +179,14 @@ async fn generation_moves_with_the_spec_only() {
 
     // Status sent on the main resource is ignored (status is a subresource).
     let spec = r#"{"spec":{"postgres":{"state":"Running"}},"status":{"driftCount":9}}"#;
-    c.ok(&[
-        "patch",
-        "edp",
-        "acme-dev",
-        ns[0],
-        ns[1],
-        "--type=merge",
-        "-p",
-        spec,
-    ])
-    .await;
-    let o = c.get_json(&["edp", "acme-dev", ns[0], ns[1]]).await;
+    let o = c.patch_dev(&["--type=merge", "-p", spec]).await;
     assert_eq!(gen(&o), 2);
     assert_eq!(o["spec"]["postgres"]["state"], "Running");
     assert_eq!(o["status"]["driftCount"], 1);
 
     // A JSON patch too.
     let jp = r#"[{"op":"test","path":"/spec/alerts","value":null},{"op":"replace","path":"/spec/environment","value":"test"}]"#;
-    c.ok(&[
-        "patch",
-        "edp",
-        "acme-dev",
-        ns[0],
-        ns[1],
-        "--type=json",
-        "-p",
-        jp,
-    ])
-    .await;
-    let o = c.get_json(&["edp", "acme-dev", ns[0], ns[1]]).await;
+    let o = c.patch_dev(&["--type=json", "-p", jp]).await;
     assert_eq!(
         (gen(&o), o["spec"]["environment"].as_str()),
         (3, Some("test"))

@@ -95,13 +95,22 @@ async fn a_configuration_write_accepted_then_failed_server_is_busy_still_converg
     assert!(!fatal_seen, "a transient operation failure is not fatal");
     assert!(ready_at_end, "{:?}", status.errors);
     let cfg = format!(
-        "{}/configurations/log_min_duration_statement",
+        "{}{}/configurations/log_min_duration_statement?api-version=2024-08-01",
+        m.base_url(),
         server_id(&eff)
     );
-    let dump = m.dump().to_string();
-    assert!(
-        dump.contains("\"value\":\"500\""),
-        "{cfg} was applied in the end"
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(&cfg)
+        .bearer_auth(m.token())
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        body["properties"]["value"], "500",
+        "the parameter was applied in the end"
     );
 }
 

@@ -5,8 +5,6 @@
 
 mod support;
 
-use engram_operator::api::EngramDataPlaneStatus;
-use engram_operator::mock_arm::{FaultKind, FaultSpec};
 use engram_operator::reconcile;
 use serde_json::json;
 use support::*;
@@ -16,7 +14,7 @@ async fn an_in_sync_pass_and_a_refused_plane_leave_status_exactly_as_it_was() {
     let m = mock().await;
     let arm = arm(&m);
     let eff = prod();
-    let out = converge(&m, &arm, &eff, EngramDataPlaneStatus::default()).await;
+    let out = converge(&m, &arm, &eff, Default::default()).await;
     assert!(out.ready());
     let c = ctx();
     let again = reconcile::reconcile(&arm, Ok(&eff), &out.status, &at(&c, 600)).await;
@@ -44,27 +42,14 @@ async fn transient_failures_back_off_doubling_to_a_cap_without_changing_status()
     let m = mock().await;
     let arm = arm(&m);
     let eff = prod();
-    m.inject_fault(FaultSpec::new(
-        "GET",
-        "/subscriptions/*/flexibleServers/acme-prod-pg",
-        FaultKind::Status {
-            status: 503,
-            code: "ServiceUnavailable".into(),
-            message: "try later".into(),
-        },
-    ))
-    .unwrap();
-    let c = ctx();
-    let mut status = EngramDataPlaneStatus::default();
-    let mut waits = Vec::new();
-    let mut statuses = Vec::new();
-    for secs in [0, 1, 2, 4, 8, 3600] {
-        let out = reconcile::reconcile(&arm, Ok(&eff), &status, &at(&c, secs)).await;
-        assert!(!out.fatal);
-        waits.push(out.requeue_after.expect("requeued").as_secs());
-        statuses.push(out.status.clone());
-        status = out.status;
-    }
+    fail_server_reads(&m, 503, "ServiceUnavailable", "try later");
+    let outs = passes_at(&arm, &eff, &[0, 1, 2, 4, 8, 3600]).await;
+    assert!(outs.iter().all(|o| !o.fatal));
+    let waits: Vec<u64> = outs
+        .iter()
+        .map(|o| o.requeue_after.expect("requeued").as_secs())
+        .collect();
+    let statuses: Vec<_> = outs.iter().map(|o| o.status.clone()).collect();
     assert_eq!(waits, vec![1, 1, 2, 4, 8, 300]);
     assert!(
         statuses.windows(2).skip(1).all(|w| w[0] == w[1]),

@@ -151,8 +151,7 @@ pub struct MockArm {
     inner: Arc<Inner>,
     addr: SocketAddr,
     keyvault_addr: SocketAddr,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl MockArm {
@@ -187,8 +186,7 @@ impl MockArm {
             inner,
             addr,
             keyvault_addr,
-            stop: Some(stop),
-            task: Some(task),
+            serving: crate::serving::Serving::new(stop, task),
         })
     }
 
@@ -279,23 +277,7 @@ impl MockArm {
     }
 
     /// Stop serving and wait for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for MockArm {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }

@@ -235,23 +235,7 @@ impl World {
 
 /// RFC 7396 JSON merge patch.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        _ => *target = patch.clone(),
-    }
+    json_patch::merge(target, patch);
 }
 
 /// Fill `target` with `defaults` wherever `target` has no value (objects merged recursively).

@@ -133,8 +133,7 @@ impl Inner {
 pub struct MockKube {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl MockKube {
@@ -171,8 +170,7 @@ impl MockKube {
         Ok(MockKube {
             inner,
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            serving: crate::serving::Serving::new(stop, task),
         })
     }
 
@@ -255,23 +253,7 @@ impl MockKube {
     }
 
     /// Stop serving (ending every watch) and wait for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for MockKube {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }

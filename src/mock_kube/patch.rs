@@ -30,22 +30,7 @@ impl PatchKind {
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
 pub fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(p) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in p {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
+    json_patch::merge(target, patch);
 }
 
 /// Apply a patch to a copy of `obj` (of a custom resource when `custom`).

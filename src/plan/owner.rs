@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::storage_ops::{AccountTarget, StorageOp};
+use super::storage_ops::StorageOp;
 use super::{Action, FieldChange, Observed, Op, Plan, Refusal, Verb};
 use crate::api::EffectiveSpec;
 
@@ -238,12 +238,6 @@ pub fn gate(
         }
     }
     plan
-}
-
-/// Whether the account target is the one of `id` (for tests and the deletion plan).
-pub fn same_account(t: &AccountTarget, eff: &EffectiveSpec) -> bool {
-    t.account_name
-        .eq_ignore_ascii_case(&eff.storage.account_name)
 }
 
 #[cfg(test)]

@@ -117,6 +117,14 @@ impl Cluster {
     }
 
     /// The CRD and the `engram` namespace the examples use.
+    /// `kubectl patch edp acme-dev -n engram ARGS…`, then the object as it is now.
+    pub async fn patch_dev(&self, args: &[&str]) -> Value {
+        let mut all = vec!["patch", "edp", "acme-dev", "-n", "engram"];
+        all.extend_from_slice(args);
+        self.ok(&all).await;
+        self.get_json(&["edp", "acme-dev", "-n", "engram"]).await
+    }
+
     pub async fn install(&self) {
         let out = self.ok(&["apply", "-f", "crds/engramdataplane.yaml"]).await;
         assert!(out.contains("created"), "{out}");

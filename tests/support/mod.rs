@@ -157,3 +157,31 @@ pub fn dev_folder(
     let folder = Folder::new(std::sync::Arc::new(arm(m)), opts);
     (dir, specs, status, folder)
 }
+
+/// Every GET of the prod server answers `status code: message` from now on.
+pub fn fail_server_reads(m: &MockArm, status: u16, code: &str, message: &str) {
+    use engram_operator::mock_arm::{FaultKind, FaultSpec};
+    m.inject_fault(FaultSpec::new(
+        "GET",
+        "/subscriptions/*/flexibleServers/acme-prod-pg",
+        FaultKind::Status {
+            status,
+            code: code.into(),
+            message: message.into(),
+        },
+    ))
+    .expect("fault");
+}
+
+/// One pass at each of `secs` after now, each from the status the previous one left.
+pub async fn passes_at(arm: &Arm, eff: &EffectiveSpec, secs: &[i64]) -> Vec<Outcome> {
+    let c0 = ctx();
+    let mut status = EngramDataPlaneStatus::default();
+    let mut outs = Vec::new();
+    for s in secs {
+        let out = reconcile::reconcile(arm, Ok(eff), &status, &at(&c0, *s)).await;
+        status = out.status.clone();
+        outs.push(out);
+    }
+    outs
+}
