@@ -229,6 +229,14 @@ pub struct RunArgs {
     /// Kubernetes mode: watch one namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
+    /// Kubernetes mode: how long (seconds) the leader's Lease holds without a renewal. When the
+    /// leader dies, another replica takes over within this plus the grace. [default: 30]
+    #[arg(long = "lease-seconds")]
+    pub lease_seconds: Option<u64>,
+    /// Kubernetes mode: the leader renews this many seconds before its Lease would run out
+    /// (at least 1, less than --lease-seconds). [default: 5]
+    #[arg(long = "lease-grace-seconds")]
+    pub lease_grace_seconds: Option<u64>,
     /// Serve /livez, /readyz and /metrics on this address (both modes), e.g. 0.0.0.0:8080.
     #[arg(long = "admin-listen")]
     pub admin_listen: Option<std::net::SocketAddr>,

@@ -22,7 +22,29 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     if args.namespace.is_some() && !args.kube {
         return Err(Error::Usage("--namespace needs --kube".into()));
     }
+    if (args.lease_seconds.is_some() || args.lease_grace_seconds.is_some()) && !args.kube {
+        return Err(Error::Usage(
+            "--lease-seconds and --lease-grace-seconds need --kube".into(),
+        ));
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    // This replica's name in the Lease and in every request's User-Agent (its pod name).
+    let identity = env("POD_NAME")
+        .or_else(|| env("HOSTNAME"))
+        .unwrap_or_else(|| "engram-operator".into());
+    let (lease_seconds, lease_grace_seconds) = (
+        args.lease_seconds.unwrap_or(30),
+        args.lease_grace_seconds.unwrap_or(5),
+    );
+    if lease_grace_seconds == 0 || lease_grace_seconds >= lease_seconds {
+        return Err(Error::Usage(format!(
+            "--lease-grace-seconds {lease_grace_seconds}: must be at least 1 and less than --lease-seconds {lease_seconds}"
+        )));
+    }
     let mut settings = args.arm.settings();
+    if args.kube {
+        settings.application_id = crate::telemetry::user_agent(Some(&identity));
+    }
     let _embedded = if args.arm_mode.as_deref() == Some("embedded") {
         let (mock, s) = crate::demo::start_embedded(
             Duration::from_secs(args.mock_lro_seconds),
@@ -48,12 +70,11 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         Arc::new(Arm::with_metrics(settings, health.metrics.clone()).map_err(arm_error)?);
     let poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
     if args.kube {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let opts = KubeOptions {
             namespace: args.namespace.clone(),
-            identity: env("POD_NAME")
-                .or_else(|| env("HOSTNAME"))
-                .unwrap_or_else(|| "engram-operator".into()),
+            identity,
+            lease_seconds,
+            lease_grace_seconds,
             lease_namespace: env("POD_NAMESPACE")
                 .or_else(|| args.namespace.clone())
                 .unwrap_or_else(|| "default".into()),

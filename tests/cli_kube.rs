@@ -42,3 +42,24 @@ fn the_deployment_args_parse() {
         assert!(help.contains(flag), "{flag} missing from run --help");
     }
 }
+
+#[test]
+fn lease_flags_belong_to_kube_and_the_grace_must_be_shorter_than_the_lease() {
+    let (ok, err) = run(&["--specs", "examples", "--lease-seconds", "10"]);
+    assert!(!ok, "--lease-seconds belongs to --kube");
+    assert!(err.contains("--kube"), "{err}");
+    for (lease, grace) in [("5", "5"), ("5", "0"), ("3", "9")] {
+        let (ok, err) = run(&[
+            "--kube",
+            "--lease-seconds",
+            lease,
+            "--lease-grace-seconds",
+            grace,
+        ]);
+        assert!(!ok);
+        assert!(
+            err.contains("--lease-grace-seconds") && err.contains("less than --lease-seconds"),
+            "{err}"
+        );
+    }
+}

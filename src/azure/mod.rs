@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use azure_core::auth::TokenCredential;
 use azure_core::headers::HeaderName;
-use azure_core::{ClientOptions, Context, Method, Pipeline, Request, RetryOptions, Url};
+use azure_core::{
+    ClientOptions, Context, Method, Pipeline, Request, RetryOptions, TelemetryOptions, Url,
+};
 use azure_mgmt_postgresql::package_flexibleserver_2024_08_01 as pgsdk;
 use azure_mgmt_storage::package_2023_05 as stsdk;
 use backon::{ExponentialBuilder, Retryable};
@@ -55,6 +57,9 @@ pub struct ArmSettings {
     pub max_retries: usize,
     /// First backoff delay.
     pub min_backoff: Duration,
+    /// Who is calling, sent first in every request's `User-Agent` (ARM's request logs show it):
+    /// see [`crate::telemetry::user_agent`].
+    pub application_id: String,
 }
 
 impl ArmSettings {
@@ -67,6 +72,7 @@ impl ArmSettings {
             credentials: Credentials::Static(token.into()),
             max_retries: 6,
             min_backoff: Duration::from_millis(200),
+            application_id: crate::telemetry::user_agent(None),
         }
     }
 }
@@ -169,6 +175,7 @@ impl Arm {
             metrics,
         });
         let options = ClientOptions::default()
+            .telemetry(TelemetryOptions::default().application_id(settings.application_id.clone()))
             .retry(RetryOptions::none())
             .per_retry_policies(vec![policy]);
         let scope = cloud.arm_scope.to_string();

@@ -40,6 +40,9 @@ pub struct JournalEntry {
     pub resource_id: String,
     /// The id of the injected fault that answered, if any.
     pub fault: Option<u64>,
+    /// The client's `User-Agent` (empty when it sent none): which replica or tool sent it, as
+    /// ARM's request logs show.
+    pub user_agent: String,
 }
 
 /// Journal with bounded entries and unbounded counts.
@@ -136,6 +139,7 @@ mod tests {
             class: OpClass::of(method),
             resource_id: id.into(),
             fault: None,
+            user_agent: String::new(),
         }
     }
 

@@ -163,6 +163,7 @@ struct Note<'a> {
     api_version: Option<&'a str>,
     journal_id: String,
     fault: Option<u64>,
+    user_agent: &'a str,
 }
 
 /// One entry for both listeners. On the ARM listener Key Vault paths are not ARM's, so they find
@@ -221,6 +222,10 @@ async fn front(
             .map(|r| r.journal_id.clone())
             .unwrap_or_else(|| path.to_string()),
         fault: None,
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
     };
     // The journal counts a POST that only reads (checkNameAvailability) as a read; ARM's budget
     // counts requests by method, so the bucket below uses `budget`.
@@ -424,6 +429,7 @@ fn entry(note: &Note, class: OpClass, status: u16, time: String) -> JournalEntry
         class,
         resource_id: note.journal_id.clone(),
         fault: note.fault,
+        user_agent: note.user_agent.to_string(),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct JournalEntry {
     /// `status`, or empty.
     pub subresource: String,
     pub code: u16,
+    /// The client's `User-Agent` (which replica, or kubectl), as in a real audit log.
+    pub user_agent: String,
 }
 
 impl JournalEntry {
@@ -54,6 +56,7 @@ impl JournalEntry {
             name: tg.name.clone().unwrap_or_default(),
             subresource: tg.sub.clone().unwrap_or_default(),
             code: 0,
+            user_agent: req.user_agent.clone(),
         }
     }
 

@@ -109,10 +109,12 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
             let mut body = events::stored(t, json_body(&req)?);
             let p = part(tg.sub.as_deref())?;
             schema::admit(t, &mut body, p, mode)?;
-            reply(
-                StatusCode::OK,
-                inner.write(|s| s.update(t, &ns, name, body, p))?,
-            )
+            let updated = inner.write(|s| {
+                let old = s.get(t, &ns, name)?;
+                ssa::record_update(t, &old, &mut body, update_manager(&req), p);
+                s.update(t, &ns, name, body, p)
+            })?;
+            reply(StatusCode::OK, updated)
         }
         (&Method::PATCH, Some(name)) if req.content_type.starts_with(ssa::MEDIA_TYPE) => {
             let config = ssa::parse(&req.body)?;
@@ -123,7 +125,7 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
                 )));
             }
             let apply = ssa::Apply {
-                manager: req.query.get("fieldManager").map_or("", String::as_str),
+                manager: manager(&req),
                 force: req.query.get("force").is_some_and(|f| f == "true"),
                 part: part(tg.sub.as_deref())?,
             };
@@ -152,6 +154,7 @@ fn verb(inner: &Arc<Inner>, tg: Target, req: Request) -> Result<Response, KubeEr
                 let old = s.get(t, &ns, name)?;
                 let mut next = events::stored(t, patch::apply(kind, t.custom, &old, &body)?);
                 schema::admit(t, &mut next, p, mode)?;
+                ssa::record_update(t, &old, &mut next, update_manager(&req), p);
                 s.update(t, &ns, name, next, p)
             })?;
             reply(StatusCode::OK, updated)
@@ -208,4 +211,23 @@ fn collection(inner: &Arc<Inner>, tg: &Target, req: &Request) -> Result<Response
             "items": items,
         }),
     )
+}
+
+/// The request's `fieldManager` (empty when it named none: an apply then fails).
+fn manager(req: &Request) -> &str {
+    req.query.get("fieldManager").map_or("", String::as_str)
+}
+
+/// The manager a write other than an apply is recorded under: its `fieldManager`, else, as a real
+/// server does, the product name its `User-Agent` starts with.
+fn update_manager(req: &Request) -> &str {
+    match manager(req) {
+        "" => req
+            .user_agent
+            .split('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown"),
+        m => m,
+    }
 }

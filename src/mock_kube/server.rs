@@ -47,6 +47,8 @@ pub struct Request {
     pub query: HashMap<String, String>,
     pub accept: String,
     pub content_type: String,
+    /// The client's `User-Agent` (the journal keeps it, as a real server's audit log does).
+    pub user_agent: String,
     pub body: Bytes,
 }
 
@@ -113,6 +115,7 @@ async fn front_door(
         query,
         accept: header(&headers, "accept"),
         content_type: header(&headers, "content-type"),
+        user_agent: header(&headers, "user-agent"),
         body,
     };
     let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();

@@ -1,8 +1,8 @@
 //! Server-side apply (`application/apply-patch+yaml`): field ownership per manager in
 //! `metadata.managedFields` (FieldsV1), conflicts, `force`, and removal of the fields a manager
 //! stops applying when no one else owns them. Lists are atomic (owned whole), as in a CRD without
-//! `x-kubernetes-list-type`. Only `Apply` managers own fields here: PUTs and other patches take no
-//! ownership (a real server records them as `Update` managers).
+//! `x-kubernetes-list-type`. Other writes (PUT and patches) move the fields they change to the
+//! writer's `Update` entry, and fields they remove leave every manager, as on a real server.
 
 use std::collections::BTreeSet;
 
@@ -161,28 +161,14 @@ fn conflict_message(conflicts: &[(String, String)]) -> String {
     format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
 }
 
-/// The object an apply of `config` over `live` (absent: the apply creates it) leaves.
-pub fn apply(
-    t: &ResourceType,
-    live: Option<&Value>,
-    config: Value,
-    req: &Apply,
-) -> Result<Value, KubeError> {
-    if req.manager.is_empty() {
-        return Err(KubeError::BadRequest(
-            "PATCH, application/apply-patch+yaml requires fieldManager to be set".into(),
-        ));
-    }
-    if config.get("apiVersion").is_none() || config.get("kind").is_none() {
-        return Err(KubeError::BadRequest(
-            "apiVersion and kind must be set".into(),
-        ));
-    }
-    let mut scoped = config;
-    if let Some(m) = scoped.as_object_mut() {
+/// The part of an object whose fields managers own: without apiVersion and kind, with only the
+/// metadata users set, and only the status (or everything but the status) when the kind has a
+/// status subresource and the request is for the other part.
+fn scope(t: &ResourceType, part: Part, mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
         m.remove("apiVersion");
         m.remove("kind");
-        match req.part {
+        match part {
             Part::Status => m.retain(|k, _| k == "status"),
             Part::Main if t.status_subresource => {
                 m.remove("status");
@@ -203,6 +189,90 @@ pub fn apply(
             m.remove("metadata");
         }
     }
+    v
+}
+
+/// Ownership after a write that is not an apply (PUT, or a JSON, merge or strategic patch), as a
+/// real server keeps it: every manager loses the fields this write changed or removed, and the
+/// writer's `Update` entry gains the fields it changed or added. A write that changes nothing
+/// leaves `managedFields` as it was. `managedFields` the request itself set are kept as sent.
+pub fn record_update(t: &ResourceType, old: &Value, next: &mut Value, manager: &str, part: Part) {
+    let sent = next["metadata"].get("managedFields");
+    if sent.is_some_and(|m| Some(m) != old["metadata"].get("managedFields")) {
+        return;
+    }
+    let (was, now) = (scope(t, part, old.clone()), scope(t, part, next.clone()));
+    let mut paths = Fields::new();
+    leaves(&was, &mut Vec::new(), &mut paths);
+    leaves(&now, &mut Vec::new(), &mut paths);
+    paths.retain(|p| !p.is_empty() && at(&was, p) != at(&now, p));
+    if paths.is_empty() {
+        return;
+    }
+    let sub = if part == Part::Status { "status" } else { "" };
+    let mut all = entries(old);
+    for e in &mut all {
+        e.fields.retain(|p| at(&was, p) == at(&now, p));
+    }
+    let gained: Fields = paths
+        .into_iter()
+        .filter(|p| at(&now, p).is_some())
+        .collect();
+    let mine = all.iter().position(|e| {
+        e.manager == manager && e.subresource == sub && e.raw["operation"] == "Update"
+    });
+    match mine {
+        Some(i) => {
+            all[i].fields.extend(gained);
+            all[i].raw["time"] = json!(meta::now());
+        }
+        None if !manager.is_empty() && !gained.is_empty() => {
+            let mut raw = json!({
+                "manager": manager, "operation": "Update", "apiVersion": t.api_version(),
+                "time": meta::now(), "fieldsType": "FieldsV1",
+            });
+            if !sub.is_empty() {
+                raw["subresource"] = json!(sub);
+            }
+            all.push(Entry {
+                raw,
+                manager: manager.to_owned(),
+                subresource: sub.to_owned(),
+                fields: gained,
+            });
+        }
+        None => {}
+    }
+    let managed: Vec<Value> = all
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut raw = e.raw.clone();
+            raw["fieldsV1"] = to_tree(&e.fields);
+            raw
+        })
+        .collect();
+    next["metadata"]["managedFields"] = Value::Array(managed);
+}
+
+/// The object an apply of `config` over `live` (absent: the apply creates it) leaves.
+pub fn apply(
+    t: &ResourceType,
+    live: Option<&Value>,
+    config: Value,
+    req: &Apply,
+) -> Result<Value, KubeError> {
+    if req.manager.is_empty() {
+        return Err(KubeError::BadRequest(
+            "PATCH, application/apply-patch+yaml requires fieldManager to be set".into(),
+        ));
+    }
+    if config.get("apiVersion").is_none() || config.get("kind").is_none() {
+        return Err(KubeError::BadRequest(
+            "apiVersion and kind must be set".into(),
+        ));
+    }
+    let scoped = scope(t, req.part, config);
     let mut applied = Fields::new();
     leaves(&scoped, &mut Vec::new(), &mut applied);
     applied.retain(|p| !p.is_empty());
@@ -214,9 +284,9 @@ pub fn apply(
         ""
     };
     let mut others = entries(&base);
-    let mine_pos = others
-        .iter()
-        .position(|e| e.manager == req.manager && e.subresource == sub);
+    let mine_pos = others.iter().position(|e| {
+        e.manager == req.manager && e.subresource == sub && e.raw["operation"] == "Apply"
+    });
     let mine = mine_pos.map(|i| others.remove(i));
 
     let mut conflicts = Vec::new();

@@ -141,3 +141,78 @@ fn a_status_apply_touches_only_status_and_needs_a_manager() {
         400
     );
 }
+
+/// A merge patch of `p` over `live` by `manager`, as the server records it.
+fn update(t: &ResourceType, live: &Value, p: Value, manager: &str) -> Value {
+    let mut next = live.clone();
+    json_patch::merge(&mut next, &p);
+    super::ssa::record_update(t, live, &mut next, manager, Part::Main);
+    next
+}
+
+#[test]
+fn fields_another_writer_removed_leave_their_owner_so_a_new_apply_does_not_conflict() {
+    // The Lease hand-over of kube-lease-manager: the follower clears the dead leader's fields with
+    // a strategic merge patch, then applies its own without force.
+    let t = edp();
+    let held = apply(
+        &t,
+        None,
+        config(json!({"environment": "dev", "postgres": {"serverName": "a"}})),
+        &by("leader-a", false),
+    )
+    .unwrap();
+    let cleared = update(&t, &held, json!({"spec": {"postgres": null}}), "leader-b");
+    assert!(cleared["spec"].get("postgres").is_none());
+    let fields = cleared["metadata"]["managedFields"].to_string();
+    assert!(!fields.contains("serverName"), "{fields}");
+    let taken = apply(
+        &t,
+        Some(&cleared),
+        config(json!({"postgres": {"serverName": "b"}})),
+        &by("leader-b", false),
+    )
+    .expect("no one owns the removed field any more");
+    assert_eq!(taken["spec"]["postgres"]["serverName"], "b");
+}
+
+#[test]
+fn a_field_changed_by_a_patch_belongs_to_its_writer_and_a_reapply_conflicts_with_it() {
+    let t = edp();
+    let live = apply(
+        &t,
+        None,
+        config(json!({"environment": "dev"})),
+        &by("ops", false),
+    )
+    .unwrap();
+    let edited = update(
+        &t,
+        &live,
+        json!({"spec": {"environment": "test"}}),
+        "kubectl-edit",
+    );
+    assert_eq!(managers(&edited), ["ops", "kubectl-edit"]);
+    assert_eq!(
+        edited["metadata"]["managedFields"][1]["operation"],
+        "Update"
+    );
+    // ops still owns its label; the environment moved to the editor.
+    assert_eq!(
+        edited["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:l": {}}}})
+    );
+    let err = apply(
+        &t,
+        Some(&edited),
+        config(json!({"environment": "dev"})),
+        &by("ops", false),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("kubectl-edit"), "{err}");
+    // A write that changes nothing changes no ownership.
+    assert_eq!(
+        update(&t, &edited, json!({"spec": {"environment": "test"}}), "x"),
+        edited
+    );
+}

@@ -39,6 +39,9 @@ pub enum KubeError {
     Finalizer(String),
     #[error("object has no name or namespace")]
     Unnamed,
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("Kubernetes configuration: {0}")]
+    Config(String),
     #[error("{0}")]
     Leader(#[from] LeaderError),
     /// This replica does not hold the lease (or lost it during the pass): nothing was written.
@@ -56,6 +59,7 @@ impl KubeError {
             Self::Kube(_) => "kube_api",
             Self::Finalizer(_) => "finalizer",
             Self::Unnamed => "unnamed",
+            Self::Config(_) => "config",
             Self::Leader(_) => "leader",
             Self::NotLeader => "not_leader",
             Self::CleanupPending { .. } => "deleting",
@@ -394,6 +398,9 @@ pub struct KubeOptions {
     pub identity: String,
     /// Namespace of the Lease (the operator's own namespace).
     pub lease_namespace: String,
+    /// How long the Lease holds without renewal, and how early the leader renews it.
+    pub lease_seconds: u64,
+    pub lease_grace_seconds: u64,
     pub poll_interval: Duration,
     pub max_operation_age: Duration,
 }
@@ -418,11 +425,21 @@ pub async fn run(
     arm: Arc<dyn ArmApi>,
     health: Arc<Health>,
 ) -> Result<(), KubeError> {
-    let client = kube::Client::try_default().await?;
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(|e| KubeError::Config(e.to_string()))?;
+    // The audit log then says which replica sent each request.
+    if let Ok(agent) =
+        axum::http::HeaderValue::from_str(&crate::telemetry::user_agent(Some(&opts.identity)))
+    {
+        config.headers.push((axum::http::header::USER_AGENT, agent));
+    }
+    let client = kube::Client::try_from(config)?;
     let gate = super::leader::elect(
         client.clone(),
         &opts.lease_namespace,
         &opts.identity,
+        (opts.lease_seconds, opts.lease_grace_seconds),
         health.metrics.clone(),
     )
     .await?;

@@ -14,9 +14,6 @@ use crate::telemetry::metrics::Metrics;
 
 /// Name of the Lease the replicas compete for.
 pub const LEASE_NAME: &str = "engram-operator-leader";
-/// Lease duration and grace (seconds): a dead leader is replaced within ~30 s.
-const LEASE_SECONDS: u64 = 30;
-const GRACE_SECONDS: u64 = 5;
 
 /// Whether this replica may write. Cheap to clone and to ask.
 #[derive(Clone, Debug)]
@@ -115,17 +112,20 @@ pub enum LeaderError {
     Lease(#[from] kube_lease_manager::LeaseManagerError),
 }
 
-/// Join the election for `namespace`'s Lease as `identity` (the pod name). Returns the gate; the
-/// election runs in the background and keeps the `engram_leader` gauge current.
+/// Join the election for `namespace`'s Lease as `identity` (the pod name), with the Lease's
+/// duration and renewal grace in seconds (`--lease-seconds`, `--lease-grace-seconds`: a dead leader
+/// is replaced within their sum). Returns the gate; the election runs in the background and keeps
+/// the `engram_leader` gauge current.
 pub async fn elect(
     client: kube::Client,
     namespace: &str,
     identity: &str,
+    (lease_seconds, grace_seconds): (u64, u64),
     metrics: Arc<Metrics>,
 ) -> Result<LeaderGate, LeaderError> {
     let manager = LeaseManagerBuilder::new(client, LEASE_NAME)
         .with_namespace(namespace)
-        .with_parameters(LeaseParams::new(identity, LEASE_SECONDS, GRACE_SECONDS))
+        .with_parameters(LeaseParams::new(identity, lease_seconds, grace_seconds))
         .build()
         .await?;
     let (rx, _task) = manager.watch().await;

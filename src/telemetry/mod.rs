@@ -8,6 +8,25 @@ use std::io::IsTerminal;
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
+/// The product token the operator sends as `User-Agent` to ARM and to the Kubernetes API:
+/// `engram-operator/<version>`, and in Kubernetes mode the replica's identity (its pod name) as a
+/// comment, so ARM's request logs and the API server's audit log say which replica wrote. Only
+/// the characters a header token allows are kept.
+pub fn user_agent(identity: Option<&str>) -> String {
+    let product = concat!("engram-operator/", env!("CARGO_PKG_VERSION"));
+    let clean: String = identity
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(63)
+        .collect();
+    if clean.is_empty() {
+        product.to_string()
+    } else {
+        format!("{product} ({clean})")
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -72,6 +91,7 @@ pub fn init_tracing(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::allowed;
+    use super::user_agent;
     use tracing::Level;
 
     #[test]
@@ -87,5 +107,20 @@ mod tests {
         assert!(allowed("engram_operator::azure", &Level::TRACE));
         // A prefix of a name is not the crate.
         assert!(allowed("hyperlocal", &Level::TRACE));
+    }
+
+    #[test]
+    fn the_user_agent_names_the_replica_and_nothing_a_header_cannot_carry() {
+        let v = env!("CARGO_PKG_VERSION");
+        assert_eq!(user_agent(None), format!("engram-operator/{v}"));
+        assert_eq!(user_agent(Some("")), format!("engram-operator/{v}"));
+        assert_eq!(
+            user_agent(Some("engram-operator-7d9f-x2")),
+            format!("engram-operator/{v} (engram-operator-7d9f-x2)")
+        );
+        assert_eq!(
+            user_agent(Some("a b\r\n(c)")),
+            format!("engram-operator/{v} (abc)")
+        );
     }
 }
