@@ -106,6 +106,19 @@ fn entries(obj: &Value) -> Vec<Entry> {
         .collect()
 }
 
+/// The `managedFields` list of these entries (those still owning something).
+fn managed(entries: &[Entry]) -> Vec<Value> {
+    entries
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut raw = e.raw.clone();
+            raw["fieldsV1"] = to_tree(&e.fields);
+            raw
+        })
+        .collect()
+}
+
 fn at<'a>(v: &'a Value, p: &Path) -> Option<&'a Value> {
     p.iter().try_fold(v, |cur, seg| cur.get(seg))
 }
@@ -243,16 +256,7 @@ pub fn record_update(t: &ResourceType, old: &Value, next: &mut Value, manager: &
         }
         None => {}
     }
-    let managed: Vec<Value> = all
-        .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(|e| {
-            let mut raw = e.raw.clone();
-            raw["fieldsV1"] = to_tree(&e.fields);
-            raw
-        })
-        .collect();
-    next["metadata"]["managedFields"] = Value::Array(managed);
+    next["metadata"]["managedFields"] = Value::Array(managed(&all));
 }
 
 /// The object an apply of `config` over `live` (absent: the apply creates it) leaves.
@@ -314,15 +318,7 @@ pub fn apply(
         }
     }
 
-    let mut managed: Vec<Value> = others
-        .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(|e| {
-            let mut raw = e.raw.clone();
-            raw["fieldsV1"] = to_tree(&e.fields);
-            raw
-        })
-        .collect();
+    let mut managed = managed(&others);
     if !applied.is_empty() {
         let time = match &mine {
             Some(e) if e.fields == applied => e.raw["time"].clone(),

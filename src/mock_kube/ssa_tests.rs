@@ -142,6 +142,11 @@ fn a_status_apply_touches_only_status_and_needs_a_manager() {
     );
 }
 
+/// A new object from an apply of `spec` by `manager`.
+fn created(t: &ResourceType, spec: Value, manager: &str) -> Value {
+    apply(t, None, config(spec), &by(manager, false)).unwrap()
+}
+
 /// A merge patch of `p` over `live` by `manager`, as the server records it.
 fn update(t: &ResourceType, live: &Value, p: Value, manager: &str) -> Value {
     let mut next = live.clone();
@@ -155,13 +160,11 @@ fn fields_another_writer_removed_leave_their_owner_so_a_new_apply_does_not_confl
     // The Lease hand-over of kube-lease-manager: the follower clears the dead leader's fields with
     // a strategic merge patch, then applies its own without force.
     let t = edp();
-    let held = apply(
+    let held = created(
         &t,
-        None,
-        config(json!({"environment": "dev", "postgres": {"serverName": "a"}})),
-        &by("leader-a", false),
-    )
-    .unwrap();
+        json!({"environment": "dev", "postgres": {"serverName": "a"}}),
+        "leader-a",
+    );
     let cleared = update(&t, &held, json!({"spec": {"postgres": null}}), "leader-b");
     assert!(cleared["spec"].get("postgres").is_none());
     let fields = cleared["metadata"]["managedFields"].to_string();
@@ -179,13 +182,7 @@ fn fields_another_writer_removed_leave_their_owner_so_a_new_apply_does_not_confl
 #[test]
 fn a_field_changed_by_a_patch_belongs_to_its_writer_and_a_reapply_conflicts_with_it() {
     let t = edp();
-    let live = apply(
-        &t,
-        None,
-        config(json!({"environment": "dev"})),
-        &by("ops", false),
-    )
-    .unwrap();
+    let live = created(&t, json!({"environment": "dev"}), "ops");
     let edited = update(
         &t,
         &live,

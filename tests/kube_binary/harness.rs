@@ -162,6 +162,30 @@ pub async fn wait_for(
     }
 }
 
+/// `kubectl patch edp NAME -n engram --type merge -p PATCH`.
+pub async fn merge_patch(c: &Cluster, name: &str, patch: &str) {
+    c.ok(&[
+        "patch", "edp", name, "-n", "engram", "--type", "merge", "-p", patch,
+    ])
+    .await;
+}
+
+/// Wait until every object is Ready at `generation`.
+pub async fn ready_at(c: &Cluster, generation: i64, ops: &[&Operator]) {
+    wait_for(
+        c,
+        &format!("Ready at generation {generation}"),
+        Duration::from_secs(60),
+        ops,
+        |items| {
+            items
+                .iter()
+                .all(|o| is_ready(o) && o["status"]["observedGeneration"] == generation)
+        },
+    )
+    .await;
+}
+
 /// Wait until `n` objects exist and every one is Ready.
 pub async fn all_ready(c: &Cluster, n: usize, ops: &[&Operator]) -> Vec<Value> {
     wait_for(

@@ -42,17 +42,11 @@ async fn a_refused_shrink_is_written_once_and_sends_nothing_to_arm_until_the_spe
     );
 
     // 64 → 32 GiB with auto-grow off: the planner refuses (storage never shrinks).
-    c.ok(&[
-        "patch",
-        "edp",
+    harness::merge_patch(
+        &c,
         "shrink",
-        "-n",
-        "engram",
-        "--type",
-        "merge",
-        "-p",
         r#"{"spec":{"postgres":{"storage":{"sizeGiB":32}}}}"#,
-    ])
+    )
     .await;
     let refused = harness::wait_for(
         &c,
@@ -89,30 +83,13 @@ async fn a_refused_shrink_is_written_once_and_sends_nothing_to_arm_until_the_spe
     assert!(!harness::is_ready(&get(&c, "shrink").await));
 
     // The generation changes (back to 64): the refusal goes, in one more status write.
-    c.ok(&[
-        "patch",
-        "edp",
-        "shrink",
-        "-n",
-        "engram",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"postgres":{"storage":{"sizeGiB":64}}}}"#,
-    ])
-    .await;
-    harness::wait_for(
+    harness::merge_patch(
         &c,
-        "Ready again",
-        Duration::from_secs(60),
-        &[&op],
-        |items| {
-            items
-                .iter()
-                .all(|o| harness::is_ready(o) && o["status"]["observedGeneration"] == 3)
-        },
+        "shrink",
+        r#"{"spec":{"postgres":{"storage":{"sizeGiB":64}}}}"#,
     )
     .await;
+    harness::ready_at(&c, 3, &[&op]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         harness::status_applies(&c, None, Some("shrink")),
@@ -134,15 +111,7 @@ async fn the_server_refuses_a_misspelt_field_and_the_operator_reports_a_rule_the
     let op = Operator::spawn(&c, &arm, "validate-a", &[]);
 
     // fieldValidation=Strict: the API server refuses an unknown field; nothing is stored.
-    let typo = c
-        .kubectl(&[
-            "apply",
-            "-n",
-            "engram",
-            "-f",
-            "examples/invalid/typo-field.yaml",
-        ])
-        .await;
+    let typo = c.apply_in_engram("examples/invalid/typo-field.yaml").await;
     assert!(!typo.ok);
     assert!(typo.stderr.contains("highAvaliability"), "{}", typo.stderr);
     let missing = c
@@ -157,14 +126,10 @@ async fn the_server_refuses_a_misspelt_field_and_the_operator_reports_a_rule_the
     // HA on the dev profile's Burstable SKU: every field is well-formed, so the schema accepts it;
     // the rule joins two fields and a profile default, which only the operator's validation
     // knows. It is stored, and reported in status with nothing sent to Azure.
-    c.ok(&[
-        "apply",
-        "-n",
-        "engram",
-        "-f",
-        "examples/invalid/ha-on-burstable.yaml",
-    ])
-    .await;
+    let ha = c
+        .apply_in_engram("examples/invalid/ha-on-burstable.yaml")
+        .await;
+    assert!(ha.ok, "{}", ha.stderr);
     let items = harness::wait_for(
         &c,
         "the validation error in status",

@@ -97,30 +97,8 @@ async fn one_leader_writes_and_the_other_takes_over_after_kill_9_within_lease_an
 
     // The new leader acts: a spec change (start the stopped server) is converged by it alone.
     let before = harness::arm_writes(&arm, None);
-    c.ok(&[
-        "patch",
-        "edp",
-        "pair",
-        "-n",
-        "engram",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"postgres":{"state":"Running"}}}"#,
-    ])
-    .await;
-    harness::wait_for(
-        &c,
-        "the change converged",
-        Duration::from_secs(60),
-        &[&ops[follower]],
-        |items| {
-            items
-                .iter()
-                .all(|o| harness::is_ready(o) && o["status"]["observedGeneration"] == 2)
-        },
-    )
-    .await;
+    harness::merge_patch(&c, "pair", r#"{"spec":{"postgres":{"state":"Running"}}}"#).await;
+    harness::ready_at(&c, 2, &[&ops[follower]]).await;
     let after_writes = harness::arm_writes(&arm, None);
     assert!(after_writes > before, "the change needed a write");
     assert_eq!(

@@ -116,7 +116,11 @@ impl Cluster {
         self.ok(&["apply", "-f", path.to_str().unwrap()]).await
     }
 
-    /// The CRD and the `engram` namespace the examples use.
+    /// `kubectl apply -n engram -f FILE` (relative to the package root): what kubectl left.
+    pub async fn apply_in_engram(&self, file: &str) -> Out {
+        self.kubectl(&["apply", "-n", "engram", "-f", file]).await
+    }
+
     /// `kubectl patch edp acme-dev -n engram ARGS…`, then the object as it is now.
     pub async fn patch_dev(&self, args: &[&str]) -> Value {
         let mut all = vec!["patch", "edp", "acme-dev", "-n", "engram"];
@@ -125,6 +129,7 @@ impl Cluster {
         self.get_json(&["edp", "acme-dev", "-n", "engram"]).await
     }
 
+    /// The CRD and the `engram` namespace the examples use.
     pub async fn install(&self) {
         let out = self.ok(&["apply", "-f", "crds/engramdataplane.yaml"]).await;
         assert!(out.contains("created"), "{out}");

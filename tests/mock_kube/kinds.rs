@@ -9,15 +9,7 @@ async fn the_server_applies_the_crd_schema_to_what_kubectl_sends() {
     let c = Cluster::start().await;
     c.install().await;
     // kubectl leaves validation to the server (fieldValidation=Strict): a misspelt field is refused.
-    let typo = c
-        .kubectl(&[
-            "apply",
-            "-n",
-            "engram",
-            "-f",
-            "examples/invalid/typo-field.yaml",
-        ])
-        .await;
+    let typo = c.apply_in_engram("examples/invalid/typo-field.yaml").await;
     assert!(!typo.ok);
     assert!(
         typo.stderr
@@ -40,14 +32,10 @@ async fn the_server_applies_the_crd_schema_to_what_kubectl_sends() {
         assert!(out.stderr.contains(line), "missing {line:?} in {}", out.stderr);
     }
     // The planner's rules are not in the schema: HA on Burstable is stored (the operator refuses it).
-    c.ok(&[
-        "apply",
-        "-n",
-        "engram",
-        "-f",
-        "examples/invalid/ha-on-burstable.yaml",
-    ])
-    .await;
+    let ha = c
+        .apply_in_engram("examples/invalid/ha-on-burstable.yaml")
+        .await;
+    assert!(ha.ok, "{}", ha.stderr);
     let names = c.ok(&["get", "edp", "-n", "engram", "-o", "name"]).await;
     assert_eq!(
         names.trim(),
