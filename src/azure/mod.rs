@@ -8,6 +8,7 @@ pub mod credential;
 pub mod error;
 mod keyvault;
 mod names;
+pub mod network_wire;
 pub mod policy;
 mod postgres;
 mod storage;

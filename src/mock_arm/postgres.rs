@@ -7,7 +7,7 @@ use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
 use super::names;
 use super::pg_config;
-use super::pg_rules::{check_encryption, check_rules, derive, INVALID_PARAMETER};
+use super::pg_rules::{check_encryption, check_network, check_rules, derive, INVALID_PARAMETER};
 use super::store::{arm_id, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
@@ -258,6 +258,7 @@ fn create(
         );
     }
     strip_write_only(&mut body);
+    check_network(&mut body, None)?;
     check_rules(&body, None)?;
     check_encryption(&body, req.api_version, true)?;
     let now = req.now_str();
@@ -285,6 +286,7 @@ fn create(
             "authConfig": {"activeDirectoryAuth": "Disabled", "passwordAuth": "Enabled"},
             "replicationRole": "Primary",
             "replicaCapacity": 5,
+            "privateEndpointConnections": [],
         },
     });
     // Name, id, type and location come from the URL / request, never from an older body.
@@ -347,10 +349,15 @@ fn update(
             m.remove(k);
         }
     }
+    if let Some(Value::Object(p)) = clean.get_mut("properties") {
+        // Read-only: connections come and go with the private endpoints themselves.
+        p.remove("privateEndpointConnections");
+    }
     merge_patch(&mut new, &clean);
     if let Some(tags) = patch.get("tags") {
         set_at(&mut new, &["tags"], tags.clone());
     }
+    check_network(&mut new, Some(&old))?;
     check_rules(&new, Some(&old))?;
     check_encryption(&clean, req.api_version, false)?;
     derive(&mut new, Some(&patch), world.next_seq());
