@@ -22,6 +22,17 @@ fn pe_body(target: &str, group: &str, subnet: &str) -> Value {
         "privateLinkServiceConnections": [{"name": "c", "properties": {"privateLinkServiceId": target, "groupIds": [group]}}]}})
 }
 
+/// PUT a private endpoint `name` to `target` (group `group`) in `subnet`.
+async fn put_pe(t: &T, name: &str, target: &str, group: &str, subnet: &str) -> Resp {
+    t.call(
+        "PUT",
+        &pe_path(name),
+        Some(NET),
+        Some(pe_body(target, group, subnet)),
+    )
+    .await
+}
+
 fn connections(body: &Value) -> Vec<(String, String)> {
     body["properties"]["privateEndpointConnections"]
         .as_array()
@@ -47,14 +58,7 @@ async fn a_private_endpoint_is_approved_on_its_server_and_leaves_with_it() {
     let t = start().await;
     t.create_server("pg1", gp_server()).await;
     assert!(connections(&t.server("pg1").await).is_empty());
-    let r = t
-        .call(
-            "PUT",
-            &pe_path("pg1-pe"),
-            Some(NET),
-            Some(pe_body(&server_id("pg1"), "postgresqlServer", SUBNET)),
-        )
-        .await;
+    let r = put_pe(&t, "pg1-pe", &server_id("pg1"), "postgresqlServer", SUBNET).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["properties"]["provisioningState"], "Updating");
     let op = r.header("azure-asyncoperation").expect("operation to poll");
@@ -65,14 +69,7 @@ async fn a_private_endpoint_is_approved_on_its_server_and_leaves_with_it() {
     // Not approved before the operation ends.
     assert!(connections(&t.server("pg1").await).is_empty());
     // A second write meanwhile is refused like Network does.
-    let again = t
-        .call(
-            "PUT",
-            &pe_path("pg1-pe"),
-            Some(NET),
-            Some(pe_body(&server_id("pg1"), "postgresqlServer", SUBNET)),
-        )
-        .await;
+    let again = put_pe(&t, "pg1-pe", &server_id("pg1"), "postgresqlServer", SUBNET).await;
     assert_eq!(
         (again.status, again.code()),
         (409, "AnotherOperationInProgress")
@@ -139,39 +136,18 @@ async fn an_account_endpoint_is_approved_for_blob_only() {
         json!({"location": "westus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}),
     )
     .await;
-    let wrong = t
-        .call(
-            "PUT",
-            &pe_path("a-pe"),
-            Some(NET),
-            Some(pe_body(&account_id("acct"), "postgresqlServer", SUBNET)),
-        )
-        .await;
+    let wrong = put_pe(&t, "a-pe", &account_id("acct"), "postgresqlServer", SUBNET).await;
     assert_eq!(
         (wrong.status, wrong.code()),
         (400, "PrivateLinkGroupIdNotSupported")
     );
-    let r = t
-        .call(
-            "PUT",
-            &pe_path("a-pe"),
-            Some(NET),
-            Some(pe_body(&account_id("acct"), "blob", SUBNET)),
-        )
-        .await;
+    let r = put_pe(&t, "a-pe", &account_id("acct"), "blob", SUBNET).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     t.mock.advance(Duration::from_secs(60));
     let a = t.call("GET", &account_id("acct"), Some(ST), None).await;
     assert_eq!(connections(&a.body)[0].1, "Approved");
     // A target that does not exist is refused.
-    let missing = t
-        .call(
-            "PUT",
-            &pe_path("b-pe"),
-            Some(NET),
-            Some(pe_body(&account_id("nope"), "blob", SUBNET)),
-        )
-        .await;
+    let missing = put_pe(&t, "b-pe", &account_id("nope"), "blob", SUBNET).await;
     assert_eq!(
         (missing.status, missing.code()),
         (400, "PrivateLinkResourceNotFound")
@@ -187,14 +163,7 @@ async fn refused_like_the_service() {
         "vnet/subnets/endpoints",
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet",
     ] {
-        let r = t
-            .call(
-                "PUT",
-                &pe_path("pe"),
-                Some(NET),
-                Some(pe_body(&server_id("pg1"), "postgresqlServer", bad)),
-            )
-            .await;
+        let r = put_pe(&t, "pe", &server_id("pg1"), "postgresqlServer", bad).await;
         assert_eq!(
             (r.status, r.code()),
             (400, "LinkedInvalidPropertyId"),
@@ -289,14 +258,14 @@ async fn refused_like_the_service() {
         (added.status, added.code()),
         (400, "DelegatedSubnetCannotBeChanged")
     );
-    let pe = t
-        .call(
-            "PUT",
-            &pe_path("v-pe"),
-            Some(NET),
-            Some(pe_body(&server_id("pg-vnet"), "postgresqlServer", SUBNET)),
-        )
-        .await;
+    let pe = put_pe(
+        &t,
+        "v-pe",
+        &server_id("pg-vnet"),
+        "postgresqlServer",
+        SUBNET,
+    )
+    .await;
     assert_eq!(
         (pe.status, pe.code()),
         (400, "PrivateEndpointNotSupportedForVnetIntegratedServer")

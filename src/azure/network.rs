@@ -242,7 +242,7 @@ impl Arm {
     ) -> Result<Submitted, ArmError> {
         let (_, headers, _) = self
             .retrying(what, || async {
-                self.raw_send(method.clone(), url, body.as_ref()).await
+                self.raw_send(method, url, body.as_ref()).await
             })
             .await?;
         Ok(submitted(&headers))

@@ -2,7 +2,7 @@
 //! is busy while one runs). Refused like the service: a range that ends below its start, an
 //! address that is not IPv4, a server without public access.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
@@ -22,19 +22,7 @@ pub fn list(
     rg: &str,
     server: &str,
 ) -> Result<Reply, ArmError> {
-    if req.method != "GET" {
-        return Err(method_not_allowed());
-    }
-    let sid = server_id(sub, rg, server);
-    if world.get(&sid).is_none() {
-        return Err(ArmError::parent_not_found(SERVER_TYPE, server));
-    }
-    let value: Vec<Value> = world
-        .children(&format!("{sid}/firewallRules"))
-        .into_iter()
-        .map(|(_, r)| r.body.clone())
-        .collect();
-    Ok(Reply::json(200, json!({ "value": value })))
+    super::postgres::list_children(world, req, sub, rg, server, "firewallRules")
 }
 
 fn ipv4(s: &str) -> Option<u32> {

@@ -89,6 +89,31 @@ pub fn method_not_allowed() -> ArmError {
     )
 }
 
+/// GET of a server's child collection (`configurations`, `firewallRules`): every child, in one
+/// page; 404 when the server does not exist.
+pub fn list_children(
+    world: &World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    server: &str,
+    collection: &str,
+) -> Result<Reply, ArmError> {
+    if req.method != "GET" {
+        return Err(method_not_allowed());
+    }
+    let sid = server_id(sub, rg, server);
+    if world.get(&sid).is_none() {
+        return Err(ArmError::parent_not_found(TYPE, server));
+    }
+    let value: Vec<Value> = world
+        .children(&format!("{sid}/{collection}"))
+        .into_iter()
+        .map(|(_, r)| r.body.clone())
+        .collect();
+    Ok(Reply::json(200, json!({ "value": value })))
+}
+
 /// GET .../flexibleServers: the servers of a resource group.
 pub fn list(world: &World, req: &Req, sub: &str, rg: &str) -> Result<Reply, ArmError> {
     if req.method != "GET" {

@@ -129,12 +129,9 @@ fn same(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
-/// Endpoints still being written or deleted take no write.
-pub fn is_busy(provisioning_state: &str) -> bool {
-    !["", "Succeeded", "Failed", "Canceled"]
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(provisioning_state))
-}
+/// Endpoints still being written or deleted take no write (the same provisioning states as an
+/// account's).
+pub use super::storage_account::is_busy;
 
 /// The approval state the target lists for endpoint `pe_id` (None: not listed).
 pub fn connection_status<'a>(

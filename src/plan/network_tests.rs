@@ -260,10 +260,9 @@ fn teardown_deletes_the_planes_endpoints_before_the_server_and_account() {
         .iter()
         .any(|w| w.starts_with("storage/acmeengramprod")));
     // An endpoint that is not the plane's stays; the server and account go.
-    o.postgres
-        .private_endpoint
-        .as_mut()
-        .map(|pe| pe.tags.clear());
+    if let Some(pe) = o.postgres.private_endpoint.as_mut() {
+        pe.tags.clear();
+    }
     o.storage.private_endpoint = None;
     let p = deletion::plan(&e, &o, OWNER);
     let deletes: Vec<&str> = p.actions.iter().map(|a| a.resource.as_str()).collect();
