@@ -85,6 +85,9 @@ pub async fn run(dir: &Path) -> Result<i32> {
         "   {} data planes Ready after {r1} ARM reads and {w1} writes",
         planes.len()
     ));
+    for (name, status) in &planes {
+        say(&format!("   {name}: {}", network_line(status)));
+    }
 
     say("== 2. an in-sync pass costs reads only");
     let prod_file = dir.join("prod.yaml");
@@ -158,6 +161,31 @@ pub async fn run(dir: &Path) -> Result<i32> {
     mock.shutdown().await;
     let ready = reconcile::conditions::is_ready(&status.conditions);
     Ok(if ready && corrected > 0 { 0 } else { 1 })
+}
+
+/// How each service of a plane is reached, as its status says (the private endpoints in uat/prod).
+fn network_line(s: &api::EngramDataPlaneStatus) -> String {
+    let one = |n: Option<&api::status::NetworkObserved>| match n {
+        None => "-".to_owned(),
+        Some(n) => match &n.private_endpoint {
+            Some(pe) => format!(
+                "{} {pe} {} (public access {})",
+                n.mode,
+                n.connection.as_deref().unwrap_or("-"),
+                n.public_network_access.as_deref().unwrap_or("-")
+            ),
+            None => format!(
+                "{} (public access {})",
+                n.mode,
+                n.public_network_access.as_deref().unwrap_or("-")
+            ),
+        },
+    };
+    format!(
+        "postgres {}; storage {}",
+        one(s.postgres.as_ref().and_then(|p| p.network.as_ref())),
+        one(s.storage.as_ref().and_then(|p| p.network.as_ref()))
+    )
 }
 
 /// The storage half of the portal edit: TLS lowered, one lifecycle day count changed.

@@ -17,6 +17,11 @@ fn minimal(env: &str) -> EngramDataPlaneSpec {
             "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
         });
     }
+    if env == "uat" || env == "prod" {
+        // Private endpoints for both services: uat and prod allow no public network access.
+        spec["postgres"]["network"] = json!({"privateEndpoint": pe(PG_ZONE)});
+        spec["storage"]["network"] = json!({"privateEndpoint": pe(BLOB_ZONE)});
+    }
     if env == "prod" {
         // Geo-redundant backup (prod's default) with a CMK needs the paired region's key.
         spec["encryption"]["geoBackup"] = json!({
@@ -25,6 +30,14 @@ fn minimal(env: &str) -> EngramDataPlaneSpec {
         });
     }
     serde_json::from_value(spec).unwrap()
+}
+
+const PG_ZONE: &str = "privatelink.postgres.database.azure.com";
+const BLOB_ZONE: &str = "privatelink.blob.core.windows.net";
+
+fn pe(zone: &str) -> serde_json::Value {
+    let net = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network";
+    json!({"subnetId": format!("{net}/virtualNetworks/vnet/subnets/endpoints"), "privateDnsZoneId": format!("{net}/privateDnsZones/{zone}")})
 }
 
 fn resolve(spec: &EngramDataPlaneSpec) -> EffectiveSpec {
@@ -245,5 +258,71 @@ fn pinned_key_version_is_none_for_latest() {
     assert_eq!(
         resolve(&spec).pinned_key_version(),
         Some("78deebed173b48e48f55abf87ed4cf71")
+    );
+}
+
+#[test]
+fn network_defaults_follow_the_profile_and_render_shows_them() {
+    // dev/test: public access with the declared firewall rules (none declared: none).
+    for env in ["dev", "test"] {
+        let n = resolve(&minimal(env)).postgres.network;
+        assert_eq!(n.public_access, PublicNetworkAccess::Enabled, "{env}");
+        assert!(n.firewall_rules.is_empty() && n.private_endpoint.is_none());
+        assert_eq!(n.mode(), "Public");
+    }
+    // uat/prod: public access Disabled on both, filled in by the profile and shown by render.
+    for env in ["uat", "prod"] {
+        let eff = resolve(&minimal(env));
+        assert_eq!(
+            eff.postgres.network.public_access,
+            PublicNetworkAccess::Disabled
+        );
+        assert_eq!(
+            eff.storage.public_network_access,
+            PublicNetworkAccess::Disabled
+        );
+        assert_eq!(
+            (eff.postgres.network.mode(), eff.storage.network.mode()),
+            ("PrivateEndpoint", "PrivateEndpoint")
+        );
+        let rendered = eff.to_spec();
+        let net = rendered
+            .postgres
+            .network
+            .as_ref()
+            .expect("rendered network");
+        assert_eq!(net.public_access, Some(PublicNetworkAccess::Disabled));
+        assert_eq!(resolve(&rendered), eff, "{env}: render resolves to itself");
+        // Without the private endpoints the spec is refused, naming the fields.
+        let mut bare = minimal(env);
+        bare.postgres.network = None;
+        bare.storage.network = None;
+        let errors = api::resolve(&bare).expect_err("refused");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.postgres.network.privateEndpoint",
+                "spec.storage.network.privateEndpoint"
+            ],
+            "{env}"
+        );
+        // The explicit exception lifts the rule.
+        bare.overrides = Some(Overrides {
+            allow_public_network: true,
+            ..Default::default()
+        });
+        assert!(api::resolve(&bare).is_ok(), "{env}: allowPublicNetwork");
+    }
+    // VNet integration defaults public access to Disabled, and is its own mode.
+    let mut s = minimal("dev");
+    s.postgres.network = Some(serde_json::from_value(json!({
+        "delegatedSubnetResourceId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/pg-delegated",
+        "privateDnsZoneArmResourceId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/privateDnsZones/acme.private.postgres.database.azure.com"
+    })).unwrap());
+    let n = resolve(&s).postgres.network;
+    assert_eq!(
+        (n.public_access, n.mode()),
+        (PublicNetworkAccess::Disabled, "VnetIntegration")
     );
 }

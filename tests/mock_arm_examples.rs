@@ -4,8 +4,11 @@
 //! own typed structs (`engram_operator::azure::wire`) where no SDK crate exists.
 
 mod common;
+#[path = "mock_arm_examples/ops.rs"]
+mod ops;
 #[path = "mock_arm_examples/shape.rs"]
 mod shape;
+use ops::{network_setup, NOT_COVERED, OPS};
 use shape::{same_shape, sdk_parse, OPTIONAL};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,7 +37,7 @@ fn root() -> PathBuf {
 }
 
 /// The exact number of examples the replay sends: a file added, renamed or newly excluded changes it.
-const REPLAYED: usize = 70;
+const REPLAYED: usize = 81;
 
 fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -48,157 +51,6 @@ fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
-
-/// (file-name prefix, method, path template, setup)
-const OPS: &[(&str, &str, &str, &str)] = &[
-    ("ServerCreate", "PUT", "PG", ""),
-    ("ServersCreate", "PUT", "PG", ""),
-    ("ServerGet", "GET", "PG", "pg"),
-    ("ServersGet", "GET", "PG", "pg"),
-    ("ServerListByResourceGroup", "GET", "PGLIST", "pg"),
-    (
-        "ServerUpdateWithDataEncryptionEnabled",
-        "PATCH",
-        "PG",
-        "pgcmk",
-    ),
-    (
-        "ServersUpdateWithDataEncryptionEnabled",
-        "PATCH",
-        "PG",
-        "pgcmk",
-    ),
-    ("ServerUpdate", "PATCH", "PG", "pg"),
-    ("ServersUpdate", "PATCH", "PG", "pg"),
-    ("ServerDelete", "DELETE", "PG", "pg"),
-    ("ServersDelete", "DELETE", "PG", "pg"),
-    ("ServerStop", "POST", "PG/stop", "pg"),
-    ("ServersStop", "POST", "PG/stop", "pg"),
-    ("ServersStart", "POST", "PG/start", "pgstopped"),
-    ("ServerRestartWithFailover", "POST", "PG/restart", "pg"),
-    ("ServersRestartWithFailover", "POST", "PG/restart", "pg"),
-    (
-        "ConfigurationGet",
-        "GET",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    (
-        "ConfigurationsGet",
-        "GET",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    (
-        "ConfigurationUpdateUsingPut",
-        "PUT",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    (
-        "ConfigurationsUpdateUsingPut",
-        "PUT",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    (
-        "ConfigurationUpdate",
-        "PATCH",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    (
-        "ConfigurationsUpdate",
-        "PATCH",
-        "PG/configurations/{configurationName}",
-        "pg",
-    ),
-    ("StorageAccountCreate", "PUT", "ST", "key"),
-    ("StorageAccountGetProperties", "GET", "ST", "acct"),
-    ("StorageAccountUpdate", "PATCH", "ST", "acctkey"),
-    ("StorageAccountDelete", "DELETE", "ST", "acct"),
-    (
-        "StorageAccountSetManagementPolicy",
-        "PUT",
-        "ST/managementPolicies/default",
-        "acct",
-    ),
-    (
-        "StorageAccountGetManagementPolicy",
-        "GET",
-        "ST/managementPolicies/default",
-        "policy",
-    ),
-    (
-        "StorageAccountDeleteManagementPolicy",
-        "DELETE",
-        "ST/managementPolicies/default",
-        "policy",
-    ),
-    (
-        "BlobContainersPutImmutabilityPolicy",
-        "PUT",
-        "CT/immutabilityPolicies/default",
-        "container",
-    ),
-    (
-        "BlobContainersGetImmutabilityPolicy",
-        "GET",
-        "CT/immutabilityPolicies/default",
-        "unlocked",
-    ),
-    (
-        "BlobContainersDeleteImmutabilityPolicy",
-        "DELETE",
-        "CT/immutabilityPolicies/default",
-        "unlocked",
-    ),
-    (
-        "BlobContainersLockImmutabilityPolicy",
-        "POST",
-        "CT/immutabilityPolicies/default/lock",
-        "unlocked",
-    ),
-    (
-        "BlobContainersExtendImmutabilityPolicy",
-        "POST",
-        "CT/immutabilityPolicies/default/extend",
-        "locked",
-    ),
-    (
-        "BlobContainersSetLegalHold",
-        "POST",
-        "CT/setLegalHold",
-        "container",
-    ),
-    (
-        "BlobContainersClearLegalHold",
-        "POST",
-        "CT/clearLegalHold",
-        "hold",
-    ),
-    ("BlobContainersPut", "PUT", "CT", "acct"),
-    ("BlobContainersGet", "GET", "CT", "locked"),
-    ("BlobContainersDelete", "DELETE", "CT", "container"),
-    ("CreateKey", "POST", "KV/create", ""),
-    ("GetKeyVersions", "GET", "KV/versions", "kvkey"),
-    ("GetKey", "GET", "KV", "kvkey"),
-    ("RotateKey", "POST", "KV/rotate", "kvkey"),
-    ("createOrUpdateMetricAlert", "PUT", "ALERT", ""),
-    ("getMetricAlert", "GET", "ALERT", "alert"),
-];
-/// Examples of APIs the mock does not serve, each with the reason (asserted by name so that a new
-/// file is noticed).
-const NOT_COVERED: &[(&str, &str)] = &[
-    (
-        "GetKeyRotationPolicy-example.json",
-        "the operator orchestrates rotation itself and never reads Key Vault's own rotation policy",
-    ),
-    (
-        "BlobServicesPutLastAccessTimeBasedTracking.json",
-        "blobServices/default is not written: lifecycle rules use modification and creation age only",
-    ),
-];
 
 fn p<'a>(params: &'a Value, k: &str) -> &'a str {
     params[k].as_str().unwrap_or("example1")
@@ -219,17 +71,26 @@ fn path_of(tpl: &str, params: &Value) -> String {
     );
     // Key Vault paths are on the vault's own host (see `vault_of`).
     let kv = format!("/keys/{}", p(params, "key-name"));
+    let pe = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateEndpoints/{}",
+        p(params, "privateEndpointName")
+    );
     let alert = format!(
         "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Insights/metricAlerts/{}",
         p(params, "ruleName")
     );
-    for (k, v) in [("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("ALERT", alert)] {
+    for (k, v) in [("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert)] {
         if out.starts_with(k) && !(k == "PG" && out.starts_with("PGLIST")) {
             out = out.replacen(k, &v, 1);
             break;
         }
     }
     out.replace("{configurationName}", p(params, "configurationName"))
+        .replace("{firewallRuleName}", p(params, "firewallRuleName"))
+        .replace(
+            "{privateDnsZoneGroupName}",
+            p(params, "privateDnsZoneGroupName"),
+        )
 }
 
 /// The vault an example addresses (`vaultBaseUrl` is `https://{vault}.vault.azure.net`).
@@ -255,6 +116,7 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
     );
     let ok = |r: Resp| assert!(r.status < 300, "setup {what}: {} {:?}", r.status, r.body);
     match what {
+        "pgfw" | "pgpe" | "pe" | "pezg" => network_setup(t, what, |tpl| path_of(tpl, params)).await,
         "pg" | "pgstopped" | "pgcmk" => {
             let mut b = gp_server();
             if what == "pgcmk" {
@@ -364,9 +226,13 @@ async fn every_covered_example_replays_against_the_mock() {
         let params = &ex["parameters"];
         let t = start().await;
         let etag = setup(&t, pre, params).await;
-        let body = params
-            .as_object()
-            .and_then(|m| m.values().find(|v| v.is_object()).cloned());
+        // The request body: the `parameters` object when there is one (a private endpoint's
+        // example also carries `extendedLocation`), else the one object among the parameters.
+        let body = params.get("parameters").cloned().or_else(|| {
+            params
+                .as_object()
+                .and_then(|m| m.values().find(|v| v.is_object()).cloned())
+        });
         let version = params["api-version"].as_str().unwrap_or("");
         let path = path_of(tpl, params);
         let mut headers = Vec::new();

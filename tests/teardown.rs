@@ -1,6 +1,6 @@
 //! Teardown under `deletion: delete` is all or nothing (issue 11, item 5): every refusal is found
 //! before the first DELETE; if any part is refused nothing is deleted and status says why. The
-//! plane's metric alert rules go with it.
+//! plane's metric alert rules and private endpoints go with it, before the server.
 
 mod storage_support;
 mod support;
@@ -57,6 +57,19 @@ async fn an_unrefused_teardown_deletes_the_server_the_account_and_the_alert_rule
     let before = m.journal().len();
     let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
     assert!(c.refused.is_empty(), "{:?}", c.refused);
+    let first = writes_since(&m, before);
+    let mut status = c.status;
+    let mut done = c.done;
+    for _ in 0..10 {
+        if done {
+            break;
+        }
+        m.advance(LRO);
+        let c = cleanup(&arm, &eff, &status, &ctx()).await;
+        done = c.done;
+        status = c.status;
+    }
+    assert!(done, "teardown did not finish: {status:#?}");
     let w = writes_since(&m, before);
     let deletes = |needle: &str| {
         w.iter()
@@ -64,21 +77,22 @@ async fn an_unrefused_teardown_deletes_the_server_the_account_and_the_alert_rule
             .count()
     };
     assert_eq!(deletes("/metricAlerts/"), 8, "{w:?}");
+    assert_eq!(deletes("/privateEndpoints/"), 2, "{w:?}");
     assert_eq!(deletes("/flexibleServers/"), 1, "{w:?}");
     assert_eq!(deletes("/storageAccounts/"), 1, "{w:?}");
-    // The alert rules go before the server, so none is left watching nothing.
+    // The alert rules and the private endpoints go in the first pass, before the server: none is
+    // left watching, or pointing at, nothing.
+    assert!(
+        first.iter().all(|(_, p)| !p.contains("/flexibleServers/")),
+        "{first:?}"
+    );
     let first_server = w.iter().position(|(_, p)| p.contains("/flexibleServers/"));
     let last_alert = w.iter().rposition(|(_, p)| p.contains("/metricAlerts/"));
-    assert!(last_alert < first_server, "{w:?}");
-
-    let mut status = c.status;
-    for _ in 0..10 {
-        m.advance(LRO);
-        let c = cleanup(&arm, &eff, &status, &ctx()).await;
-        if c.done {
-            return;
-        }
-        status = c.status;
-    }
-    panic!("teardown did not finish: {status:#?}");
+    let last_endpoint = w
+        .iter()
+        .rposition(|(_, p)| p.contains("/privateEndpoints/"));
+    assert!(
+        last_alert < first_server && last_endpoint < first_server,
+        "{w:?}"
+    );
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::network::{EffectivePgNetwork, EffectiveStorageNetwork};
 use super::profiles::{
     default_lifecycle, Environment, DEFAULT_CONTAINER, DEFAULT_EXTENSIONS, DEFAULT_PG_VERSION,
     DEFAULT_RESYNC_SECONDS,
@@ -29,6 +30,7 @@ pub struct EffectivePostgres {
     pub extensions: Vec<String>,
     pub parameters: BTreeMap<String, String>,
     pub restart_policy: RestartPolicy,
+    pub network: EffectivePgNetwork,
 }
 
 /// Resolved Storage settings.
@@ -44,6 +46,7 @@ pub struct EffectiveStorage {
     pub lifecycle_exclusive: bool,
     /// Undeclared, unprotected containers are deleted.
     pub prune_undeclared_containers: bool,
+    pub network: EffectiveStorageNetwork,
 }
 
 /// Resolved alert settings.
@@ -197,6 +200,7 @@ fn apply_profile(
             restart_policy: pg
                 .restart_policy
                 .unwrap_or(RestartPolicy::MaintenanceWindow),
+            network: EffectivePgNetwork::resolve(pg.network.as_ref(), &profile),
         },
         storage: EffectiveStorage {
             account_name: spec.storage.account_name.clone(),
@@ -223,6 +227,7 @@ fn apply_profile(
                 .unwrap_or_else(default_lifecycle),
             lifecycle_exclusive: spec.storage.lifecycle_exclusive.unwrap_or(false),
             prune_undeclared_containers: spec.storage.prune_undeclared_containers.unwrap_or(false),
+            network: EffectiveStorageNetwork::resolve(spec.storage.network.as_ref()),
         },
         alerts: EffectiveAlerts {
             action_group_id: alerts.action_group_id,
@@ -278,6 +283,7 @@ impl EffectiveSpec {
                 extensions: Some(pg.extensions.clone()),
                 parameters: Some(pg.parameters.clone()),
                 restart_policy: Some(pg.restart_policy),
+                network: Some(pg.network.to_spec()),
             },
             storage: StorageSpec {
                 account_name: self.storage.account_name.clone(),
@@ -288,6 +294,7 @@ impl EffectiveSpec {
                 lifecycle: Some(self.storage.lifecycle.clone()),
                 lifecycle_exclusive: Some(self.storage.lifecycle_exclusive),
                 prune_undeclared_containers: Some(self.storage.prune_undeclared_containers),
+                network: Some(self.storage.network.to_spec()),
             },
             alerts: Some(AlertsSpec {
                 action_group_id: self.alerts.action_group_id.clone(),

@@ -3,6 +3,7 @@
 
 pub mod effective;
 pub mod load;
+pub mod network;
 pub mod pg_parameters;
 pub mod profiles;
 pub mod spec;

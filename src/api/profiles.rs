@@ -42,6 +42,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
                 alerts,
@@ -58,6 +59,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
                 alerts,
@@ -74,6 +76,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
                 alerts,
@@ -90,6 +93,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
                 alerts,
@@ -146,6 +150,9 @@ pub struct Profile {
     pub maintenance_window: Option<(u8, u8, u8)>,
     /// Whether a customer-managed key is required (seed §4: CMK is critical for customer data).
     pub cmk_required: bool,
+    /// Whether both services must be private: public access Disabled and private endpoints
+    /// (AI-SEC-01 "Access Control: RBAC, Private Endpoints, network isolation").
+    pub private_network_required: bool,
     /// Whether `storage.pruneUndeclaredContainers` may be set: pruning deletes containers with
     /// their data, which the record plane of uat and prod must never lose by a spec omission.
     pub prune_allowed: bool,

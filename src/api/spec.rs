@@ -10,6 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::network::{FirewallRule, PgNetwork, PrivateEndpointSpec, StorageNetwork};
 use super::status::EngramDataPlaneStatus;
 
 /// Declared state of one Engram data plane: one PostgreSQL Flexible Server (the system of recall),
@@ -211,6 +212,11 @@ pub struct PostgresSpec {
     /// MaintenanceWindow (default) or Never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
+    /// Network isolation: public access with firewall rules, a private endpoint, or VNet
+    /// integration (create-time only). uat and prod require public access Disabled and a private
+    /// endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<PgNetwork>,
 }
 
 /// The compute SKU: explicit, or sized automatically.
@@ -371,7 +377,8 @@ pub struct StorageSpec {
     /// Minimum TLS version accepted by the account: TLS1_2 (default; lower is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_tls_version: Option<String>,
-    /// Public network access: Enabled or Disabled (default Disabled in uat and prod).
+    /// Public network access: Enabled or Disabled (default Disabled in uat and prod, where Enabled
+    /// needs overrides.allowPublicNetwork).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_network_access: Option<PublicNetworkAccess>,
     /// Blob containers (never public).
@@ -392,6 +399,11 @@ pub struct StorageSpec {
     /// `containers` declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune_undeclared_containers: Option<bool>,
+    /// Network isolation: the blob private endpoint and the account firewall (networkAcls: default
+    /// action Deny, bypass AzureServices, plus the declared IP and virtual network rules). uat and
+    /// prod require the private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<StorageNetwork>,
 }
 
 /// Storage replication SKUs.
@@ -502,4 +514,7 @@ pub struct Overrides {
     /// Allow uat or prod without a customer-managed key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_without_cmk: bool,
+    /// Allow uat or prod with public network access or without private endpoints.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_public_network: bool,
 }

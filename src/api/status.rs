@@ -83,6 +83,38 @@ pub struct PostgresObserved {
     /// Fully qualified domain name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fqdn: Option<String>,
+    /// The address the operator would use for the in-database steps, and how it is reached:
+    /// `{fqdn}:5432`, through the private endpoint (its private address, resolved by the linked
+    /// private DNS zone), VNet integration, or public access with firewall rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// How the server is reached (for evidence: the network mode and the private endpoint's state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkObserved>,
+}
+
+/// A service's network isolation as observed. The private endpoint control holds when
+/// publicNetworkAccess is Disabled, the connection Approved and the DNS zone group present.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkObserved {
+    /// The declared mode: PrivateEndpoint, VnetIntegration or Public.
+    pub mode: String,
+    /// publicNetworkAccess as Azure reports it (Enabled or Disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_network_access: Option<String>,
+    /// The private endpoint's name, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_endpoint: Option<String>,
+    /// Its connection state as the server or account lists it (Approved, Pending ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// Whether its DNS zone group names the declared private DNS zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_zone_group: Option<bool>,
+    /// The endpoint's private IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip_address: Option<String>,
 }
 
 /// Summary of the observed Storage account.
@@ -98,6 +130,9 @@ pub struct StorageObserved {
     /// Names of the lifecycle rules in force.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_rules: Vec<String>,
+    /// How the account is reached (for evidence: the network mode and the private endpoint's state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkObserved>,
     /// Legal-hold tags this data plane set, by container (lower case, sorted). The operator only
     /// ever clears a hold listed here; a hold someone else set is kept and reported. Losing this
     /// record makes the operator keep holds, never clear them.

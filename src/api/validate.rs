@@ -6,6 +6,7 @@ use std::fmt;
 use super::effective::EffectiveSpec;
 use super::spec::*;
 
+mod network;
 mod storage;
 use storage::storage;
 
@@ -81,6 +82,12 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     }
     postgres(&mut e, &spec.postgres);
     storage(&mut e, &spec.storage);
+    if let Some(n) = &spec.postgres.network {
+        network::postgres(&mut e, n);
+    }
+    if let Some(n) = &spec.storage.network {
+        network::storage(&mut e, n);
+    }
     if let Some(a) = &spec.alerts {
         alerts(&mut e, a);
     }
@@ -423,6 +430,7 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
             "applies only with geo-redundant backup (spec.postgres.backup.geoRedundant: true); remove it or turn geo-redundant backup on",
         );
     }
+    network::effective(&mut e, eff);
     e.check(
         eff.encryption.is_some() || !env.profile().cmk_required || eff.overrides.allow_without_cmk,
         "spec.encryption",
@@ -431,7 +439,7 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
     e.0
 }
 
-fn is_guid(s: &str) -> bool {
+pub(super) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

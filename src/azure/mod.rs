@@ -8,6 +8,8 @@ pub mod credential;
 pub mod error;
 mod keyvault;
 mod names;
+mod network;
+pub mod network_wire;
 pub mod policy;
 mod postgres;
 mod storage;
@@ -326,11 +328,11 @@ impl Arm {
         id: &str,
         tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<Submitted, ArmError> {
-        let version = if id
-            .to_ascii_lowercase()
-            .contains("/microsoft.dbforpostgresql/")
-        {
+        let lower = id.to_ascii_lowercase();
+        let version = if lower.contains("/microsoft.dbforpostgresql/") {
             postgres::PG_API_VERSION
+        } else if lower.contains("/microsoft.network/") {
+            crate::plan::network::NETWORK_API_VERSION
         } else {
             storage::API_VERSION
         };
@@ -382,8 +384,29 @@ fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
 #[async_trait::async_trait]
 impl ArmApi for Arm {
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
-        let postgres = self.observe_postgres(eff).await?;
-        let storage = self.observe_storage(eff).await?;
+        use crate::plan::network::Service;
+        let mut postgres = self.observe_postgres(eff).await?;
+        let mut storage = self.observe_storage(eff).await?;
+        // Firewall rules: read on a server that has public access or should have rules (never on
+        // a VNet-integrated one, which has none).
+        let net = &eff.postgres.network;
+        if let Some(s) = &postgres.server {
+            let public = s
+                .public_network_access
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case("Enabled"));
+            if s.delegated_subnet.is_none() && (public || !net.firewall_rules.is_empty()) {
+                let t = crate::plan::postgres::target(eff);
+                postgres.firewall_rules = Some(self.observe_firewall_rules(&t).await?);
+            }
+        }
+        // Private endpoints: only the declared ones, by their names.
+        if net.private_endpoint.is_some() {
+            postgres.private_endpoint = self.observe_endpoint(eff, Service::Postgres).await?;
+        }
+        if eff.storage.network.private_endpoint.is_some() {
+            storage.private_endpoint = self.observe_endpoint(eff, Service::Blob).await?;
+        }
         // Alerts are planned only on an existing server: no reads for them before.
         let alerts = if postgres.server.is_some() {
             self.observe_alerts(eff).await?
@@ -403,6 +426,9 @@ impl ArmApi for Arm {
             Op::AlertPut(t, rule) => self.submit_alert(t, rule).await,
             Op::SetTags(id, tags) => self.submit_tags(id, tags).await,
             Op::AlertDelete(t) => self.delete_alert(t).await,
+            Op::Network(n) => self.submit_network(n).await,
+            Op::FirewallPut(t, rule) => self.submit_firewall(t, Ok(rule)).await,
+            Op::FirewallDelete(t, name) => self.submit_firewall(t, Err(name)).await,
             _ => self.submit_postgres(op).await,
         }
     }

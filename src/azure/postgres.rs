@@ -21,7 +21,7 @@ use pgsdk_models::{Configuration, Server, ServerForUpdate};
 /// The PostgreSQL api-version the operator speaks (its SDK package).
 pub const PG_API_VERSION: &str = "2024-08-01";
 
-use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
+pub(super) use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
 
 pub(super) fn status_of(e: &azure_core::Error) -> Option<u16> {
     e.downcast_ref::<HttpFailure>().map(|f| f.status)
@@ -169,6 +169,9 @@ impl Arm {
                             .map(|r| r.as_raw_response().headers().clone())
                     }
                     Op::PgCreate(..)
+                    | Op::FirewallPut(..)
+                    | Op::FirewallDelete(..)
+                    | Op::Network(_)
                     | Op::Storage(_)
                     | Op::AlertPut(..)
                     | Op::AlertDelete(_)
@@ -266,6 +269,9 @@ pub fn map_server(v: &Value) -> ObservedServer {
         maintenance_window: window,
         encryption,
         fqdn: p(&["fullyQualifiedDomainName"]),
+        public_network_access: p(&["network", "publicNetworkAccess"]),
+        delegated_subnet: p(&["network", "delegatedSubnetResourceId"]).filter(|d| !d.is_empty()),
+        connections: super::network::map_connections(v),
     }
 }
 
@@ -325,7 +331,14 @@ pub fn create_body(c: &PgServerCreate) -> Value {
         "highAvailability": {"mode": c.ha_mode},
         "authConfig": {"activeDirectoryAuth": "Enabled", "passwordAuth": "Disabled"},
         "createMode": "Create",
+        "network": {"publicNetworkAccess": c.public_network_access},
     });
+    if let Some(d) = &c.delegated_subnet {
+        props["network"]["delegatedSubnetResourceId"] = json!(d);
+    }
+    if let Some(z) = &c.private_dns_zone {
+        props["network"]["privateDnsZoneArmResourceId"] = json!(z);
+    }
     if let Some(z) = &c.availability_zone {
         props["availabilityZone"] = json!(z);
     }
@@ -375,6 +388,9 @@ pub fn patch_body(p: &PgServerPatch) -> Value {
     }
     if let Some(keys) = &p.key {
         props.insert("dataEncryption".into(), encryption_json(keys));
+    }
+    if let Some(a) = &p.public_network_access {
+        props.insert("network".into(), json!({"publicNetworkAccess": a}));
     }
     if !props.is_empty() {
         body["properties"] = Value::Object(props);
@@ -429,6 +445,9 @@ mod tests {
                 start_hour: 2,
                 start_minute: 0,
             }),
+            public_network_access: "Disabled".into(),
+            delegated_subnet: None,
+            private_dns_zone: None,
             cmk: Some(CmkKeys {
                 primary: KeyRef {
                     uri: "https://kv/keys/k/1".into(),

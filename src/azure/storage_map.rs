@@ -74,6 +74,8 @@ pub fn map_account(v: &Value) -> ObservedAccount {
         system_assigned_identity: identity_type.contains("SystemAssigned"),
         user_assigned_identities: user_assigned,
         encryption,
+        network_acls: super::network::map_acls(v),
+        connections: super::network::map_connections(v),
     }
 }
 
@@ -214,6 +216,7 @@ pub fn create_body(c: &AccountCreate) -> Value {
             "allowBlobPublicAccess": false,
             "supportsHttpsTrafficOnly": true,
             "publicNetworkAccess": c.public_network_access,
+            "networkAcls": super::network::acls_json(&c.network_acls),
         },
     });
     if let Some(i) = &c.identity {
@@ -252,6 +255,9 @@ pub fn patch_body(p: &AccountPatch) -> Value {
     }
     if let Some(a) = &p.public_network_access {
         put("publicNetworkAccess", json!(a));
+    }
+    if let Some(a) = &p.network_acls {
+        put("networkAcls", super::network::acls_json(a));
     }
     if let Some(k) = &p.cmk {
         put("encryption", encryption_json(k));
@@ -364,6 +370,7 @@ mod tests {
             sku_name: "Standard_ZRS".into(),
             minimum_tls_version: "TLS1_2".into(),
             public_network_access: "Disabled".into(),
+            network_acls: Default::default(),
             identity: Some(AccountIdentity {
                 system_assigned: false,
                 user_assigned: vec!["/id".into()],

@@ -23,7 +23,13 @@ pub enum OpKind {
     PgRestart,
     PgDelete,
     PgConfiguration,
+    /// PUT or DELETE of a server firewall rule.
+    PgFirewall,
     StorageCreate,
+    /// PUT of a private endpoint or a private DNS zone group (Microsoft.Network).
+    NetworkPut,
+    /// DELETE of a private endpoint or a private DNS zone group.
+    NetworkDelete,
 }
 
 impl OpKind {
@@ -37,12 +43,29 @@ impl OpKind {
             Self::PgRestart => d.pg_restart,
             Self::PgDelete => d.pg_delete,
             Self::PgConfiguration => d.pg_configuration,
+            Self::PgFirewall => d.pg_firewall,
             Self::StorageCreate => d.storage_create,
+            Self::NetworkPut | Self::NetworkDelete => d.network,
         }
     }
 
     fn is_storage(self) -> bool {
         self == Self::StorageCreate
+    }
+
+    fn is_network(self) -> bool {
+        matches!(self, Self::NetworkPut | Self::NetworkDelete)
+    }
+
+    /// The resource provider whose `locations/{l}/...` URLs carry the operation.
+    fn namespace(self) -> &'static str {
+        if self.is_storage() {
+            "Microsoft.Storage"
+        } else if self.is_network() {
+            "Microsoft.Network"
+        } else {
+            "Microsoft.DBforPostgreSQL"
+        }
     }
 }
 
@@ -148,7 +171,14 @@ pub fn begin(world: &mut World, req: &Req, b: Begin) -> Reply {
 
 fn accepted(req: &Req, op: &Operation) -> Reply {
     let mut r = Reply::empty(202);
-    if !op.kind.is_storage() {
+    if op.kind.is_network() {
+        // Microsoft.Network: the status at locations/{l}/operations/{id}, the result at
+        // locations/{l}/operationResults/{id} (the official PrivateEndpointDelete example).
+        r.headers
+            .push(("azure-asyncoperation", url(req.base, op, "operations")));
+        r.headers
+            .push(("location", url(req.base, op, "operationResults")));
+    } else if !op.kind.is_storage() {
         r.headers.push((
             "azure-asyncoperation",
             url(req.base, op, "azureAsyncOperation"),
@@ -165,11 +195,7 @@ fn accepted(req: &Req, op: &Operation) -> Reply {
 }
 
 fn url(base: &str, op: &Operation, leaf: &str) -> String {
-    let ns = if op.kind.is_storage() {
-        "Microsoft.Storage"
-    } else {
-        "Microsoft.DBforPostgreSQL"
-    };
+    let ns = op.kind.namespace();
     // A location may be a display name ("UK South"), sent URL-encoded as Azure does.
     format!(
         "{base}/subscriptions/{}/providers/{ns}/locations/{}/{leaf}/{}?api-version={}",
@@ -230,6 +256,16 @@ fn complete(world: &mut World, id: &str) {
         error = Some(f);
         match op.kind {
             OpKind::PgCreate | OpKind::StorageCreate => world.remove_tree(&op.target),
+            OpKind::NetworkPut => {
+                // A failed network create leaves the resource in provisioningState Failed.
+                if let Some(r) = world.get_any_mut(&op.target) {
+                    set_at(
+                        &mut r.body,
+                        &["properties", "provisioningState"],
+                        json!("Failed"),
+                    );
+                }
+            }
             _ => {
                 if let (Some(lock), Some(prior)) = (world.get_any_mut(&op.lock), &op.prior_state) {
                     set_at(&mut lock.body, &["properties", "state"], json!(prior));
@@ -251,6 +287,9 @@ fn apply(world: &mut World, op: &Operation) {
         Effect::Commit(body) => {
             let body = body.clone();
             world.put(&op.target, body, true);
+            if op.kind == OpKind::NetworkPut {
+                super::network::committed(world, &op.target);
+            }
             if op.lock != op.target {
                 if let (Some(lock), Some(prior)) = (world.get_any_mut(&op.lock), &op.prior_state) {
                     set_at(&mut lock.body, &["properties", "state"], json!(prior));
@@ -290,7 +329,12 @@ fn apply(world: &mut World, op: &Operation) {
                 }
             }
         }
-        Effect::Delete => world.remove_tree(&op.target),
+        Effect::Delete => {
+            if op.kind == OpKind::NetworkDelete {
+                super::network::deleting(world, &op.target);
+            }
+            world.remove_tree(&op.target)
+        }
     }
 }
 
@@ -298,7 +342,7 @@ fn apply(world: &mut World, op: &Operation) {
 pub fn status(world: &World, req: &Req, id: &str) -> Result<Reply, ArmError> {
     let op = find(world, id)?;
     let mut body = json!({
-        "id": format!("/subscriptions/{}/providers/Microsoft.DBforPostgreSQL/locations/{}/operationsStatus/{}", op.sub, op.location, op.id),
+        "id": format!("/subscriptions/{}/providers/{}/locations/{}/operationsStatus/{}", op.sub, op.kind.namespace(), op.location, op.id),
         "name": op.id,
         "status": op.status,
         "startTime": rfc3339(op.start),
@@ -332,7 +376,7 @@ pub fn result(world: &World, req: &Req, id: &str) -> Result<Reply, ArmError> {
             .clone()
             .unwrap_or_else(|| ArmError::new(500, "InternalServerError", "The operation failed."))),
         OpStatus::Succeeded => match op.kind {
-            OpKind::PgDelete => Ok(Reply::empty(204)),
+            OpKind::PgDelete | OpKind::NetworkDelete => Ok(Reply::empty(204)),
             OpKind::PgStart | OpKind::PgStop | OpKind::PgRestart => Ok(Reply::empty(200)),
             _ => match world.get(&op.target) {
                 Some(r) => Ok(Reply::json(200, r.body.clone())),

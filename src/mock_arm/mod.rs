@@ -17,11 +17,13 @@ mod containers;
 mod control;
 mod errors;
 mod faults;
+mod firewall;
 mod journal;
 mod keyvault;
 mod lro;
 mod management_policy;
 mod names;
+mod network;
 mod pg_config;
 mod pg_rules;
 mod postgres;
@@ -74,7 +76,11 @@ pub struct LroDurations {
     pub pg_restart: Duration,
     pub pg_delete: Duration,
     pub pg_configuration: Duration,
+    /// PUT or DELETE of a server firewall rule.
+    pub pg_firewall: Duration,
     pub storage_create: Duration,
+    /// Private endpoints and private DNS zone groups (PUT and DELETE).
+    pub network: Duration,
 }
 
 impl LroDurations {
@@ -88,7 +94,9 @@ impl LroDurations {
             pg_restart: d,
             pg_delete: d,
             pg_configuration: d,
+            pg_firewall: d,
             storage_create: d,
+            network: d,
         }
     }
 }

@@ -74,19 +74,7 @@ pub fn list(
     rg: &str,
     server: &str,
 ) -> Result<Reply, ArmError> {
-    if req.method != "GET" {
-        return Err(method_not_allowed());
-    }
-    let sid = server_id(sub, rg, server);
-    if world.get(&sid).is_none() {
-        return Err(ArmError::parent_not_found(SERVER_TYPE, server));
-    }
-    let value: Vec<Value> = world
-        .children(&format!("{sid}/configurations"))
-        .into_iter()
-        .map(|(_, r)| r.body.clone())
-        .collect();
-    Ok(Reply::json(200, json!({ "value": value })))
+    super::postgres::list_children(world, req, sub, rg, server, "configurations")
 }
 
 /// GET / PUT / PATCH .../configurations/{name}.

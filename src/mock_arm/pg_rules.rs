@@ -19,6 +19,8 @@ pub const CMK_IMMUTABLE: &str = "DataEncryptionTypeCannotBeChanged";
 /// Observed (pulumi/pulumi-azure-native#4014): a geo-redundant CMK server created without the
 /// geo-backup key and identity.
 pub const CMK_INVALID: &str = "CMKInvalidEncryptionParameters";
+/// The mock's own descriptive code (docs/mock-arm.md): VNet integration is chosen at create.
+pub const VNET_IMMUTABLE: &str = "DelegatedSubnetCannotBeChanged";
 /// The first api-version whose examples send a versionless key URI (automatic key version update).
 const VERSIONLESS_FROM: &str = "2025-08-01";
 
@@ -224,4 +226,50 @@ fn is_versioned(uri: &str) -> bool {
         let mut parts = rest[i + "/keys/".len()..].split('/');
         parts.next().is_some_and(|n| !n.is_empty()) && parts.next().is_some_and(|v| !v.is_empty())
     })
+}
+
+/// Network rules of a server body after a create (`old` None) or update: the delegated subnet
+/// (VNet integration) is a well-formed subnet id, chosen at create only, and makes the server
+/// private (public access Disabled, which a VNet-integrated server cannot change).
+pub fn check_network(new: &mut Value, old: Option<&Value>) -> Result<(), ArmError> {
+    let subnet = |b: &Value| {
+        str_at(b, &["properties", "network", "delegatedSubnetResourceId"])
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+    };
+    let (now, before) = (subnet(new), old.and_then(subnet));
+    if let Some(id) = &now {
+        if !super::network::is_id_of(id, "Microsoft.Network", &["virtualNetworks", "subnets"]) {
+            return Err(ArmError::bad_request(
+                super::network::INVALID_ID,
+                format!("Property id '{id}' at path 'properties.network.delegatedSubnetResourceId' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{{subscriptionId}}' or '/providers/{{resourceProviderNamespace}}/'."),
+            ));
+        }
+    }
+    if old.is_some() {
+        if now != before {
+            return Err(ArmError::bad_request(
+                VNET_IMMUTABLE,
+                format!(
+                    "The delegated subnet of a server is chosen when it is created (from {} to {}): virtual network integration cannot be added, removed or moved to another subnet.",
+                    before.as_deref().unwrap_or("none"),
+                    now.as_deref().unwrap_or("none")
+                ),
+            ));
+        }
+        let access = str_at(new, &["properties", "network", "publicNetworkAccess"]).unwrap_or("");
+        if before.is_some() && access.eq_ignore_ascii_case("Enabled") {
+            return Err(ArmError::bad_request(
+                INVALID_PARAMETER,
+                "Public network access cannot be enabled on a server integrated into a virtual network.",
+            ));
+        }
+    } else if now.is_some() {
+        set_at(
+            new,
+            &["properties", "network", "publicNetworkAccess"],
+            json!("Disabled"),
+        );
+    }
+    Ok(())
 }

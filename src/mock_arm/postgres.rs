@@ -7,7 +7,7 @@ use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
 use super::names;
 use super::pg_config;
-use super::pg_rules::{check_encryption, check_rules, derive, INVALID_PARAMETER};
+use super::pg_rules::{check_encryption, check_network, check_rules, derive, INVALID_PARAMETER};
 use super::store::{arm_id, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
@@ -87,6 +87,31 @@ pub fn method_not_allowed() -> ArmError {
         "MethodNotAllowed",
         "The requested HTTP method is not allowed for this resource.",
     )
+}
+
+/// GET of a server's child collection (`configurations`, `firewallRules`): every child, in one
+/// page; 404 when the server does not exist.
+pub fn list_children(
+    world: &World,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    server: &str,
+    collection: &str,
+) -> Result<Reply, ArmError> {
+    if req.method != "GET" {
+        return Err(method_not_allowed());
+    }
+    let sid = server_id(sub, rg, server);
+    if world.get(&sid).is_none() {
+        return Err(ArmError::parent_not_found(TYPE, server));
+    }
+    let value: Vec<Value> = world
+        .children(&format!("{sid}/{collection}"))
+        .into_iter()
+        .map(|(_, r)| r.body.clone())
+        .collect();
+    Ok(Reply::json(200, json!({ "value": value })))
 }
 
 /// GET .../flexibleServers: the servers of a resource group.
@@ -258,6 +283,7 @@ fn create(
         );
     }
     strip_write_only(&mut body);
+    check_network(&mut body, None)?;
     check_rules(&body, None)?;
     check_encryption(&body, req.api_version, true)?;
     let now = req.now_str();
@@ -285,6 +311,7 @@ fn create(
             "authConfig": {"activeDirectoryAuth": "Disabled", "passwordAuth": "Enabled"},
             "replicationRole": "Primary",
             "replicaCapacity": 5,
+            "privateEndpointConnections": [],
         },
     });
     // Name, id, type and location come from the URL / request, never from an older body.
@@ -347,10 +374,15 @@ fn update(
             m.remove(k);
         }
     }
+    if let Some(Value::Object(p)) = clean.get_mut("properties") {
+        // Read-only: connections come and go with the private endpoints themselves.
+        p.remove("privateEndpointConnections");
+    }
     merge_patch(&mut new, &clean);
     if let Some(tags) = patch.get("tags") {
         set_at(&mut new, &["tags"], tags.clone());
     }
+    check_network(&mut new, Some(&old))?;
     check_rules(&new, Some(&old))?;
     check_encryption(&clean, req.api_version, false)?;
     derive(&mut new, Some(&patch), world.next_seq());

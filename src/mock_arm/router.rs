@@ -4,8 +4,8 @@
 use super::errors::ArmError;
 use super::store::{Reply, Req, World};
 use super::{
-    alerts, containers, keyvault, lro, management_policy, names, pg_config, postgres,
-    storage_account,
+    alerts, containers, firewall, keyvault, lro, management_policy, names, network, pg_config,
+    postgres, storage_account,
 };
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
@@ -19,6 +19,7 @@ const STORAGE_VERSIONS: &[&str] = &[
     "2026-09-01",
 ];
 const INSIGHTS_VERSIONS: &[&str] = &["2018-03-01"];
+const NETWORK_VERSIONS: &[&str] = &["2024-05-01"];
 const KEYVAULT_VERSIONS: &[&str] = &[
     "7.0",
     "7.1",
@@ -59,6 +60,35 @@ pub enum Target {
         rg: String,
         name: String,
         config: String,
+    },
+    PgFirewallRules {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    PgFirewallRule {
+        sub: String,
+        rg: String,
+        name: String,
+        rule: String,
+    },
+    PrivateEndpoint {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    DnsZoneGroup {
+        sub: String,
+        rg: String,
+        endpoint: String,
+        name: String,
+    },
+    /// Microsoft.Network's operation status (Azure-AsyncOperation) and result (Location).
+    NetOpStatus {
+        id: String,
+    },
+    NetOpResult {
+        id: String,
     },
     PgOpStatus {
         id: String,
@@ -168,6 +198,15 @@ pub fn route(segs: &[&str]) -> Option<Route> {
             };
             (t, PG_VERSIONS, "locations/operations")
         }
+        ["subscriptions", _, "providers", "microsoft.network", "locations", _, kind, _] => {
+            let id = s(7);
+            let t = match *kind {
+                "operations" => Target::NetOpStatus { id },
+                "operationresults" => Target::NetOpResult { id },
+                _ => return None,
+            };
+            (t, NETWORK_VERSIONS, "locations/operations")
+        }
         ["subscriptions", _, "providers", "microsoft.storage", "locations", _, "asyncoperations", _] => {
             (
                 Target::StorageOp { id: s(7) },
@@ -208,6 +247,44 @@ pub fn route(segs: &[&str]) -> Option<Route> {
                     },
                     PG_VERSIONS,
                     "Microsoft.DBforPostgreSQL/flexibleServers/configurations",
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "firewallrules"]) => (
+                    Target::PgFirewallRules {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    PG_VERSIONS,
+                    postgres::TYPE,
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "firewallrules", _]) => (
+                    Target::PgFirewallRule {
+                        sub,
+                        rg,
+                        name: s(7),
+                        rule: s(9),
+                    },
+                    PG_VERSIONS,
+                    "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules",
+                ),
+                ("microsoft.network", ["privateendpoints", _]) => (
+                    Target::PrivateEndpoint {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    NETWORK_VERSIONS,
+                    network::PE_TYPE,
+                ),
+                ("microsoft.network", ["privateendpoints", _, "privatednszonegroups", _]) => (
+                    Target::DnsZoneGroup {
+                        sub,
+                        rg,
+                        endpoint: s(7),
+                        name: s(9),
+                    },
+                    NETWORK_VERSIONS,
+                    network::ZONE_GROUP_TYPE,
                 ),
                 ("microsoft.dbforpostgresql", ["flexibleservers", _, action]) => (
                     Target::PgAction {
@@ -317,6 +394,28 @@ fn journal_id(t: &Target) -> Option<String> {
             "{}/configurations/{config}",
             postgres::server_id(sub, rg, name)
         ),
+        Target::PgFirewallRules { sub, rg, name } => {
+            format!("{}/firewallRules", postgres::server_id(sub, rg, name))
+        }
+        Target::PgFirewallRule {
+            sub,
+            rg,
+            name,
+            rule,
+        } => format!(
+            "{}/firewallRules/{rule}",
+            postgres::server_id(sub, rg, name)
+        ),
+        Target::PrivateEndpoint { sub, rg, name } => network::pe_id(sub, rg, name),
+        Target::DnsZoneGroup {
+            sub,
+            rg,
+            endpoint,
+            name,
+        } => format!(
+            "{}/privateDnsZoneGroups/{name}",
+            network::pe_id(sub, rg, endpoint)
+        ),
         Target::Account { sub, rg, name } => storage_account::account_id(sub, rg, name),
         Target::Policy {
             sub,
@@ -380,8 +479,24 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
             name,
             config,
         } => pg_config::one(world, req, sub, rg, name, config),
-        Target::PgOpStatus { id } => get_only(req).and_then(|_| lro::status(world, req, id)),
-        Target::PgOpResult { id } | Target::StorageOp { id } => {
+        Target::PgFirewallRules { sub, rg, name } => firewall::list(world, req, sub, rg, name),
+        Target::PgFirewallRule {
+            sub,
+            rg,
+            name,
+            rule,
+        } => firewall::one(world, req, sub, rg, name, rule),
+        Target::PrivateEndpoint { sub, rg, name } => network::endpoint(world, req, sub, rg, name),
+        Target::DnsZoneGroup {
+            sub,
+            rg,
+            endpoint,
+            name,
+        } => network::zone_group(world, req, sub, rg, endpoint, name),
+        Target::PgOpStatus { id } | Target::NetOpStatus { id } => {
+            get_only(req).and_then(|_| lro::status(world, req, id))
+        }
+        Target::PgOpResult { id } | Target::StorageOp { id } | Target::NetOpResult { id } => {
             get_only(req).and_then(|_| lro::result(world, req, id))
         }
         Target::Account { sub, rg, name } => storage_account::handle(world, req, sub, rg, name),

@@ -140,6 +140,7 @@ fn create(
             "accountMigrationInProgress": false,
             "isSkuConversionBlocked": false,
             "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
+            "privateEndpointConnections": [],
         },
     });
     for k in ["id", "name", "type"] {
@@ -150,6 +151,7 @@ fn create(
         fill_defaults(&mut body, &json!({"properties": {"accessTier": "Hot"}}));
     }
     fill_identity(&mut body, world.next_seq());
+    check_network_acls(&body)?;
     check_cmk(world, &mut body, req, None)?;
     world.put(id, body.clone(), false);
     Ok(begin(
@@ -181,11 +183,15 @@ fn update(world: &mut World, req: &Req, id: &str, name: &str) -> Result<Reply, A
             m.remove(k);
         }
     }
+    if let Some(Value::Object(p)) = clean.get_mut("properties") {
+        p.remove("privateEndpointConnections");
+    }
     merge_patch(&mut new, &clean);
     if let Some(tags) = patch.get("tags") {
         set_at(&mut new, &["tags"], tags.clone());
     }
     fill_identity(&mut new, world.next_seq());
+    check_network_acls(&new)?;
     check_cmk(world, &mut new, req, Some(&old))?;
     let r = world.put(id, new, true);
     Ok(Reply::resource(r))
@@ -274,6 +280,51 @@ fn resolve_cmk(world: &mut World, req: &Req, id: &str) -> Result<(), ArmError> {
     let mut new = old.clone();
     if check_cmk(world, &mut new, req, Some(&old)).is_ok() && new != old {
         world.put(id, new, true);
+    }
+    Ok(())
+}
+
+/// `networkAcls`: default action Allow or Deny, IP rules as IPv4 addresses or CIDR ranges (Azure
+/// takes /0 to /30), virtual network rules naming subnets.
+fn check_network_acls(body: &Value) -> Result<(), ArmError> {
+    let Some(acls) = body.pointer("/properties/networkAcls") else {
+        return Ok(());
+    };
+    let invalid = |what: &str| {
+        ArmError::bad_request(
+            "NetworkAclsValidationFailure",
+            format!("Validation of network acls failure: {what}."),
+        )
+    };
+    let action = acls["defaultAction"].as_str().unwrap_or("Allow");
+    if !["Allow", "Deny"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+    {
+        return Err(invalid(&format!(
+            "defaultAction '{action}' is not Allow or Deny"
+        )));
+    }
+    for r in acls["ipRules"].as_array().into_iter().flatten() {
+        let v = r["value"].as_str().unwrap_or_default();
+        let (ip, bits) = v.split_once('/').unwrap_or((v, "32"));
+        let ok = ip.parse::<std::net::Ipv4Addr>().is_ok()
+            && bits
+                .parse::<u8>()
+                .is_ok_and(|b| b <= 30 || (b == 32 && !v.contains('/')));
+        if !ok {
+            return Err(invalid(&format!(
+                "ipRules value '{v}' is not an IPv4 address or range"
+            )));
+        }
+    }
+    for r in acls["virtualNetworkRules"].as_array().into_iter().flatten() {
+        let id = r["id"].as_str().unwrap_or_default();
+        if !super::network::is_id_of(id, "Microsoft.Network", &["virtualNetworks", "subnets"]) {
+            return Err(invalid(&format!(
+                "virtualNetworkRules id '{id}' is not a subnet"
+            )));
+        }
     }
     Ok(())
 }

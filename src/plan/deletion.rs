@@ -3,7 +3,8 @@
 //!
 //! - `deletion: retain` (the default) plans nothing: Azure is left untouched.
 //! - `mode: observe` plans nothing either: observe mode never writes.
-//! - `deletion: delete` deletes the plane's metric alert rules, then the PostgreSQL server (one
+//! - `deletion: delete` deletes the plane's metric alert rules and its own (owner-tagged) private
+//!   endpoints, waits until those are gone, then deletes the PostgreSQL server (one
 //!   DELETE, a long-running operation, never while an operation is running on it), then the
 //!   Storage account, which its own teardown planner refuses while a container is under legal
 //!   hold or a locked immutability policy (deleting the account would delete those containers).
@@ -14,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use super::network::{self, Service};
 use super::owner::{NOT_OWNED, OWNER_TAG};
 use super::{
     alerts, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Refusal,
@@ -62,9 +64,15 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed, owner: &str) -> Plan {
             }),
         });
     }
+    // The plane's own private endpoints go before the server and the account they reach.
+    let endpoints_left = endpoints(&mut plan, eff, observed, owner);
     let resource = postgres::resource_label(eff);
     if let Some(server) = &observed.postgres.server {
-        if rules::is_busy(&server.state) {
+        if endpoints_left {
+            plan.waiting.push(format!(
+                "{resource}: deleted once the plane's private endpoints are gone"
+            ));
+        } else if rules::is_busy(&server.state) {
             plan.waiting
                 .push(format!("{resource} is {}: deleting after it", server.state));
         } else {
@@ -77,7 +85,16 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed, owner: &str) -> Plan {
         }
     }
     // The account goes only when no container is protected; otherwise it is refused, with why.
-    plan.absorb(storage_account::teardown(eff, &observed.storage));
+    let mut account = storage_account::teardown(eff, &observed.storage);
+    if endpoints_left {
+        for a in account.actions.drain(..) {
+            plan.waiting.push(format!(
+                "{}: deleted once the plane's private endpoints are gone",
+                a.resource
+            ));
+        }
+    }
+    plan.absorb(account);
     let owned = [
         observed
             .postgres
@@ -105,6 +122,43 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed, owner: &str) -> Plan {
         ));
     }
     plan
+}
+
+/// Plan the deletion of the plane's own private endpoints (one tagged for another owner, or for
+/// none, is left in place and noted); true while any of the plane's is left.
+fn endpoints(plan: &mut Plan, eff: &EffectiveSpec, observed: &Observed, owner: &str) -> bool {
+    let mut left = false;
+    for service in [Service::Postgres, Service::Blob] {
+        let Some(pe) = service.observed(observed) else {
+            continue;
+        };
+        let label = network::resource_label(&service.endpoint_name(eff));
+        let tagged = pe.tags.get(OWNER_TAG).map(String::as_str);
+        if tagged != Some(owner) {
+            plan.notes.push(format!(
+                "{label} is not this plane's (tagged {}): left in place",
+                tagged.unwrap_or("by no one")
+            ));
+            continue;
+        }
+        left = true;
+        if network::is_busy(&pe.provisioning_state) {
+            plan.waiting.push(format!(
+                "{label} is {}: deleting after it",
+                pe.provisioning_state
+            ));
+        } else {
+            plan.actions.push(Action {
+                resource: label,
+                verb: Verb::Delete,
+                changes: vec![FieldChange::new("privateEndpoint", "present", "absent")],
+                op: Op::Network(network::NetworkOp::DeleteEndpoint(
+                    network::endpoint_target(eff, service),
+                )),
+            });
+        }
+    }
+    left
 }
 
 /// True when nothing of the data plane is left to delete, wait for, or refused.

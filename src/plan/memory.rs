@@ -153,6 +153,7 @@ mod tests {
     fn observed(holds: &[(&str, &[&str])], rules: &[&str]) -> ObservedStorage {
         ObservedStorage {
             name_unavailable: None,
+            private_endpoint: None,
             account: Some(ObservedAccount::default()),
             lifecycle: Some(
                 rules

@@ -6,9 +6,14 @@ pub mod alerts;
 mod alerts_tests;
 pub mod containers;
 pub mod deletion;
+pub mod firewall;
 pub mod lifecycle;
 pub mod memory;
+pub mod network;
+#[cfg(test)]
+mod network_tests;
 pub mod observed;
+pub mod observed_network;
 pub mod observed_storage;
 pub mod owner;
 #[cfg(test)]
@@ -33,6 +38,7 @@ use time::OffsetDateTime;
 use crate::api::EffectiveSpec;
 pub use memory::Memory;
 pub use observed::*;
+pub use observed_network::*;
 pub use observed_storage::*;
 pub use storage_ops::*;
 
@@ -119,6 +125,11 @@ pub struct PgServerCreate {
     pub geo_redundant_backup: bool,
     pub maintenance_window: Option<ObservedWindow>,
     pub cmk: Option<CmkKeys>,
+    /// `network.publicNetworkAccess`: Enabled or Disabled.
+    pub public_network_access: String,
+    /// VNet integration (create-time only): the delegated subnet and the private DNS zone.
+    pub delegated_subnet: Option<String>,
+    pub private_dns_zone: Option<String>,
     /// The owner tags (set by the ownership gate, `owner::gate`).
     pub tags: std::collections::BTreeMap<String, String>,
 }
@@ -133,6 +144,8 @@ pub struct PgServerPatch {
     pub backup_retention_days: Option<u32>,
     pub maintenance_window: Option<ObservedWindow>,
     pub key: Option<CmkKeys>,
+    /// `network.publicNetworkAccess`.
+    pub public_network_access: Option<String>,
 }
 
 /// A versioned Key Vault key URI and the user-assigned identity that uses it.
@@ -167,6 +180,12 @@ pub enum Op {
     AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
     /// DELETE one metric alert rule of the plane (teardown under `deletion: delete` only).
     AlertDelete(alerts::AlertTarget),
+    /// PUT one server firewall rule (create or replace; long-running, the server busy meanwhile).
+    FirewallPut(PgTarget, crate::api::network::FirewallRule),
+    /// DELETE one server firewall rule (only under `firewallRulesExclusive`, or teardown).
+    FirewallDelete(PgTarget, String),
+    /// Private endpoints and their private DNS zone groups.
+    Network(network::NetworkOp),
     /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
     /// resource's own tags and the owner tags, as ARM replaces tags as a whole.
     SetTags(String, std::collections::BTreeMap<String, String>),
@@ -237,6 +256,7 @@ pub fn plan_all(
     let mut plan = Plan::default();
     plan.absorb(postgres::plan(eff, &observed.postgres, now));
     plan.absorb(storage_account::plan(eff, &observed.storage, memory));
+    plan.absorb(network::plan(eff, observed));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
     plan
 }

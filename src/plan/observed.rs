@@ -52,6 +52,12 @@ pub struct ObservedServer {
     pub fqdn: Option<String>,
     /// ARM tags (the owner tag among them).
     pub tags: std::collections::BTreeMap<String, String>,
+    /// `network.publicNetworkAccess` (None: not reported, which means Enabled).
+    pub public_network_access: Option<String>,
+    /// `network.delegatedSubnetResourceId`: set on a VNet-integrated server.
+    pub delegated_subnet: Option<String>,
+    /// `privateEndpointConnections`.
+    pub connections: Vec<super::observed_network::ObservedConnection>,
 }
 
 /// One observed server parameter (configuration).
@@ -78,6 +84,10 @@ pub struct ObservedPostgres {
     /// Why the server name cannot be created, when the server does not exist and the provider's
     /// checkNameAvailability said the name is taken or invalid.
     pub name_unavailable: Option<String>,
+    /// The server's firewall rules by name; None when they were not read.
+    pub firewall_rules: Option<BTreeMap<String, super::observed_network::ObservedFirewallRule>>,
+    /// The declared private endpoint, when it exists.
+    pub private_endpoint: Option<super::observed_network::ObservedPrivateEndpoint>,
 }
 
 /// One static-threshold criterion of an observed metric alert.

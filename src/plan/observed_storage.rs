@@ -74,6 +74,9 @@ pub struct ObservedAccount {
     pub encryption: ObservedAccountEncryption,
     /// ARM tags (the owner tag among them).
     pub tags: std::collections::BTreeMap<String, String>,
+    pub network_acls: super::observed_network::ObservedNetworkAcls,
+    /// `privateEndpointConnections`.
+    pub connections: Vec<super::observed_network::ObservedConnection>,
 }
 
 /// One observed lifecycle rule, reduced to what the spec can express; everything else that is set on
@@ -143,6 +146,8 @@ pub struct ObservedStorage {
     /// Why the account name cannot be created, when the account does not exist and the provider's
     /// checkNameAvailability said the name is taken or invalid.
     pub name_unavailable: Option<String>,
+    /// The declared blob private endpoint, when it exists.
+    pub private_endpoint: Option<super::observed_network::ObservedPrivateEndpoint>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::network::{self, NetworkOp, Service};
 use super::storage_ops::StorageOp;
 use super::{Action, FieldChange, Observed, Op, Plan, Refusal, Verb};
 use crate::api::EffectiveSpec;
@@ -102,6 +103,8 @@ fn is_server_op(op: &Op) -> bool {
             | Op::PgStop(..)
             | Op::PgRestart(..)
             | Op::PgConfigure(..)
+            | Op::FirewallPut(..)
+            | Op::FirewallDelete(..)
             | Op::AlertPut(..)
     )
 }
@@ -133,7 +136,10 @@ struct Parent<'a> {
     tags: Option<&'a BTreeMap<String, String>>,
     /// Why a write cannot go now (a stopped or busy server): the tag waits too.
     not_now: Option<String>,
-    ops: fn(&Op) -> bool,
+    /// The actions that write to it or under it (given the parent's label).
+    owns: fn(&Action, &str) -> bool,
+    /// Whether it may be adopted (tagged); a private endpoint never is.
+    claimable: bool,
     deleted_hint: &'static str,
 }
 
@@ -147,7 +153,7 @@ pub fn gate(
     owner: &str,
     recorded: &Recorded,
 ) -> Plan {
-    let parents = [
+    let mut parents = vec![
         Parent {
             label: super::postgres::resource_label(eff),
             id: server_id(eff),
@@ -156,7 +162,8 @@ pub fn gate(
                 let stopped = s.state.eq_ignore_ascii_case("Stopped");
                 (stopped || super::rules::is_busy(&s.state)).then(|| s.state.clone())
             }),
-            ops: is_server_op,
+            owns: |a, _| is_server_op(&a.op),
+            claimable: true,
             deleted_hint: "a deleted flexible server can be restored from its backups within the retention period",
         },
         Parent {
@@ -164,14 +171,28 @@ pub fn gate(
             id: account_id(eff),
             tags: observed.storage.account.as_ref().map(|a| &a.tags),
             not_now: None,
-            ops: is_storage_op,
+            owns: |a, _| is_storage_op(&a.op),
+            claimable: true,
             deleted_hint: "a deleted storage account can be recovered within 14 days unless its name is taken",
         },
     ];
+    for service in [Service::Postgres, Service::Blob] {
+        if let Some(pe) = service.observed(observed) {
+            parents.push(Parent {
+                label: network::resource_label(&service.endpoint_name(eff)),
+                id: pe.id.clone(),
+                tags: Some(&pe.tags),
+                not_now: None,
+                owns: |a, label| a.resource == label,
+                claimable: false,
+                deleted_hint: "",
+            });
+        }
+    }
     let mut claims = Vec::new();
     for p in parents {
         let hold = |plan: &mut Plan, reason: String| {
-            plan.actions.retain(|a| !(p.ops)(&a.op));
+            plan.actions.retain(|a| !(p.owns)(a, &p.label));
             plan.refused.push(Refusal {
                 resource: p.label.clone(),
                 field: "ownership".into(),
@@ -199,6 +220,10 @@ pub fn gate(
             Some(tags) => match verdict(owner, tags, eff, recorded.has(&p.id)) {
                 Verdict::Ours => {}
                 Verdict::Refuse(why) => hold(&mut plan, why),
+                Verdict::Claim(_) if !p.claimable => hold(
+                    &mut plan,
+                    format!("{NOT_OWNED}: it exists without this plane's {OWNER_TAG} tag, and a private endpoint is never adopted: delete it (the operator then creates its own) or point the spec elsewhere"),
+                ),
                 Verdict::Claim(why) if p.not_now.is_some() => plan.notes.push(format!(
                     "{}: {why}; the owner tag is added once it is no longer {}",
                     p.label,
@@ -234,6 +259,7 @@ pub fn gate(
             Op::PgCreate(_, c) => c.tags = tags.clone(),
             Op::Storage(StorageOp::CreateAccount(_, c)) => c.tags = tags.clone(),
             Op::AlertPut(_, r) => r.tags = tags.clone(),
+            Op::Network(NetworkOp::PutEndpoint(_, c)) => c.tags = tags.clone(),
             _ => {}
         }
     }

@@ -7,8 +7,8 @@ use super::observed::{ObservedEncryption, ObservedPostgres, ObservedServer, Obse
 use super::rules::{self, StorageVerdict};
 use super::CmkKeys;
 use super::{
-    pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate, PgServerPatch, PgTarget, Plan,
-    Refusal, Verb,
+    firewall, network, pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate, PgServerPatch,
+    PgTarget, Plan, Refusal, Verb,
 };
 use crate::api::spec::{HaMode, ServerState, SkuTier};
 use crate::api::EffectiveSpec;
@@ -139,6 +139,9 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedPostgres, now: OffsetDateTime) ->
     actions.extend(cfg.actions);
     plan.refused.extend(cfg.refused);
     plan.notes.extend(cfg.notes);
+    let fw = firewall::plan(eff, obs.firewall_rules.as_ref(), &resource, &tgt);
+    actions.extend(fw.actions);
+    plan.notes.extend(fw.notes);
     if !stopped && !want_running {
         actions.push(state_action(
             &resource,
@@ -149,7 +152,8 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedPostgres, now: OffsetDateTime) ->
         ));
     }
     for a in &actions {
-        for c in &a.changes {
+        // A firewall rule being created is not drift.
+        for c in a.changes.iter().filter(|c| c.observed.is_some()) {
             plan.drift.push((resource.clone(), c.clone()));
         }
     }
@@ -187,7 +191,11 @@ fn create_action(
     tgt: PgTarget,
 ) -> Action {
     let pg = &eff.postgres;
+    let (public_network_access, delegated_subnet, private_dns_zone) = network::server_create(eff);
     let create = PgServerCreate {
+        public_network_access,
+        delegated_subnet,
+        private_dns_zone,
         location: eff.azure.location.clone(),
         version: pg.version.clone(),
         sku_tier: tier_name(pg.sku.tier).into(),
@@ -209,7 +217,11 @@ fn create_action(
         created("storage.sizeGiB", create.storage_gib),
         created("highAvailability.mode", &create.ha_mode),
         created("backup.retentionDays", create.backup_retention_days),
+        created("network.publicNetworkAccess", &create.public_network_access),
     ];
+    if let Some(d) = &create.delegated_subnet {
+        changes.push(created("network.delegatedSubnetResourceId", d));
+    }
     if let Some(k) = &create.cmk {
         changes.push(created("dataEncryption.primaryKeyURI", &k.primary.uri));
         if let Some(g) = &k.geo {
@@ -319,6 +331,9 @@ fn diff_server(
                 window_text(Some(&w)),
             ));
         }
+    }
+    if let Some((field, reason)) = network::server_diff(eff, s, &mut p, &mut ch) {
+        refuse(&field, reason);
     }
     if let Some(v) = &s.version {
         if v != &pg.version {

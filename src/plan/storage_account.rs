@@ -167,6 +167,7 @@ fn create_action(eff: &EffectiveSpec, resource: &str, tgt: AccountTarget) -> Act
         sku_name: replication_name(st.replication).into(),
         minimum_tls_version: st.minimum_tls_version.clone(),
         public_network_access: access_name(st.public_network_access).into(),
+        network_acls: super::network::desired_acls(eff),
         identity: cmk.as_ref().map(|k| AccountIdentity {
             system_assigned: false,
             user_assigned: vec![k.identity_id.clone()],
@@ -185,6 +186,10 @@ fn create_action(eff: &EffectiveSpec, resource: &str, tgt: AccountTarget) -> Act
         created("allowBlobPublicAccess", "false"),
         created("supportsHttpsTrafficOnly", "true"),
         created("publicNetworkAccess", &create.public_network_access),
+        created(
+            "networkAcls",
+            &super::network::acls_text(&create.network_acls),
+        ),
     ];
     if let Some(k) = &create.cmk {
         changes.push(created("encryption.keyName", &k.key_name));
@@ -243,6 +248,15 @@ fn diff_account(
     if !access.eq_ignore_ascii_case(want_access) {
         p.public_network_access = Some(want_access.into());
         ch.push(FieldChange::new("publicNetworkAccess", access, want_access));
+    }
+    let acls = super::network::desired_acls(eff);
+    if !super::network::acls_match(&a.network_acls, &acls) {
+        ch.push(FieldChange::new(
+            "networkAcls",
+            super::network::acls_text(&a.network_acls),
+            super::network::acls_text(&acls),
+        ));
+        p.network_acls = Some(acls);
     }
 
     let want = desired_key(eff);

@@ -56,6 +56,8 @@ pub struct AccountCreate {
     pub sku_name: String,
     pub minimum_tls_version: String,
     pub public_network_access: String,
+    /// `networkAcls`: default action Deny, bypass AzureServices, the declared rules.
+    pub network_acls: super::observed_network::ObservedNetworkAcls,
     /// The user-assigned identity to attach (the key's identity).
     pub identity: Option<AccountIdentity>,
     /// None: platform-managed keys.
@@ -73,6 +75,8 @@ pub struct AccountPatch {
     pub allow_blob_public_access: Option<bool>,
     pub https_only: Option<bool>,
     pub public_network_access: Option<String>,
+    /// The whole `networkAcls` block.
+    pub network_acls: Option<super::observed_network::ObservedNetworkAcls>,
     pub identity: Option<AccountIdentity>,
     /// The whole `encryption` block (keySource Microsoft.Keyvault + keyvaultproperties + identity).
     pub cmk: Option<AccountKey>,

@@ -56,6 +56,8 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
             }),
             None => ObservedAccountEncryption::MicrosoftManaged,
         },
+        network_acls: super::network::desired_acls(eff),
+        connections: super::network_tests::in_sync(eff, super::network::Service::Blob).1,
     };
     let lifecycle = (!st.lifecycle.is_empty()).then(|| {
         st.lifecycle
@@ -98,6 +100,7 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
         lifecycle,
         containers,
         name_unavailable: None,
+        private_endpoint: super::network_tests::in_sync(eff, super::network::Service::Blob).0,
     }
 }
 

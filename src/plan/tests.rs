@@ -30,7 +30,7 @@ const GEO_KEY: &str =
     "https://kv-acme-prod-cus.vault.azure.net/keys/engram-cmk/fedcba9876543210fedcba9876543210";
 
 /// What ARM would report for a server created exactly as declared.
-fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
+pub(super) fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
     let pg = &eff.postgres;
     let mut configs = BTreeMap::new();
     configs.insert(
@@ -95,7 +95,26 @@ fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
                 None => ObservedEncryption::SystemManaged,
             },
             fqdn: None,
+            public_network_access: Some(format!("{:?}", pg.network.public_access)),
+            delegated_subnet: pg.network.delegated_subnet_resource_id.clone(),
+            connections: super::network_tests::in_sync(eff, super::network::Service::Postgres).1,
         }),
+        firewall_rules: Some(
+            pg.network
+                .firewall_rules
+                .iter()
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        crate::plan::ObservedFirewallRule {
+                            start_ip_address: r.start_ip_address.clone(),
+                            end_ip_address: r.end_ip_address.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        private_endpoint: super::network_tests::in_sync(eff, super::network::Service::Postgres).0,
         configs,
         latest_key_uri: eff.encryption.as_ref().map(|_| KEY.to_string()),
         latest_geo_key_uri: eff

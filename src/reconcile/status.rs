@@ -8,9 +8,12 @@ use time::OffsetDateTime;
 
 use super::conditions::{self, DEGRADED, DRIFTED, PROGRESSING, READY};
 use super::{Context, Outcome};
-use crate::api::status::{DriftEntry, PendingOperation, PostgresObserved, StorageObserved};
+use crate::api::status::{
+    DriftEntry, NetworkObserved, PendingOperation, PostgresObserved, StorageObserved,
+};
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmError;
+use crate::plan::network::{self, Service};
 use crate::plan::{Memory, Observed, ObservedAccountEncryption, ObservedEncryption, Plan};
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
@@ -256,10 +259,27 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
                 ObservedEncryption::SystemManaged => None,
             },
             fqdn: o.fqdn.clone(),
+            endpoint: o.fqdn.as_ref().map(|f| pg_endpoint(i.eff, i.observed, f)),
+            network: Some(network_status(
+                i.eff,
+                Service::Postgres,
+                i.observed,
+                o.public_network_access.as_deref().unwrap_or("Enabled"),
+                &o.connections,
+            )),
         });
 
     s.storage = storage_summary(i.observed).map(|mut st| {
         i.memory.write_into(&mut st);
+        if let Some(a) = &i.observed.storage.account {
+            st.network = Some(network_status(
+                i.eff,
+                Service::Blob,
+                i.observed,
+                a.public_network_access.as_deref().unwrap_or("Enabled"),
+                &a.connections,
+            ));
+        }
         st
     });
     // A resource refused as deleted behind the operator's back stays recorded as this plane's,
@@ -358,6 +378,63 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         ctx.now,
     );
     s
+}
+
+/// A service's network as observed: the declared mode, public access, and the private endpoint's
+/// connection, DNS zone group and address.
+fn network_status(
+    eff: &EffectiveSpec,
+    service: Service,
+    observed: &Observed,
+    public: &str,
+    connections: &[crate::plan::ObservedConnection],
+) -> NetworkObserved {
+    let (mode, declared) = match service {
+        Service::Postgres => (eff.postgres.network.mode(), service.declared(eff)),
+        Service::Blob => (eff.storage.network.mode(), service.declared(eff)),
+    };
+    let pe = service.observed(observed);
+    NetworkObserved {
+        mode: mode.into(),
+        public_network_access: Some(public.into()),
+        private_endpoint: pe.map(|_| service.endpoint_name(eff)),
+        connection: pe.map(|p| {
+            network::connection_status(connections, &p.id)
+                .unwrap_or("NotListed")
+                .to_owned()
+        }),
+        dns_zone_group: pe.map(|p| {
+            p.dns_zones.as_ref().is_some_and(|z| {
+                declared.is_some_and(|d| {
+                    z.iter()
+                        .any(|id| id.eq_ignore_ascii_case(&d.private_dns_zone_id))
+                })
+            })
+        }),
+        private_ip_address: pe.and_then(|p| p.private_ip.clone()),
+    }
+}
+
+/// `{fqdn}:5432` and how the operator's connection gets there.
+fn pg_endpoint(eff: &EffectiveSpec, observed: &Observed, fqdn: &str) -> String {
+    let n = &eff.postgres.network;
+    let how = if n.delegated_subnet_resource_id.is_some() {
+        "VNet integration: a private address in the delegated subnet, resolved by the server's private DNS zone".to_owned()
+    } else if let Some(pe) = &observed.postgres.private_endpoint {
+        format!(
+            "private endpoint {}{}, resolved by the linked private DNS zone",
+            Service::Postgres.endpoint_name(eff),
+            pe.private_ip
+                .as_deref()
+                .map(|ip| format!(" at {ip}"))
+                .unwrap_or_default()
+        )
+    } else if n.private_endpoint.is_some() {
+        "private endpoint not created yet".to_owned()
+    } else {
+        "public access, from the addresses its firewall rules allow".to_owned()
+    };
+    format!("{fqdn}:5432 ({how})")
 }
 
 /// The status summary of the storage account: id, the key version each service actually uses, and

@@ -62,10 +62,6 @@ pub const OPTIONAL: &[(&str, &str)] = &[
         "read replicas are neither managed by the operator nor modelled by the mock",
     ),
     (
-        ".properties.privateEndpointConnections",
-        "the mock has no private endpoints yet (the network-isolation issue adds them)",
-    ),
-    (
         ".nextLink",
         "the mock answers a server list in one page, and ARM leaves nextLink out of the last page",
     ),
@@ -105,10 +101,19 @@ pub fn sdk_parse(name: &str, body: &Value) -> Result<(), String> {
     use azure_mgmt_storage::package_2023_05::models as stm;
     use engram_operator::azure::wire;
     let b = body.clone();
+    use engram_operator::azure::network_wire as net;
     let r: Result<(), serde_json::Error> = if name.starts_with("ServerList") {
         serde_json::from_value::<pgm::ServerListResult>(b).map(|_| ())
     } else if name.starts_with("Server") {
         serde_json::from_value::<pgm::Server>(b).map(|_| ())
+    } else if name.starts_with("FirewallRuleList") {
+        serde_json::from_value::<pgm::FirewallRuleListResult>(b).map(|_| ())
+    } else if name.starts_with("FirewallRule") {
+        serde_json::from_value::<pgm::FirewallRule>(b).map(|_| ())
+    } else if name.starts_with("PrivateEndpointDnsZoneGroup") {
+        serde_json::from_value::<net::PrivateDnsZoneGroup>(b).map(|_| ())
+    } else if name.starts_with("PrivateEndpoint") {
+        serde_json::from_value::<net::PrivateEndpoint>(b).map(|_| ())
     } else if name.starts_with("Configuration") {
         serde_json::from_value::<pgm::Configuration>(b).map(|_| ())
     } else if name.contains("ManagementPolicy") {

@@ -47,7 +47,18 @@ pub async fn ready_prod(eff: &EffectiveSpec) -> (MockArm, Arm, String, Outcome) 
 /// A write made by someone else (another tool, the portal, a compliance team): not through the
 /// operator. Panics unless ARM accepts it.
 pub async fn outside_write(m: &MockArm, method: azure_core::Method, path: &str, body: &str) {
-    let url = format!("{}{path}?api-version=2023-05-01", m.base_url());
+    outside_write_at(m, method, path, "2023-05-01", body).await;
+}
+
+/// [`outside_write`] at another api-version (other resource providers).
+pub async fn outside_write_at(
+    m: &MockArm,
+    method: azure_core::Method,
+    path: &str,
+    version: &str,
+    body: &str,
+) {
+    let url = format!("{}{path}?api-version={version}", m.base_url());
     let mut req = azure_core::Request::new(azure_core::Url::parse(&url).expect("url"), method);
     req.insert_header("authorization", format!("Bearer {}", m.token()));
     req.insert_header("content-type", "application/json");

@@ -24,11 +24,27 @@ pub fn base(env: &str) -> Value {
             "identityId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-t/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
         });
     }
+    if env == "uat" || env == "prod" {
+        // uat and prod reach both services through private endpoints only.
+        doc["spec"]["postgres"]["network"] =
+            json!({"privateEndpoint": private_endpoint("privatelink.postgres.database.azure.com")});
+        doc["spec"]["storage"]["network"] =
+            json!({"privateEndpoint": private_endpoint("privatelink.blob.core.windows.net")});
+    }
     if env == "prod" {
         // prod backs up geo-redundantly: the geo-backup copy needs its own key and identity.
         doc["spec"]["encryption"]["geoBackup"] = geo_backup();
     }
     doc
+}
+
+pub const NET: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network";
+
+pub fn private_endpoint(zone: &str) -> Value {
+    json!({
+        "subnetId": format!("{NET}/virtualNetworks/vnet/subnets/endpoints"),
+        "privateDnsZoneId": format!("{NET}/privateDnsZones/{zone}")
+    })
 }
 
 pub fn geo_backup() -> Value {
