@@ -14,7 +14,7 @@ pub use effective::{resolve, EffectiveSpec};
 pub use load::{load, parse};
 pub use profiles::Environment;
 pub use spec::{EngramDataPlane, EngramDataPlaneSpec};
-pub use status::EngramDataPlaneStatus;
+pub use status::{EngramDataPlaneStatus, KeyConsumer, KeyRotation};
 pub use validate::FieldError;
 
 use kube::CustomResourceExt;

@@ -42,6 +42,57 @@ pub struct EngramDataPlaneStatus {
     /// the next try doubles from `since`, from 1 to 30 minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryState>,
+    /// The last key rotation: which version each consumer of the customer-managed key moved from
+    /// and to, and when it was confirmed on all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<KeyRotation>,
+}
+
+/// A key-version rotation across every consumer of the key, tracked until each consumer's own
+/// report shows the new version.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotation {
+    /// InProgress, Complete (every consumer confirmed) or SafeToDisablePrevious (the release
+    /// delay has passed too).
+    pub phase: String,
+    /// The primary key's version before and after (PostgreSQL and Storage share it).
+    pub from_version: String,
+    pub to_version: String,
+    /// When the rotation was detected (RFC 3339).
+    pub started_at: String,
+    /// When the last consumer was confirmed on the new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<String>,
+    /// Confirmation + `encryption.rotation.releaseAfterHours`: the earliest time the previous
+    /// version may be disabled. Nothing says so earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_to_disable_previous_after: Option<String>,
+    /// One entry per consumer of a key version.
+    pub consumers: Vec<KeyConsumer>,
+}
+
+/// One consumer of a key version in a rotation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyConsumer {
+    /// postgres, postgres-geo-backup or storage.
+    pub consumer: String,
+    /// The versionless key URI this consumer uses.
+    pub key: String,
+    pub from_version: String,
+    pub to_version: String,
+    /// The version the consumer itself reports now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_version: Option<String>,
+    /// Pending, Moving, Following (Storage under `latest`: Azure moves it), Confirmed, Refused or
+    /// Failed.
+    pub state: String,
+    /// Why it is Refused or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<String>,
 }
 
 /// The failure a data plane is retrying, and since when.

@@ -1,32 +1,50 @@
-//! Key Vault keys (data plane): the current version of the customer-managed key when the spec
-//! follows `latest`. The vault is its own host (`https://{vault}.vault.azure.net` in the public
+//! Key Vault keys (data plane): the versions of the customer-managed key with their attributes
+//! (the current version for `latest`, and whether a version may be used). The vault is its own host (`https://{vault}.vault.azure.net` in the public
 //! cloud); the token for it has the Key Vault audience (see `cloud::audience`).
 
 /// Key Vault keys api-version.
 pub const API_VERSION: &str = "7.4";
 
-/// The GET URL of a key's current version, on the vault's own host.
-pub fn key_url(vault_uri: &str, key: &str) -> String {
+/// The URL of a key's versions list, on the vault's own host.
+pub fn versions_url(vault_uri: &str, key: &str) -> String {
     format!(
-        "{}/keys/{key}?api-version={API_VERSION}",
+        "{}/keys/{key}/versions?api-version={API_VERSION}",
         vault_uri.trim_end_matches('/')
     )
 }
 
-/// The `key.kid` of a key bundle.
-pub fn kid(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<super::wire::KeyBundle>(body)
-        .ok()
-        .map(|b| b.key.kid)
+/// Whether a `nextLink` stays on the declared vault (a link elsewhere is not followed: the token
+/// would go with it).
+pub fn same_vault(link: &str, vault_uri: &str) -> bool {
+    let host = |u: &str| {
+        u.trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    host(link) == host(vault_uri)
 }
 
-/// A kid rewritten onto the declared vault URI (same vault; Key Vault may spell the host or add
-/// `:443` differently from the spec).
-pub fn canonical(kid: &str, vault_uri: &str) -> String {
-    match kid.find("/keys/") {
-        Some(i) => format!("{}{}", vault_uri.trim_end_matches('/'), &kid[i..]),
-        None => kid.to_owned(),
-    }
+/// One page of a versions list: each version with its attributes, and the next page's link.
+pub fn versions_page(
+    body: &[u8],
+) -> Result<(Vec<crate::plan::KeyVersionInfo>, Option<String>), super::ArmError> {
+    let list: super::wire::KeyItemList = serde_json::from_slice(body)
+        .map_err(|e| super::ArmError::Decode(format!("key versions: {e}")))?;
+    let versions = list
+        .value
+        .into_iter()
+        .map(|item| crate::plan::KeyVersionInfo {
+            version: item.kid.rsplit('/').next().unwrap_or_default().to_owned(),
+            enabled: item.attributes.enabled,
+            nbf: item.attributes.nbf,
+            exp: item.attributes.exp,
+            created: item.attributes.created,
+        })
+        .collect();
+    Ok((versions, list.next_link.filter(|l| !l.is_empty())))
 }
 
 #[cfg(test)]
@@ -34,15 +52,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_on_the_vault_host_and_kids_are_canonical() {
+    fn versions_are_listed_on_the_vault_host_with_their_attributes() {
         assert_eq!(
-            key_url("https://kv-acme.vault.azure.net/", "cmk"),
-            "https://kv-acme.vault.azure.net/keys/cmk?api-version=7.4"
+            versions_url("https://kv-acme.vault.azure.net/", "cmk"),
+            "https://kv-acme.vault.azure.net/keys/cmk/versions?api-version=7.4"
         );
-        let k = kid(br#"{"key":{"kid":"https://kv-acme.vault.azure.net:443/keys/cmk/abc","kty":"RSA"},"attributes":{"enabled":true,"created":1,"updated":1}}"#).unwrap();
+        let (versions, next) = versions_page(br#"{"value":[{"kid":"https://kv-acme.vault.azure.net:443/keys/cmk/abc","attributes":{"enabled":false,"created":5,"updated":6,"nbf":1,"exp":9}}],"nextLink":"https://kv-acme.vault.azure.net:443/keys/cmk/versions?api-version=7.4&$skiptoken=x"}"#).unwrap();
+        assert_eq!(versions.len(), 1);
+        let v = &versions[0];
         assert_eq!(
-            canonical(&k, "https://kv-acme.vault.azure.net"),
-            "https://kv-acme.vault.azure.net/keys/cmk/abc"
+            (v.version.as_str(), v.enabled, v.nbf, v.exp, v.created),
+            ("abc", false, Some(1), Some(9), 5)
+        );
+        let next = next.unwrap();
+        assert!(same_vault(&next, "https://kv-acme.vault.azure.net"));
+        assert!(!same_vault(
+            "https://elsewhere.example/keys",
+            "https://kv-acme.vault.azure.net"
+        ));
+        assert!(
+            versions_page(br#"{"value":[{"kid":"x"}]}"#).is_err(),
+            "attributes are required"
         );
     }
 }

@@ -12,8 +12,9 @@ use super::error::{from_core, ArmError, HttpFailure};
 use super::{keyvault, submitted, Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::{
-    pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, ObservedConfig, ObservedEncryption,
-    ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate, PgServerPatch, PgTarget,
+    newest, pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, KeyVersionInfo, ObservedConfig,
+    ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate,
+    PgServerPatch, PgTarget,
 };
 use azure_core::Method;
 use pgsdk_models::{Configuration, Server, ServerForUpdate};
@@ -83,12 +84,25 @@ impl Arm {
                 })
                 .await?;
         }
-        if let (Some(enc), None) = (&eff.encryption, eff.pinned_key_version()) {
-            obs.latest_key_uri = self.latest_key(&enc.key_vault_uri, &enc.key_name).await?;
-        }
-        if let Some(g) = eff.encryption.as_ref().and_then(|e| e.geo_backup.as_ref()) {
-            if pgplan_keys::follows_latest_geo(eff) {
-                obs.latest_geo_key_uri = self.latest_key(&g.key_vault_uri, &g.key_name).await?;
+        // The key's versions with their attributes (a disabled version answers 403 to a direct
+        // GET, so the list is the one read that always works): the current version for `latest`,
+        // and whether a target may be used at all.
+        if let Some(enc) = &eff.encryption {
+            obs.key_versions = self.key_versions(&enc.key_vault_uri, &enc.key_name).await?;
+            if eff.pinned_key_version().is_none() {
+                obs.latest_key_uri =
+                    versioned(&enc.key_vault_uri, &enc.key_name, &obs.key_versions);
+            }
+            if let Some(g) = enc
+                .geo_backup
+                .as_ref()
+                .filter(|_| eff.postgres.geo_redundant_backup)
+            {
+                obs.geo_key_versions = self.key_versions(&g.key_vault_uri, &g.key_name).await?;
+                if pgplan_keys::follows_latest_geo(eff) {
+                    obs.latest_geo_key_uri =
+                        versioned(&g.key_vault_uri, &g.key_name, &obs.geo_key_versions);
+                }
             }
         }
         if obs.server.is_none() {
@@ -99,19 +113,26 @@ impl Arm {
         Ok(obs)
     }
 
-    async fn latest_key(&self, vault: &str, name: &str) -> Result<Option<String>, ArmError> {
-        let url = keyvault::key_url(vault, name);
-        match self
-            .retrying("get key", || async { self.raw_get(&url).await })
-            .await
-        {
-            Ok((_, _, body)) => {
-                Ok(keyvault::kid(&body).map(|kid| keyvault::canonical(&kid, vault)))
-            }
-            // No such key (yet): the planner refuses to send a key URI without a version.
-            Err(ArmError::Fatal { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
+    /// Every version of a key, oldest first (`GET /keys/{name}/versions`, following nextLink on
+    /// the same vault). No such key: none.
+    async fn key_versions(&self, vault: &str, name: &str) -> Result<Vec<KeyVersionInfo>, ArmError> {
+        let mut url = Some(keyvault::versions_url(vault, name));
+        let mut out = Vec::new();
+        while let Some(u) = url.take() {
+            let page = match self
+                .retrying("list key versions", || async { self.raw_get(&u).await })
+                .await
+            {
+                Ok((_, _, body)) => keyvault::versions_page(&body)?,
+                // No such key (yet): the planner refuses to send a key URI without a version.
+                Err(ArmError::Fatal { status: 404, .. }) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            };
+            out.extend(page.0);
+            url = page.1.filter(|next| keyvault::same_vault(next, vault));
         }
+        out.sort_by_key(|v| v.created);
+        Ok(out)
     }
 
     pub(super) async fn submit_postgres(&self, op: &Op) -> Result<Submitted, ArmError> {
@@ -251,6 +272,8 @@ pub fn map_server(v: &Value) -> ObservedServer {
         _ => ObservedEncryption::SystemManaged,
     };
     ObservedServer {
+        primary_key_status: p(&["dataEncryption", "primaryEncryptionKeyStatus"]),
+        geo_key_status: p(&["dataEncryption", "geoBackupEncryptionKeyStatus"]),
         tags: super::tags_of(v),
         id: s(v, &["id"]).unwrap_or_default(),
         state: p(&["state"]).unwrap_or_else(|| "Ready".into()),
@@ -396,6 +419,11 @@ pub fn patch_body(p: &PgServerPatch) -> Value {
         body["properties"] = Value::Object(props);
     }
     body
+}
+
+/// The versioned URI of a key's current (newest) version.
+fn versioned(vault: &str, name: &str, versions: &[KeyVersionInfo]) -> Option<String> {
+    newest(versions).map(|v| format!("{}/keys/{name}/{}", vault.trim_end_matches('/'), v.version))
 }
 
 #[cfg(test)]

@@ -112,6 +112,18 @@ impl Inner {
         super::keyvault::new_version(&mut s.world, vault, name, created)
     }
 
+    pub fn set_key_attributes(
+        &self,
+        vault: &str,
+        name: &str,
+        version: &str,
+        attributes: &Value,
+    ) -> Result<(), Error> {
+        let mut s = self.lock();
+        super::keyvault::set_attributes(&mut s.world, vault, name, version, attributes)
+            .map_err(|e| Error::Invalid(e.message))
+    }
+
     pub fn inject_fault(&self, fault: FaultSpec) -> Result<u64, Error> {
         fault.validate().map_err(Error::Invalid)?;
         Ok(self.lock().faults.add(fault))

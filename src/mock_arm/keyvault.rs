@@ -1,6 +1,8 @@
 //! Key Vault keys data plane, served on the Key Vault listener as `/keys/...` of the vault its
 //! `Host` header names (routed internally as `/keyvault/{vault}/keys/...`): get (latest or a
-//! version), list versions, create a new version, rotate.
+//! version), list versions, create a new version, rotate, and update a version's attributes
+//! (enabled, nbf, exp). A disabled version answers 403 to a direct GET, as Key Vault does; the
+//! versions list still shows it, with its attributes.
 
 use serde_json::{json, Value};
 
@@ -15,6 +17,19 @@ pub struct KeyVersion {
     pub key_ops: Value,
     pub created: i64,
     pub tags: Value,
+    /// Key Vault's `attributes.enabled`; a disabled version cannot be read or used.
+    pub enabled: bool,
+    /// Not usable before (`nbf`, Unix seconds).
+    pub nbf: Option<i64>,
+    /// Not usable after (`exp`, Unix seconds).
+    pub exp: Option<i64>,
+}
+
+impl KeyVersion {
+    /// Whether a service may wrap and unwrap with this version at `now`.
+    pub fn usable(&self, now: i64) -> bool {
+        self.enabled && self.nbf.is_none_or(|t| t <= now) && self.exp.is_none_or(|t| now < t)
+    }
 }
 
 /// The key id (`kid`) as Key Vault writes it.
@@ -41,10 +56,55 @@ pub fn latest_kid(world: &World, vault: &str, name: &str) -> Option<String> {
 
 /// Whether a version of a key exists.
 pub fn has_version(world: &World, vault: &str, name: &str, version: &str) -> bool {
-    world
-        .keys
-        .get(&key_of(vault, name))
-        .is_some_and(|vs| vs.iter().any(|v| v.version.eq_ignore_ascii_case(version)))
+    version_of(world, vault, name, version).is_some()
+}
+
+/// One version of a key (`latest`: the newest).
+pub fn version_of<'a>(
+    world: &'a World,
+    vault: &str,
+    name: &str,
+    version: &str,
+) -> Option<&'a KeyVersion> {
+    let vs = world.keys.get(&key_of(vault, name))?;
+    if version.is_empty() || version == "latest" {
+        return vs.last();
+    }
+    vs.iter().find(|v| v.version.eq_ignore_ascii_case(version))
+}
+
+/// Whether the key a URI names (`https://{vault}.vault.azure.net/keys/{name}[/{version}]`) can be
+/// used at `now`: it exists, and the version (the newest for a versionless URI) is enabled and
+/// inside its nbf/exp window.
+pub fn uri_usable(world: &World, uri: &str, now: i64) -> bool {
+    let rest = uri.trim_start_matches("https://");
+    let vault = rest.split(['.', '/']).next().unwrap_or_default();
+    let Some(i) = rest.find("/keys/") else {
+        return false;
+    };
+    let mut parts = rest[i + "/keys/".len()..].split('/');
+    let name = parts.next().unwrap_or_default();
+    let version = parts.next().unwrap_or_default();
+    version_of(world, vault, name, version).is_some_and(|v| v.usable(now))
+}
+
+fn disabled(name: &str) -> ArmError {
+    ArmError::new(
+        403,
+        "Forbidden",
+        format!("Operation get is not allowed on a disabled key: {name}."),
+    )
+}
+
+fn attributes(v: &KeyVersion) -> Value {
+    let mut a = json!({"enabled": v.enabled, "created": v.created, "updated": v.created, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90});
+    if let Some(t) = v.nbf {
+        a["nbf"] = json!(t);
+    }
+    if let Some(t) = v.exp {
+        a["exp"] = json!(t);
+    }
+    a
 }
 
 fn not_found(name: &str) -> ArmError {
@@ -60,7 +120,7 @@ fn bundle(vault: &str, name: &str, v: &KeyVersion) -> Value {
     let n = "u1S0mOck".repeat(43);
     json!({
         "key": {"kid": kid(vault, name, &v.version), "kty": v.kty, "key_ops": v.key_ops, "n": n, "e": "AQAB"},
-        "attributes": {"enabled": true, "created": v.created, "updated": v.created, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+        "attributes": attributes(v),
         "tags": v.tags,
     })
 }
@@ -81,16 +141,16 @@ pub fn handle(
                 .get(&key)
                 .and_then(|vs| vs.last())
                 .ok_or_else(|| not_found(name))?;
+            if !v.enabled {
+                return Err(disabled(name));
+            }
             Ok(Reply::json(200, bundle(vault, name, v)))
         }
         ("GET", ["versions"]) => {
             let vs = world.keys.get(&key).ok_or_else(|| not_found(name))?;
             let value: Vec<Value> = vs
                 .iter()
-                .map(|v| {
-                    json!({"kid": kid(vault, name, &v.version),
-                           "attributes": {"enabled": true, "created": v.created, "updated": v.created, "recoveryLevel": "Recoverable+Purgeable"}})
-                })
+                .map(|v| json!({"kid": kid(vault, name, &v.version), "attributes": attributes(v)}))
                 .collect();
             Ok(Reply::json(200, json!({"value": value, "nextLink": null})))
         }
@@ -100,7 +160,23 @@ pub fn handle(
                 .get(&key)
                 .and_then(|vs| vs.iter().find(|v| v.version.eq_ignore_ascii_case(version)))
                 .ok_or_else(|| not_found(&format!("{name}/{version}")))?;
+            if !v.enabled {
+                return Err(disabled(&format!("{name}/{version}")));
+            }
             Ok(Reply::json(200, bundle(vault, name, v)))
+        }
+        ("PATCH", [version]) => {
+            let v = world
+                .keys
+                .get_mut(&key)
+                .and_then(|vs| {
+                    vs.iter_mut()
+                        .find(|v| v.version.eq_ignore_ascii_case(version))
+                })
+                .ok_or_else(|| not_found(&format!("{name}/{version}")))?;
+            update_attributes(v, &req.body["attributes"])?;
+            let v = v.clone();
+            Ok(Reply::json(200, bundle(vault, name, &v)))
         }
         ("POST", ["create"]) => {
             let kty = req.body.get("kty").and_then(Value::as_str).ok_or_else(|| {
@@ -122,6 +198,9 @@ pub fn handle(
                     .unwrap_or_else(|| json!(["wrapKey", "unwrapKey"])),
                 created: req.now.unix_timestamp(),
                 tags: req.body.get("tags").cloned().unwrap_or_else(|| json!({})),
+                enabled: true,
+                nbf: None,
+                exp: None,
             };
             Ok(Reply::json(200, add_version(world, vault, name, v)))
         }
@@ -134,6 +213,9 @@ pub fn handle(
                 .ok_or_else(|| not_found(name))?;
             let v = KeyVersion {
                 created: req.now.unix_timestamp(),
+                enabled: true,
+                nbf: None,
+                exp: None,
                 ..last
             };
             Ok(Reply::json(200, add_version(world, vault, name, v)))
@@ -156,6 +238,9 @@ pub fn new_version(world: &mut World, vault: &str, name: &str, created: i64) -> 
     {
         Some(last) => KeyVersion {
             created,
+            enabled: true,
+            nbf: None,
+            exp: None,
             ..last.clone()
         },
         None => KeyVersion {
@@ -164,6 +249,9 @@ pub fn new_version(world: &mut World, vault: &str, name: &str, created: i64) -> 
             key_ops: json!(["wrapKey", "unwrapKey"]),
             created,
             tags: json!({}),
+            enabled: true,
+            nbf: None,
+            exp: None,
         },
     };
     add_version(world, vault, name, v);
@@ -173,6 +261,41 @@ pub fn new_version(world: &mut World, vault: &str, name: &str, created: i64) -> 
         .and_then(|vs| vs.last())
         .map(|v| v.version.clone())
         .unwrap_or_default()
+}
+
+/// `PATCH /keys/{name}/{version}`: `attributes.enabled`, `nbf` and `exp` (null clears a time).
+fn update_attributes(v: &mut KeyVersion, a: &Value) -> Result<(), ArmError> {
+    let bad = |what: &str| ArmError::bad_request("BadParameter", format!("Invalid {what}."));
+    if let Some(e) = a.get("enabled") {
+        v.enabled = e.as_bool().ok_or_else(|| bad("enabled"))?;
+    }
+    for (field, slot) in [("nbf", &mut v.nbf), ("exp", &mut v.exp)] {
+        match a.get(field) {
+            None => {}
+            Some(Value::Null) => *slot = None,
+            Some(t) => *slot = Some(t.as_i64().ok_or_else(|| bad(field))?),
+        }
+    }
+    Ok(())
+}
+
+/// Out of band (the control API, tests): set a version's attributes as an administrator would.
+pub fn set_attributes(
+    world: &mut World,
+    vault: &str,
+    name: &str,
+    version: &str,
+    attributes: &Value,
+) -> Result<(), ArmError> {
+    let v = world
+        .keys
+        .get_mut(&key_of(vault, name))
+        .and_then(|vs| {
+            vs.iter_mut()
+                .find(|v| v.version.eq_ignore_ascii_case(version))
+        })
+        .ok_or_else(|| not_found(&format!("{name}/{version}")))?;
+    update_attributes(v, attributes)
 }
 
 fn add_version(world: &mut World, vault: &str, name: &str, mut v: KeyVersion) -> Value {

@@ -127,6 +127,10 @@ pub struct MockConfig {
     /// A configuration write sent while its server is busy: accepted, then the operation fails
     /// with `ServerIsBusy` (Azure, seen in real traffic; the default), or refused with 409 at once.
     pub busy_configuration_writes: BusyWrites,
+    /// A storage account that follows the latest key version (empty `keyversion`) picks up a new
+    /// version only once it is this old (Azure Storage checks the vault about once a day; zero:
+    /// on the next read).
+    pub storage_key_follow_delay: Duration,
 }
 
 /// How the mock answers a server-parameter write while the server is busy.
@@ -150,6 +154,7 @@ impl Default for MockConfig {
             auto_start_after: Duration::from_secs(7 * 24 * 3600),
             journal_capacity: 100_000,
             busy_configuration_writes: BusyWrites::default(),
+            storage_key_follow_delay: Duration::ZERO,
         }
     }
 }
@@ -262,6 +267,20 @@ impl MockArm {
     /// the new version id. Not journaled as operator traffic.
     pub fn new_key_version(&self, vault: &str, name: &str) -> String {
         self.inner.new_key_version(vault, name)
+    }
+
+    /// Out-of-band change of a key version's attributes, as an administrator would make it in
+    /// the vault: `{"enabled": false}`, `{"nbf": unix}`, `{"exp": unix}` (null clears a time).
+    /// Not journaled as operator traffic.
+    pub fn set_key_attributes(
+        &self,
+        vault: &str,
+        name: &str,
+        version: &str,
+        attributes: serde_json::Value,
+    ) -> Result<(), Error> {
+        self.inner
+            .set_key_attributes(vault, name, version, &attributes)
     }
 
     /// Add a fault; returns its id.

@@ -29,7 +29,13 @@ pub fn server(
 ) -> Result<Reply, ArmError> {
     let id = server_id(sub, rg, name);
     match req.method {
-        "GET" => world.read(&id, TYPE, name),
+        "GET" => {
+            let r = world
+                .get(&id)
+                .ok_or_else(|| ArmError::not_found(TYPE, name))?;
+            let body = with_key_status(world, r.body.clone(), req.now.unix_timestamp());
+            Ok(Reply::json(200, body).with_etag(r))
+        }
         "PUT" => {
             if let Some(r) = world.get_any(&id) {
                 if r.busy.is_some() {
@@ -109,9 +115,32 @@ pub fn list_children(
     let value: Vec<Value> = world
         .children(&format!("{sid}/{collection}"))
         .into_iter()
-        .map(|(_, r)| r.body.clone())
+        .map(|(_, r)| with_key_status(world, r.body.clone(), req.now.unix_timestamp()))
         .collect();
     Ok(Reply::json(200, json!({ "value": value })))
+}
+
+/// A server with a customer-managed key reports, as it is read, whether it can use each key:
+/// `primaryEncryptionKeyStatus` (and `geoBackupEncryptionKeyStatus`) is `Valid` while the version
+/// its URI names (the newest for a versionless URI) exists, is enabled and is inside its nbf/exp
+/// window, and `Invalid` otherwise.
+fn with_key_status(world: &World, mut body: Value, now: i64) -> Value {
+    let Some(enc) = body.pointer_mut("/properties/dataEncryption") else {
+        return body;
+    };
+    if enc["type"] != "AzureKeyVault" {
+        return body;
+    }
+    for (uri, status) in [
+        ("primaryKeyURI", "primaryEncryptionKeyStatus"),
+        ("geoBackupKeyURI", "geoBackupEncryptionKeyStatus"),
+    ] {
+        if let Some(u) = enc[uri].as_str().filter(|u| !u.is_empty()) {
+            let valid = super::keyvault::uri_usable(world, u, now);
+            enc[status] = json!(if valid { "Valid" } else { "Invalid" });
+        }
+    }
+    body
 }
 
 /// GET .../flexibleServers: the servers of a resource group.

@@ -277,6 +277,28 @@ fn resolve_cmk(world: &mut World, req: &Req, id: &str) -> Result<(), ArmError> {
     let Some(old) = world.get(id).map(|r| r.body.clone()) else {
         return Ok(());
     };
+    // Storage looks at the vault now and then: a version newer than the follow delay, or one it
+    // cannot use, is not picked up yet.
+    let kv = |k: &str| {
+        str_at(&old, &["properties", "encryption", "keyvaultproperties", k])
+            .unwrap_or_default()
+            .to_string()
+    };
+    let vault = kv("keyvaulturi");
+    let vault = vault
+        .trim_start_matches("https://")
+        .split(['.', '/'])
+        .next()
+        .unwrap_or_default();
+    if kv("keyversion").is_empty() {
+        let delay = i64::try_from(req.cfg.storage_key_follow_delay.as_secs()).unwrap_or(i64::MAX);
+        let now = req.now.unix_timestamp();
+        let ready = keyvault::version_of(world, vault, &kv("keyname"), "latest")
+            .is_some_and(|v| v.usable(now) && v.created.saturating_add(delay) <= now);
+        if !ready {
+            return Ok(());
+        }
+    }
     let mut new = old.clone();
     if check_cmk(world, &mut new, req, Some(&old)).is_ok() && new != old {
         world.put(id, new, true);

@@ -7,6 +7,7 @@ mod alerts_tests;
 pub mod containers;
 pub mod deletion;
 pub mod firewall;
+pub mod key_gate;
 pub mod lifecycle;
 pub mod memory;
 pub mod network;
@@ -23,6 +24,7 @@ pub mod pg_keys;
 pub mod postgres;
 pub mod render;
 pub mod retention;
+pub mod rotation;
 pub mod rules;
 pub mod storage_account;
 pub mod storage_ops;
@@ -258,5 +260,5 @@ pub fn plan_all(
     plan.absorb(storage_account::plan(eff, &observed.storage, memory));
     plan.absorb(network::plan(eff, observed));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
-    plan
+    key_gate::gate(plan, observed, now.unix_timestamp())
 }

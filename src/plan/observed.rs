@@ -20,6 +20,59 @@ pub enum ObservedEncryption {
     },
 }
 
+/// One version of a Key Vault key and the attributes that decide whether a service may use it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyVersionInfo {
+    /// The version segment of its kid.
+    pub version: String,
+    pub enabled: bool,
+    /// Not before (Unix seconds).
+    pub nbf: Option<i64>,
+    /// Expires (Unix seconds).
+    pub exp: Option<i64>,
+    /// Created (Unix seconds).
+    pub created: i64,
+}
+
+impl KeyVersionInfo {
+    /// Why a consumer may not be moved to this version at `now` (Unix seconds), if it may not.
+    pub fn unusable(&self, now: i64) -> Option<String> {
+        if !self.enabled {
+            Some(format!("key version {} is disabled", self.version))
+        } else if let Some(t) = self.nbf.filter(|t| *t > now) {
+            Some(format!(
+                "key version {} is not active until {}",
+                self.version,
+                unix_rfc3339(t)
+            ))
+        } else {
+            self.exp.filter(|t| *t <= now).map(|t| {
+                format!(
+                    "key version {} expired at {}",
+                    self.version,
+                    unix_rfc3339(t)
+                )
+            })
+        }
+    }
+}
+
+/// Unix seconds as RFC 3339 (the raw number when out of range).
+pub fn unix_rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The newest version (Key Vault's current version: the last created).
+pub fn newest(versions: &[KeyVersionInfo]) -> Option<&KeyVersionInfo> {
+    versions.iter().max_by_key(|v| v.created)
+}
+
 /// Observed custom maintenance window; `None` on the server means the system-managed window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObservedWindow {
@@ -50,6 +103,11 @@ pub struct ObservedServer {
     pub maintenance_window: Option<ObservedWindow>,
     pub encryption: ObservedEncryption,
     pub fqdn: Option<String>,
+    /// `dataEncryption.primaryEncryptionKeyStatus`: Valid, or Invalid when the server cannot use
+    /// its key (a disabled, expired or deleted version).
+    pub primary_key_status: Option<String>,
+    /// `dataEncryption.geoBackupEncryptionKeyStatus`.
+    pub geo_key_status: Option<String>,
     /// ARM tags (the owner tag among them).
     pub tags: std::collections::BTreeMap<String, String>,
     /// `network.publicNetworkAccess` (None: not reported, which means Enabled).
@@ -81,6 +139,11 @@ pub struct ObservedPostgres {
     pub latest_key_uri: Option<String>,
     /// The current versioned geo-backup key URI when the spec's geo-backup key follows `latest`.
     pub latest_geo_key_uri: Option<String>,
+    /// The versions of the customer-managed key (from Key Vault's versions list, oldest first),
+    /// when the spec declares one; empty when the key has none or does not exist.
+    pub key_versions: Vec<KeyVersionInfo>,
+    /// The same for the geo-backup key, when the spec declares one and geo-redundant backup is on.
+    pub geo_key_versions: Vec<KeyVersionInfo>,
     /// Why the server name cannot be created, when the server does not exist and the provider's
     /// checkNameAvailability said the name is taken or invalid.
     pub name_unavailable: Option<String>,

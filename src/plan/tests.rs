@@ -95,6 +95,8 @@ pub(super) fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
                 None => ObservedEncryption::SystemManaged,
             },
             fqdn: None,
+            primary_key_status: None,
+            geo_key_status: None,
             public_network_access: Some(format!("{:?}", pg.network.public_access)),
             delegated_subnet: pg.network.delegated_subnet_resource_id.clone(),
             connections: super::network_tests::in_sync(eff, super::network::Service::Postgres).1,
@@ -122,6 +124,8 @@ pub(super) fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
             .as_ref()
             .and_then(|e| e.geo_backup.as_ref())
             .map(|_| GEO_KEY.to_string()),
+        key_versions: Vec::new(),
+        geo_key_versions: Vec::new(),
         name_unavailable: None,
     }
 }

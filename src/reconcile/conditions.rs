@@ -9,6 +9,8 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DRIFTED: &str = "Drifted";
 pub const DEGRADED: &str = "Degraded";
+/// Set once a key rotation has been seen: True when every consumer is on the new version.
+pub const KEY_ROTATED: &str = "KeyRotated";
 
 fn ts(now: OffsetDateTime) -> Time {
     Time(Timestamp::from_second(now.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH))

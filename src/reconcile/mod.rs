@@ -6,9 +6,10 @@
 
 pub mod cleanup;
 pub mod conditions;
+pub mod rotation;
 mod status;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -34,6 +35,8 @@ pub struct Outcome {
     pub fatal: bool,
     /// Nothing in flight and nothing more this operator can do now (`run --once` stops here).
     pub settled: bool,
+    /// The key rotation steps of this pass, for the audit trail.
+    pub key_events: Vec<crate::plan::rotation::KeyEvent>,
 }
 
 impl Outcome {
@@ -89,6 +92,8 @@ pub async fn reconcile(
     //    pass observes afresh, and nothing stays blocked forever.
     let mut pending: Vec<PendingOperation> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    // Resource label → why a write or an operation on it failed this pass (key rotation reads it).
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for op in &prev.pending_operations {
         let what = format!("{} {}", op.resource, op.action);
         if let Some(age) = age_of(op, ctx.now).filter(|a| *a > ctx.max_operation_age) {
@@ -112,11 +117,13 @@ pub async fn reconcile(
                 notes.push(format!(
                     "{what}: operation ended {code}; retried: {message}"
                 ));
+                failed.insert(op.resource.clone(), format!("{code}: {message}"));
                 transient = true;
             }
             Ok(OpState::Failed { code, message }) => {
                 tracing::warn!(resource = %op.resource, action = %op.action, %code, "operation failed");
                 errors.push(format!("{what}: {code}: {message}"));
+                failed.insert(op.resource.clone(), format!("{code}: {message}"));
                 fatal = true;
             }
             Err(e) if operation_gone(&e) => {
@@ -198,17 +205,33 @@ pub async fn reconcile(
                 }
                 Err(e) if e.is_transient() => {
                     errors.push(format!("{} {}: {e}", action.resource, action.verb));
+                    failed.insert(action.resource.clone(), e.to_string());
                     transient = true;
                 }
                 Err(e) => {
                     errors.push(format!("{} {}: {e}", action.resource, action.verb));
+                    failed.insert(action.resource.clone(), e.to_string());
                     fatal = true;
                 }
             }
         }
     }
 
-    // 5. Status and requeue.
+    // 5. Key rotation: who is on which version, from each consumer's own report.
+    let key_step = rotation::step(
+        eff,
+        &observed,
+        &rotation::PassFacts {
+            plan: &plan,
+            accepted: &accepted,
+            in_flight: pending.iter().map(|p| p.resource.as_str()).collect(),
+            failed: &failed,
+        },
+        prev.key_rotation.as_ref(),
+        ctx.now,
+    );
+
+    // 6. Status and requeue.
     let more = enforce && (writes > 0 || !plan.actions.is_empty() || !plan.waiting.is_empty());
     let busy_now = !pending.is_empty() || more || transient;
     let requeue_after = if fatal {
@@ -231,6 +254,7 @@ pub async fn reconcile(
         enforce,
         fatal,
         ctx,
+        rotation: &key_step,
     });
     Outcome {
         status,
@@ -239,6 +263,7 @@ pub async fn reconcile(
         writes,
         fatal,
         settled: fatal || !busy_now,
+        key_events: key_step.events,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::conditions::{self, DEGRADED, DRIFTED, PROGRESSING, READY};
+use super::conditions::{self, DEGRADED, DRIFTED, KEY_ROTATED, PROGRESSING, READY};
 use super::{Context, Outcome};
 use crate::api::status::{
     DriftEntry, NetworkObserved, PendingOperation, PostgresObserved, StorageObserved,
@@ -30,6 +30,7 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         conditions: prev.conditions.clone(),
         postgres: prev.postgres.clone(),
         storage: prev.storage.clone(),
+        key_rotation: prev.key_rotation.clone(),
         ..Default::default()
     }
 }
@@ -78,6 +79,7 @@ pub fn invalid(prev: &EngramDataPlaneStatus, errors: &[FieldError], ctx: &Contex
         writes: 0,
         fatal: true,
         settled: true,
+        key_events: Vec::new(),
     }
 }
 
@@ -150,6 +152,7 @@ pub fn arm_unreadable(
         writes: 0,
         fatal: !transient && !access,
         settled: !transient,
+        key_events: Vec::new(),
     }
 }
 
@@ -185,6 +188,8 @@ pub struct Inputs<'a> {
     pub enforce: bool,
     pub fatal: bool,
     pub ctx: &'a Context,
+    /// The key rotation step of this pass.
+    pub rotation: &'a super::rotation::Step,
 }
 
 /// The version segment of `https://{vault}/keys/{name}/{version}`; "latest" for a versionless URI.
@@ -229,6 +234,13 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         .map(|r| format!("{} {}: refused: {}", r.resource, r.field, r.reason))
         .chain(i.errors)
         .collect();
+    s.errors.extend(
+        i.rotation
+            .unusable_in_use
+            .iter()
+            .map(|u| format!("KeyVersionDisabled: {u}")),
+    );
+    s.key_rotation = i.rotation.rotation.clone();
     s.notes = i
         .notes
         .into_iter()
@@ -368,11 +380,39 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         g,
         ctx.now,
     );
+    if let Some(r) = &s.key_rotation {
+        let done = r.phase != "InProgress";
+        let msg = r
+            .consumers
+            .iter()
+            .map(|c| format!("{} {}", c.consumer, c.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let reason = if done {
+            "AllConsumersOnNewVersion"
+        } else {
+            "RotationInProgress"
+        };
+        conditions::set(
+            &mut s.conditions,
+            KEY_ROTATED,
+            done,
+            reason,
+            msg,
+            g,
+            ctx.now,
+        );
+    }
+    let degraded_reason = if !i.rotation.unusable_in_use.is_empty() {
+        "KeyVersionDisabled"
+    } else {
+        "Error"
+    };
     conditions::set(
         &mut s.conditions,
         DEGRADED,
         degraded,
-        if degraded { "Error" } else { "Healthy" },
+        if degraded { degraded_reason } else { "Healthy" },
         s.errors.join("; "),
         g,
         ctx.now,

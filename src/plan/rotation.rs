@@ -1,0 +1,215 @@
+//! Key rotation as a tracked workflow (pure): from what each consumer of a key version reports,
+//! what the spec asks and what this pass sent, the next `status.keyRotation` and the audit events
+//! of the step. A consumer is confirmed only by its own report (PostgreSQL: the key URI with key
+//! status Valid; Storage: `currentVersionedKeyIdentifier`); the rotation is complete when all are,
+//! and the previous version is called safe to disable only `release_after` later.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::api::{KeyConsumer, KeyRotation};
+
+/// What one consumer shows and is asked, this pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerView {
+    /// postgres, postgres-geo-backup or storage.
+    pub consumer: String,
+    /// The versionless key URI.
+    pub key: String,
+    /// The version it should be on (None: unknown, e.g. the key has no readable version).
+    pub target: Option<String>,
+    /// The version it reports (None: it has no key yet).
+    pub observed: Option<String>,
+    /// Its own report says the key works (PostgreSQL key status Valid).
+    pub healthy: bool,
+    /// A write moving it was accepted this pass.
+    pub move_sent: bool,
+    /// A write of ours on it is in flight.
+    pub in_flight: bool,
+    /// Azure moves it by itself (Storage under `latest`).
+    pub follows: bool,
+    /// The move was refused (a key version it may not use), with the reason.
+    pub refused: Option<String>,
+    /// A write on it failed this pass, with the reason.
+    pub failed: Option<String>,
+}
+
+/// One line of the key audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEvent {
+    /// detected, move-sent, consumer-confirmed, rotation-complete, safe-to-disable, failed.
+    pub event: &'static str,
+    /// The consumer, or `all`.
+    pub consumer: String,
+    pub from_version: String,
+    pub to_version: String,
+    pub message: Option<String>,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn parse(t: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Whether the views ask for a rotation other than `prev`'s: some consumer that has a key is to
+/// move to a version it is not on, and `prev` does not already target exactly that.
+fn new_rotation_needed(prev: Option<&KeyRotation>, views: &[ConsumerView]) -> bool {
+    let moving: Vec<&ConsumerView> = views
+        .iter()
+        .filter(|v| v.observed.is_some() && v.target.is_some() && v.target != v.observed)
+        .collect();
+    if moving.is_empty() {
+        return false;
+    }
+    match prev {
+        None => true,
+        Some(r) => moving.iter().any(|v| {
+            !r.consumers
+                .iter()
+                .any(|c| c.consumer == v.consumer && Some(&c.to_version) == v.target.as_ref())
+        }),
+    }
+}
+
+fn start(views: &[ConsumerView], now: OffsetDateTime) -> KeyRotation {
+    // The consumers of every key that moves: those to move, and those already on the new
+    // version of the same key (Storage may have followed first).
+    let moving: Vec<&str> = views
+        .iter()
+        .filter(|v| v.observed.is_some() && v.target.is_some() && v.target != v.observed)
+        .map(|v| v.key.as_str())
+        .collect();
+    let consumers: Vec<KeyConsumer> = views
+        .iter()
+        .filter(|v| v.observed.is_some() && moving.contains(&v.key.as_str()))
+        .map(|v| KeyConsumer {
+            consumer: v.consumer.clone(),
+            key: v.key.clone(),
+            from_version: v.observed.clone().unwrap_or_default(),
+            to_version: v
+                .target
+                .clone()
+                .or_else(|| v.observed.clone())
+                .unwrap_or_default(),
+            state: "Pending".into(),
+            ..Default::default()
+        })
+        .collect();
+    let primary = consumers
+        .iter()
+        .find(|c| c.consumer == "postgres")
+        .or_else(|| consumers.first());
+    KeyRotation {
+        phase: "InProgress".into(),
+        from_version: primary.map(|c| c.from_version.clone()).unwrap_or_default(),
+        to_version: primary.map(|c| c.to_version.clone()).unwrap_or_default(),
+        started_at: rfc3339(now),
+        consumers,
+        ..Default::default()
+    }
+}
+
+fn event(kind: &'static str, c: &KeyConsumer, message: Option<String>) -> KeyEvent {
+    KeyEvent {
+        event: kind,
+        consumer: c.consumer.clone(),
+        from_version: c.from_version.clone(),
+        to_version: c.to_version.clone(),
+        message,
+    }
+}
+
+/// One step of the workflow. `release_after`: how long after confirmation the previous version
+/// becomes safe to disable.
+pub fn track(
+    prev: Option<&KeyRotation>,
+    views: &[ConsumerView],
+    now: OffsetDateTime,
+    release_after: Duration,
+) -> (Option<KeyRotation>, Vec<KeyEvent>) {
+    let mut events = Vec::new();
+    let mut r = if new_rotation_needed(prev, views) {
+        let r = start(views, now);
+        events.push(KeyEvent {
+            event: "detected",
+            consumer: "all".into(),
+            from_version: r.from_version.clone(),
+            to_version: r.to_version.clone(),
+            message: None,
+        });
+        r
+    } else {
+        match prev {
+            Some(r) => r.clone(),
+            None => return (None, events),
+        }
+    };
+    if r.phase == "InProgress" {
+        for c in &mut r.consumers {
+            let Some(v) = views.iter().find(|v| v.consumer == c.consumer) else {
+                continue;
+            };
+            c.observed_version = v.observed.clone();
+            let before = c.state.clone();
+            let on_target = v.observed.as_deref() == Some(c.to_version.as_str()) && v.healthy;
+            let (state, message) = if on_target {
+                ("Confirmed", None)
+            } else if let Some(why) = &v.refused {
+                ("Refused", Some(why.clone()))
+            } else if let Some(why) = &v.failed {
+                ("Failed", Some(why.clone()))
+            } else if v.follows {
+                ("Following", None)
+            } else if v.move_sent || (v.in_flight && before == "Moving") {
+                ("Moving", None)
+            } else {
+                ("Pending", None)
+            };
+            c.state = state.into();
+            c.message = message.clone();
+            if before == state {
+                continue;
+            }
+            match state {
+                "Confirmed" => {
+                    c.confirmed_at = Some(rfc3339(now));
+                    events.push(event("consumer-confirmed", c, None));
+                }
+                "Moving" => events.push(event("move-sent", c, None)),
+                "Refused" | "Failed" => events.push(event("failed", c, message)),
+                _ => {}
+            }
+        }
+        if r.consumers.iter().all(|c| c.state == "Confirmed") {
+            r.phase = "Complete".into();
+            r.confirmed_at = Some(rfc3339(now));
+            r.safe_to_disable_previous_after = Some(rfc3339(now + release_after));
+            events.push(KeyEvent {
+                event: "rotation-complete",
+                consumer: "all".into(),
+                from_version: r.from_version.clone(),
+                to_version: r.to_version.clone(),
+                message: None,
+            });
+        }
+    }
+    let safe = r
+        .safe_to_disable_previous_after
+        .as_deref()
+        .and_then(parse)
+        .is_some_and(|t| now >= t);
+    if r.phase == "Complete" && safe {
+        r.phase = "SafeToDisablePrevious".into();
+        events.push(KeyEvent {
+            event: "safe-to-disable",
+            consumer: "all".into(),
+            from_version: r.from_version.clone(),
+            to_version: r.to_version.clone(),
+            message: None,
+        });
+    }
+    (Some(r), events)
+}

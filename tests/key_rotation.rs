@@ -1,0 +1,275 @@
+//! Key rotation as a tracked workflow, end to end on the mock (virtual clock): each consumer of a
+//! key version (PostgreSQL primary, its geo-backup key, Storage) is moved or followed, confirmed
+//! from its own report, and the rotation is complete only when all are; a version a consumer may
+//! not use is refused with no write.
+
+mod support;
+
+use std::time::Duration;
+
+use engram_operator::api::{EffectiveSpec, EngramDataPlaneStatus, KeyRotation};
+use engram_operator::mock_arm::{FaultKind, FaultSpec, LroDurations, MockArm, MockConfig};
+use engram_operator::reconcile::{self, Outcome};
+use support::*;
+
+const VAULT: &str = "kv-acme-prod";
+const KEY: &str = "engram-cmk";
+
+/// The prod mock with the keys, Storage following a new version only once it is an hour old.
+async fn slow_storage_mock() -> MockArm {
+    let m = MockArm::start(MockConfig {
+        lro: LroDurations::uniform(LRO),
+        storage_key_follow_delay: Duration::from_secs(3600),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    kv_key(&m, "create").await;
+    kv_key_in(&m, GEO_VAULT, KEY, "create").await;
+    m
+}
+
+fn rotation(o: &Outcome) -> &KeyRotation {
+    o.status
+        .key_rotation
+        .as_ref()
+        .expect("a rotation is tracked")
+}
+
+fn state(o: &Outcome, consumer: &str) -> String {
+    rotation(o)
+        .consumers
+        .iter()
+        .find(|c| c.consumer == consumer)
+        .map(|c| c.state.clone())
+        .unwrap_or_else(|| panic!("{consumer} is not a consumer: {:?}", rotation(o)))
+}
+
+fn condition<'a>(s: &'a EngramDataPlaneStatus, t: &str) -> Option<&'a str> {
+    s.conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .map(|c| c.status.as_str())
+}
+
+fn events(o: &Outcome) -> Vec<(String, String)> {
+    o.key_events
+        .iter()
+        .map(|e| (e.event.to_string(), e.consumer.clone()))
+        .collect()
+}
+
+fn pair(e: &str, c: &str) -> (String, String) {
+    (e.into(), c.into())
+}
+
+fn pinned(version: &str) -> EffectiveSpec {
+    let mut eff = prod();
+    eff.encryption.as_mut().unwrap().key_version = version.into();
+    eff
+}
+
+#[tokio::test]
+async fn a_rotation_by_the_vault_moves_postgres_and_completes_when_storage_follows() {
+    let m = slow_storage_mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let ready = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(ready.ready());
+    assert!(
+        ready.status.key_rotation.is_none(),
+        "creating is not rotating"
+    );
+
+    let v2 = kv_key(&m, "rotate").await;
+    let first = pass(&arm, &eff, &ready.status).await;
+    let r = rotation(&first);
+    assert_eq!(
+        (r.phase.as_str(), r.to_version.as_str()),
+        ("InProgress", v2.as_str())
+    );
+    assert_eq!(state(&first, "postgres"), "Moving");
+    assert_eq!(state(&first, "storage"), "Following");
+    assert_eq!(
+        events(&first),
+        [pair("detected", "all"), pair("move-sent", "postgres")]
+    );
+    assert_eq!(condition(&first.status, "KeyRotated"), Some("False"));
+
+    // PostgreSQL's own report confirms it; Storage has not looked at the vault yet.
+    let pg_done = converge(&m, &arm, &eff, first.status).await;
+    assert_eq!(state(&pg_done, "postgres"), "Confirmed");
+    assert_eq!(state(&pg_done, "storage"), "Following");
+    assert_eq!(rotation(&pg_done).phase, "InProgress");
+
+    // An hour on, Storage reports the new version: complete, and safe only a day later.
+    m.advance(Duration::from_secs(3600));
+    let c = ctx();
+    let done = reconcile::reconcile(&arm, Ok(&eff), &pg_done.status, &c).await;
+    let r = rotation(&done);
+    assert_eq!(r.phase, "Complete");
+    assert_eq!(state(&done, "storage"), "Confirmed");
+    assert_eq!(
+        events(&done),
+        [
+            pair("consumer-confirmed", "storage"),
+            pair("rotation-complete", "all")
+        ]
+    );
+    assert_eq!(condition(&done.status, "KeyRotated"), Some("True"));
+    assert!(done.ready());
+    let later = reconcile::reconcile(&arm, Ok(&eff), &done.status, &at(&c, 23 * 3600)).await;
+    assert_eq!(rotation(&later).phase, "Complete");
+    assert!(later.key_events.is_empty());
+    let safe = reconcile::reconcile(&arm, Ok(&eff), &later.status, &at(&c, 24 * 3600)).await;
+    assert_eq!(rotation(&safe).phase, "SafeToDisablePrevious");
+    assert_eq!(events(&safe), [pair("safe-to-disable", "all")]);
+}
+
+#[tokio::test]
+async fn a_pinned_rotation_moves_both_consumers_in_one_pass() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let v1 = kv_key(&m, "rotate").await;
+    let ready = converge(&m, &arm, &pinned(&v1), Default::default()).await;
+    assert!(ready.ready());
+    let v2 = kv_key(&m, "rotate").await;
+    let from = m.journal().len();
+    let first = pass(&arm, &pinned(&v2), &ready.status).await;
+    let writes = writes_since(&m, from);
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(state(&first, "postgres"), "Moving");
+    assert_eq!(state(&first, "storage"), "Moving");
+    let r = rotation(&first);
+    assert_eq!(
+        (r.from_version.as_str(), r.to_version.as_str()),
+        (v1.as_str(), v2.as_str())
+    );
+    let done = converge(&m, &arm, &pinned(&v2), first.status).await;
+    assert_eq!(rotation(&done).phase, "Complete");
+    assert!(done.ready());
+}
+
+#[tokio::test]
+async fn a_postgres_move_that_fails_is_visible_half_done_and_retried() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let ready = converge(&m, &arm, &eff, Default::default()).await;
+    let v2 = kv_key(&m, "rotate").await;
+    m.inject_fault(
+        FaultSpec::new(
+            "PATCH",
+            &server_id(&eff),
+            FaultKind::FailOperation {
+                code: "KeyVaultAccessDenied".into(),
+                message: "the identity cannot unwrap with the key".into(),
+            },
+        )
+        .times(1),
+    )
+    .unwrap();
+    let first = pass(&arm, &eff, &ready.status).await;
+    m.advance(LRO);
+    let failed = pass(&arm, &eff, &first.status).await;
+    // Storage followed the vault; PostgreSQL is still on the old version, and says why.
+    assert_eq!(state(&failed, "storage"), "Confirmed");
+    assert_eq!(state(&failed, "postgres"), "Failed");
+    let pg = rotation(&failed)
+        .consumers
+        .iter()
+        .find(|c| c.consumer == "postgres")
+        .unwrap();
+    assert_ne!(pg.observed_version.as_deref(), Some(v2.as_str()));
+    assert!(pg
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("KeyVaultAccessDenied"));
+    assert!(events(&failed).contains(&pair("failed", "postgres")));
+    assert_eq!(condition(&failed.status, "KeyRotated"), Some("False"));
+    // Nothing rolled back; the next passes move PostgreSQL again and complete.
+    let done = converge(&m, &arm, &eff, failed.status).await;
+    assert_eq!(
+        rotation(&done).phase,
+        "Complete",
+        "{:?}",
+        done.status.errors
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_or_not_yet_active_target_is_refused_with_no_write() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let v1 = kv_key(&m, "rotate").await;
+    let ready = converge(&m, &arm, &pinned(&v1), Default::default()).await;
+    let v2 = kv_key(&m, "rotate").await;
+    m.set_key_attributes(VAULT, KEY, &v2, serde_json::json!({"enabled": false}))
+        .unwrap();
+    let from = m.journal().len();
+    let out = pass(&arm, &pinned(&v2), &ready.status).await;
+    assert!(writes_since(&m, from).is_empty(), "no write");
+    let errors = out.status.errors.join("\n");
+    assert!(
+        errors.contains(&format!(
+            "key version {v2} is disabled: no consumer is moved to it"
+        )),
+        "{errors}"
+    );
+    assert_eq!(state(&out, "postgres"), "Refused");
+    assert_eq!(state(&out, "storage"), "Refused");
+
+    let v3 = kv_key(&m, "rotate").await;
+    let tomorrow = time::OffsetDateTime::now_utc().unix_timestamp() + 86_400;
+    m.set_key_attributes(VAULT, KEY, &v3, serde_json::json!({"nbf": tomorrow}))
+        .unwrap();
+    let from = m.journal().len();
+    let out = pass(&arm, &pinned(&v3), &out.status).await;
+    assert!(
+        writes_since(&m, from).is_empty(),
+        "no write: {:?} {:?}",
+        writes_since(&m, from),
+        out.status.errors
+    );
+    assert!(out.status.errors.join("\n").contains("is not active until"));
+}
+
+#[tokio::test]
+async fn a_consumer_on_a_version_disabled_under_it_is_degraded() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let v1 = kv_key(&m, "rotate").await;
+    let ready = converge(&m, &arm, &pinned(&v1), Default::default()).await;
+    m.set_key_attributes(VAULT, KEY, &v1, serde_json::json!({"enabled": false}))
+        .unwrap();
+    let out = pass(&arm, &pinned(&v1), &ready.status).await;
+    assert!(!out.ready());
+    let degraded = out
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap();
+    assert_eq!(degraded.reason, "KeyVersionDisabled");
+    assert!(degraded
+        .message
+        .contains(&format!("postgres: key version {v1} is disabled")));
+}
+
+#[tokio::test]
+async fn a_geo_backup_key_rotation_is_tracked_on_its_own_consumer() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let ready = converge(&m, &arm, &eff, Default::default()).await;
+    let g2 = kv_key_in(&m, GEO_VAULT, KEY, "rotate").await;
+    let first = pass(&arm, &eff, &ready.status).await;
+    let r = rotation(&first);
+    assert_eq!(r.consumers.len(), 1, "only the geo-backup key moves: {r:?}");
+    assert_eq!(r.consumers[0].consumer, "postgres-geo-backup");
+    assert_eq!(r.consumers[0].to_version, g2);
+    let done = converge(&m, &arm, &eff, first.status).await;
+    assert_eq!(rotation(&done).phase, "Complete");
+    assert_eq!(state(&done, "postgres-geo-backup"), "Confirmed");
+}
