@@ -85,6 +85,8 @@ pub struct Submitted {
     /// The URL to poll (Azure-AsyncOperation, else Location); None when ARM finished synchronously.
     pub operation_url: Option<String>,
     pub retry_after: Option<Duration>,
+    /// ARM's `x-ms-request-id` for the write (the audit trail cites it).
+    pub request_id: Option<String>,
 }
 
 /// The state of a long-running operation.
@@ -130,6 +132,7 @@ impl std::fmt::Debug for Arm {
 }
 
 const AZURE_ASYNC: HeaderName = HeaderName::from_static("azure-asyncoperation");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
 const LOCATION: HeaderName = HeaderName::from_static("location");
 
 impl Arm {
@@ -378,6 +381,7 @@ fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
     Submitted {
         operation_url,
         retry_after: policy::retry_after(headers),
+        request_id: headers.get_optional_string(&REQUEST_ID),
     }
 }
 

@@ -43,6 +43,13 @@ pub struct JournalEntry {
     /// The client's `User-Agent` (empty when it sent none): which replica or tool sent it, as
     /// ARM's request logs show.
     pub user_agent: String,
+    /// The `x-ms-request-id` the answer carried (unique per request, from `seq`).
+    pub request_id: String,
+}
+
+/// The request id of journal entry `seq`, shaped like ARM's (a UUID).
+pub fn request_id(seq: u64) -> String {
+    format!("00000000-0000-4000-8000-{seq:012x}")
 }
 
 /// Journal with bounded entries and unbounded counts.
@@ -64,9 +71,11 @@ impl Journal {
         }
     }
 
-    pub fn record(&mut self, mut entry: JournalEntry) {
+    /// Record one request; returns its request id.
+    pub fn record(&mut self, mut entry: JournalEntry) -> String {
         self.seq += 1;
         entry.seq = self.seq;
+        entry.request_id = request_id(self.seq);
         let slot = match entry.class {
             OpClass::Read => 0,
             OpClass::Write => 1,
@@ -77,7 +86,9 @@ impl Journal {
         if self.entries.len() == self.capacity {
             self.entries.pop_front();
         }
+        let id = entry.request_id.clone();
         self.entries.push_back(entry);
+        id
     }
 
     pub fn entries(&self) -> Vec<JournalEntry> {
@@ -140,6 +151,7 @@ mod tests {
             resource_id: id.into(),
             fault: None,
             user_agent: String::new(),
+            request_id: String::new(),
         }
     }
 

@@ -400,13 +400,16 @@ async fn front(
         .as_ref()
         .map(|r| r.status)
         .unwrap_or_else(|e| e.status);
-    s.journal.record(entry(&note, class, status, rfc3339(now)));
+    let request_id = s.journal.record(entry(&note, class, status, rfc3339(now)));
     drop(s);
     let mut response = match result {
         Ok(reply) => reply_response(reply),
         Err(e) => error_response(&e, Vec::new()),
     };
     let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-ms-request-id", v);
+    }
     for (k, v) in extra {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
@@ -430,6 +433,7 @@ fn entry(note: &Note, class: OpClass, status: u16, time: String) -> JournalEntry
         resource_id: note.journal_id.clone(),
         fault: note.fault,
         user_agent: note.user_agent.to_string(),
+        request_id: String::new(),
     }
 }
 

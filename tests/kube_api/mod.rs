@@ -236,6 +236,7 @@ impl ArmApi for FakeArm {
         Ok(Submitted {
             operation_url: Some("https://management.azure.com/op/1".into()),
             retry_after: Some(Duration::from_secs(10)),
+            request_id: None,
         })
     }
     async fn poll(&self, _: &str) -> Result<OpState, ArmError> {
