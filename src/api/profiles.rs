@@ -44,6 +44,7 @@ impl Environment {
                 cmk_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
+                audit_logs_expected: false,
                 alerts,
             },
             Self::Test => Profile {
@@ -60,6 +61,7 @@ impl Environment {
                 cmk_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
+                audit_logs_expected: false,
                 alerts,
             },
             Self::Uat => Profile {
@@ -76,6 +78,7 @@ impl Environment {
                 cmk_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
+                audit_logs_expected: true,
                 alerts,
             },
             Self::Prod => Profile {
@@ -92,6 +95,7 @@ impl Environment {
                 cmk_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
+                audit_logs_expected: true,
                 alerts,
             },
         }
@@ -152,6 +156,10 @@ pub struct Profile {
     /// Default of `policy.recreateDeleted`: whether a server or account deleted outside the
     /// operator is created again (empty). uat and prod refuse, so it can be restored instead.
     pub recreate_deleted: bool,
+    /// Whether a plane without `diagnostics` is reported (AuditLogsOff): the seed's AI-SEC-01 asks
+    /// for audit logs of key access. Reported, not refused: the workspace is the customer's, and
+    /// refusing the spec would stop every other correction on the plane.
+    pub audit_logs_expected: bool,
     /// Alert thresholds.
     pub alerts: AlertDefaults,
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use super::effective::EffectiveSpec;
 use super::spec::*;
 
+mod diagnostics;
 mod storage;
 use storage::storage;
 
@@ -83,6 +84,9 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     storage(&mut e, &spec.storage);
     if let Some(a) = &spec.alerts {
         alerts(&mut e, a);
+    }
+    if let Some(d) = &spec.diagnostics {
+        diagnostics::diagnostics(&mut e, d, spec.encryption.as_ref());
     }
     e.0
 }

@@ -6,6 +6,7 @@ pub mod alerts;
 mod alerts_tests;
 pub mod containers;
 pub mod deletion;
+pub mod diagnostics;
 pub mod lifecycle;
 pub mod memory;
 pub mod observed;
@@ -167,6 +168,10 @@ pub enum Op {
     AlertPut(alerts::AlertTarget, Box<alerts::AlertRule>),
     /// DELETE one metric alert rule of the plane (teardown under `deletion: delete` only).
     AlertDelete(alerts::AlertTarget),
+    /// PUT the operator's diagnostic setting on a resource (create or full replace; synchronous).
+    DiagPut(diagnostics::DiagTarget, Box<diagnostics::DiagSetting>),
+    /// DELETE the operator's diagnostic setting (teardown under `deletion: delete` only).
+    DiagDelete(diagnostics::DiagTarget),
     /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
     /// resource's own tags and the owner tags, as ARM replaces tags as a whole.
     SetTags(String, std::collections::BTreeMap<String, String>),
@@ -225,7 +230,8 @@ impl Plan {
     }
 }
 
-/// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts.
+/// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts, then
+/// the audit-log diagnostic settings.
 /// `memory` is what this plane recorded in status as set by itself (empty when status was lost:
 /// then nothing it cannot prove its own is removed).
 pub fn plan_all(
@@ -238,5 +244,6 @@ pub fn plan_all(
     plan.absorb(postgres::plan(eff, &observed.postgres, now));
     plan.absorb(storage_account::plan(eff, &observed.storage, memory));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
+    plan.absorb(diagnostics::plan(eff, observed));
     plan
 }

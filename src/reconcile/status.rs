@@ -27,6 +27,7 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         conditions: prev.conditions.clone(),
         postgres: prev.postgres.clone(),
         storage: prev.storage.clone(),
+        diagnostics: prev.diagnostics.clone(),
         ..Default::default()
     }
 }
@@ -258,6 +259,7 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             fqdn: o.fqdn.clone(),
         });
 
+    s.diagnostics = crate::plan::diagnostics::summary(i.eff, i.observed);
     s.storage = storage_summary(i.observed).map(|mut st| {
         i.memory.write_into(&mut st);
         st
