@@ -110,7 +110,10 @@ impl Arm {
             return Ok(out);
         };
         if observed.postgres.server.is_some() {
-            out.server = Some(self.list_settings(&crate::plan::owner::server_id(eff)).await?);
+            out.server = Some(
+                self.list_settings(&crate::plan::owner::server_id(eff))
+                    .await?,
+            );
         }
         if observed.storage.account.is_some() {
             out.blob_service = Some(self.list_settings(&dplan::blob_service_id(eff)).await?);
@@ -137,8 +140,13 @@ impl Arm {
         s: &DiagSetting,
     ) -> Result<Submitted, ArmError> {
         let url = setting_url(self.endpoint.as_str(), t);
-        self.sync_write("put diagnostic setting", Method::Put, &url, Some(&setting_body(s)))
-            .await
+        self.sync_write(
+            "put diagnostic setting",
+            Method::Put,
+            &url,
+            Some(&setting_body(s)),
+        )
+        .await
     }
 
     /// DELETE the operator's setting (200, or 204 when already gone).

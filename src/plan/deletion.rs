@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use super::owner::{NOT_OWNED, OWNER_TAG};
 use super::{
-    alerts, diagnostics, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Refusal,
-    Verb,
+    alerts, diagnostics, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan,
+    Refusal, Verb,
 };
 use crate::api::spec::{DeletionPolicy, Mode};
 use crate::api::EffectiveSpec;

@@ -13,8 +13,8 @@
 //!   sends AuditEvent somewhere (pass), none does (fail), or the read was refused (unknown).
 
 use super::{Action, FieldChange, Observed, Op, Plan, Refusal, Verb};
-use crate::api::status::{AuditCheck, DiagnosticsObserved};
 use crate::api::effective::EffectiveDiagnostics;
+use crate::api::status::{AuditCheck, DiagnosticsObserved};
 use crate::api::EffectiveSpec;
 
 /// The name of the operator's setting on each resource.
@@ -153,11 +153,10 @@ fn targets<'a>(
             d.blob_service.as_deref(),
         ),
     ];
-    let vault_id = eff.diagnostics.as_ref().and_then(|x| {
-        x.key_vault
-            .then_some(x.key_vault_id.as_ref())
-            .flatten()
-    });
+    let vault_id = eff
+        .diagnostics
+        .as_ref()
+        .and_then(|x| x.key_vault.then_some(x.key_vault_id.as_ref()).flatten());
     if let Some(id) = vault_id {
         let listed = match &d.vault {
             VaultRead::Listed(s) => Some(s.as_slice()),
@@ -282,7 +281,11 @@ pub fn diff(s: &DiagSetting, o: &ObservedDiagSetting) -> Vec<FieldChange> {
         }
     }
     for m in &o.metrics_enabled {
-        ch.push(FieldChange::new(format!("metrics.{m}"), "enabled", "absent"));
+        ch.push(FieldChange::new(
+            format!("metrics.{m}"),
+            "enabled",
+            "absent",
+        ));
     }
     if !o.other_destinations.is_empty() {
         ch.push(FieldChange::new(
@@ -321,9 +324,9 @@ fn sends_audit(s: &ObservedDiagSetting) -> bool {
                 .category
                 .as_deref()
                 .is_some_and(|c| c.eq_ignore_ascii_case("AuditEvent"))
-                || l.category_group
-                    .as_deref()
-                    .is_some_and(|g| g.eq_ignore_ascii_case("audit") || g.eq_ignore_ascii_case("allLogs")))
+                || l.category_group.as_deref().is_some_and(|g| {
+                    g.eq_ignore_ascii_case("audit") || g.eq_ignore_ascii_case("allLogs")
+                }))
     });
     has_destination && audit
 }
@@ -343,10 +346,7 @@ pub fn vault_audit(eff: &EffectiveSpec, observed: &Observed) -> Option<AuditChec
         (VaultRead::Refused(why), _) => check("unknown", format!("read refused: {why}")),
         (VaultRead::NotRead, _) => check("unknown", "not read".into()),
         (VaultRead::Listed(settings), _) => match settings.iter().find(|s| sends_audit(s)) {
-            Some(s) => check(
-                "pass",
-                format!("setting {:?} sends AuditEvent", s.name),
-            ),
+            Some(s) => check("pass", format!("setting {:?} sends AuditEvent", s.name)),
             None => check(
                 "fail",
                 format!(
