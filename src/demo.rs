@@ -125,9 +125,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
     status = out.status;
 
     say("== 3. portal edit: someone scales acme-prod-pg down to Standard_D2s_v3 and sets backups to 7 days,");
-    say(
-        "      lowers acmeengramprod to TLS1_0, moves the record-plane archive tier to 180 days",
-    );
+    say("      lowers acmeengramprod to TLS1_0, moves the record-plane archive tier to 180 days");
     say("      and switches the blob service's StorageDelete audit log off");
     let id = format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{}",

@@ -188,9 +188,13 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
                     field: "diagnosticSettings".into(),
                     reason: format!("cannot read the key vault's diagnostic settings: {why}"),
                 }),
-                _ => plan
+                (_, DiagScope::Server) if observed.postgres.server.is_none() => plan
                     .notes
-                    .push(format!("{resource}: created once the resource exists")),
+                    .push(format!("{resource}: created once the server exists")),
+                (_, DiagScope::BlobService) if observed.storage.account.is_none() => plan
+                    .notes
+                    .push(format!("{resource}: created once the account exists")),
+                _ => {}
             }
             continue;
         };
@@ -376,4 +380,116 @@ pub fn summary(eff: &EffectiveSpec, observed: &Observed) -> Option<DiagnosticsOb
         in_place,
         key_vault_audit: vault_audit(eff, observed),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ObservedAccount, ObservedServer};
+
+    fn prod() -> EffectiveSpec {
+        crate::api::load(include_str!("../../examples/prod.yaml"))
+            .expect("prod")
+            .1
+    }
+
+    fn existing(settings: Vec<ObservedDiagSetting>) -> Observed {
+        let mut o = Observed::default();
+        o.postgres.server = Some(ObservedServer::default());
+        o.storage.account = Some(ObservedAccount::default());
+        o.diagnostics = ObservedDiagnostics {
+            server: Some(settings.clone()),
+            blob_service: Some(settings.clone()),
+            vault: VaultRead::Listed(settings),
+        };
+        o
+    }
+
+    fn theirs() -> ObservedDiagSetting {
+        ObservedDiagSetting {
+            name: "soc".into(),
+            workspace_id: Some("/x".into()),
+            logs: vec![ObservedLog {
+                category_group: Some("audit".into()),
+                enabled: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nothing_is_planned_on_a_resource_that_does_not_exist() {
+        let p = plan(&prod(), &Observed::default());
+        assert!(
+            p.actions
+                .iter()
+                .all(|a| a.resource.starts_with("diagnostics/keyvault")),
+            "{:?}",
+            p.actions
+        );
+        assert!(p
+            .notes
+            .iter()
+            .any(|n| n.contains("created once the server exists")));
+    }
+
+    #[test]
+    fn others_settings_are_never_planned_and_ours_are_created_beside_them() {
+        let eff = prod();
+        let p = plan(&eff, &existing(vec![theirs()]));
+        assert_eq!(p.actions.len(), 3, "{:?}", p.actions);
+        for a in &p.actions {
+            assert_eq!(a.verb, Verb::Create);
+            assert!(matches!(&a.op, Op::DiagPut(t, _) if t.name == SETTING_NAME));
+        }
+        assert!(teardown(&eff, &existing(vec![theirs()])).is_empty());
+        // The vault check counts anyone's setting.
+        let check = vault_audit(&eff, &existing(vec![theirs()])).expect("check");
+        assert_eq!(check.result, "pass");
+    }
+
+    #[test]
+    fn a_refused_vault_read_is_an_error_only_when_asked_to_write_there() {
+        let mut eff = prod();
+        let mut o = existing(vec![]);
+        o.diagnostics.vault = VaultRead::Refused("AuthorizationFailed".into());
+        let p = plan(&eff, &o);
+        assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+        assert_eq!(p.refused[0].resource, "diagnostics/keyvault/kv-acme-prod");
+        if let Some(d) = eff.diagnostics.as_mut() {
+            d.key_vault = false;
+        }
+        let p = plan(&eff, &o);
+        assert!(p.refused.is_empty());
+        assert_eq!(
+            vault_audit(&eff, &o).map(|c| c.result).as_deref(),
+            Some("unknown")
+        );
+    }
+
+    #[test]
+    fn a_server_this_plane_does_not_own_gets_no_setting() {
+        let eff = prod();
+        let mut o = existing(vec![]);
+        if let Some(s) = o.postgres.server.as_mut() {
+            s.tags
+                .insert(crate::plan::owner::OWNER_TAG.into(), "engram/other".into());
+        }
+        let gated = crate::plan::owner::gate(
+            plan(&eff, &o),
+            &eff,
+            &o,
+            "folder/acme-prod",
+            &Default::default(),
+        );
+        assert!(
+            !gated
+                .actions
+                .iter()
+                .any(|a| a.resource == "diagnostics/postgres/acme-prod-pg"),
+            "{:?}",
+            gated.actions
+        );
+    }
 }
