@@ -330,9 +330,7 @@ impl Arm {
         body: Option<&serde_json::Value>,
     ) -> Result<Submitted, ArmError> {
         let (_, headers, _) = self
-            .retrying(what, || async {
-                self.raw_send(method.clone(), url, body).await
-            })
+            .retrying(what, || async { self.raw_send(method, url, body).await })
             .await?;
         Ok(Submitted {
             operation_url: None,

@@ -16,10 +16,14 @@ pub const TYPE: &str = "Microsoft.Insights/diagnosticSettings";
 /// Azure allows at most five diagnostic settings per resource.
 const MAX_PER_RESOURCE: usize = 5;
 
+/// (resource type, log categories, category groups, metric categories).
+type Offered = (&'static str, Names, Names, Names);
+type Names = &'static [&'static str];
+
 /// The categories a resource type offers: (type, log categories, category groups, metrics), from
 /// Azure Monitor's "Supported logs" / "Supported metrics" tables. The Logic Apps row is what the
 /// official examples use (`WorkflowMetrics` as they spell it). A type not listed is not checked.
-const CATEGORIES: &[(&str, &[&str], &[&str], &[&str])] = &[
+const CATEGORIES: &[Offered] = &[
     (
         "microsoft.dbforpostgresql/flexibleservers",
         &[
