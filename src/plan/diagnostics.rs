@@ -179,8 +179,17 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed) -> Plan {
         }
         return plan;
     };
+    // The vault is the customer's: its setting is written only once a consumer of the key (the
+    // server or the account) exists, never for a plane that could not be created.
+    let consumer = observed.postgres.server.is_some() || observed.storage.account.is_some();
     for (scope, resource_id, listed) in targets(eff, observed) {
         let resource = resource_label(scope, &resource_id);
+        if scope == DiagScope::KeyVault && !consumer {
+            plan.notes.push(format!(
+                "{resource}: written once the server or the account exists"
+            ));
+            continue;
+        }
         let Some(listed) = listed else {
             match (&observed.diagnostics.vault, scope) {
                 (VaultRead::Refused(why), DiagScope::KeyVault) => plan.refused.push(Refusal {
