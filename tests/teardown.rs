@@ -57,7 +57,14 @@ async fn an_unrefused_teardown_deletes_the_server_the_account_and_the_alert_rule
     let before = m.journal().len();
     let c = cleanup(&arm, &eff, &ready.status, &ctx()).await;
     assert!(c.refused.is_empty(), "{:?}", c.refused);
-    let w = writes_since(&m, before);
+    let all = writes_since(&m, before);
+    // The plane's own audit settings (diagnostics.rs tests them) go first, on each resource.
+    let (diag, w): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|(_, p)| p.contains("/diagnosticSettings/engram-audit"));
+    assert_eq!(diag.len(), 3, "{all:?}");
+    assert!(all[..3].iter().all(|x| diag.contains(x)), "{all:?}");
     let deletes = |needle: &str| {
         w.iter()
             .filter(|(verb, path)| verb == "DELETE" && path.contains(needle))
