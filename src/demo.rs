@@ -89,6 +89,19 @@ pub async fn run(dir: &Path) -> Result<i32> {
         say(&format!("   {name}: {}", network_line(status)));
     }
 
+    for (name, st) in &planes {
+        if let Some(d) = &st.diagnostics {
+            let vault = d
+                .key_vault_audit
+                .as_ref()
+                .map_or("-".to_owned(), |c| format!("{} ({})", c.result, c.detail));
+            say(&format!(
+                "   audit logs {name}: engram-audit in place on {}; key vault AuditEvent: {vault}",
+                d.in_place.join(", ")
+            ));
+        }
+    }
+
     say("== 2. an in-sync pass costs reads only");
     let prod_file = dir.join("prod.yaml");
     let (_, eff) = api::load(&crate::cli::read(&prod_file)?).map_err(Error::Invalid)?;
@@ -115,9 +128,8 @@ pub async fn run(dir: &Path) -> Result<i32> {
     status = out.status;
 
     say("== 3. portal edit: someone scales acme-prod-pg down to Standard_D2s_v3 and sets backups to 7 days,");
-    say(
-        "      lowers acmeengramprod to TLS1_0 and moves the record-plane archive tier to 180 days",
-    );
+    say("      lowers acmeengramprod to TLS1_0, moves the record-plane archive tier to 180 days");
+    say("      and switches the blob service's StorageDelete audit log off");
     let id = format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{}",
         eff.azure.subscription_id, eff.azure.resource_group, eff.postgres.server_name
@@ -128,6 +140,18 @@ pub async fn run(dir: &Path) -> Result<i32> {
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
     portal_edit_storage(&mock, &eff)?;
+    let audit = format!(
+        "{}{}/providers/Microsoft.Insights/diagnosticSettings/{}",
+        crate::plan::owner::account_id(&eff),
+        "/blobServices/default",
+        crate::plan::diagnostics::SETTING_NAME
+    );
+    let logs: Vec<serde_json::Value> = crate::plan::diagnostics::BLOB_CATEGORIES
+        .iter()
+        .map(|c| serde_json::json!({"category": c, "enabled": *c != "StorageDelete"}))
+        .collect();
+    mock.edit(&audit, serde_json::json!({"properties": {"logs": logs}}))
+        .map_err(|e| Error::Usage(e.to_string()))?;
 
     let mut corrected = 0;
     for _ in 0..60 {

@@ -37,7 +37,7 @@ fn root() -> PathBuf {
 }
 
 /// The exact number of examples the replay sends: a file added, renamed or newly excluded changes it.
-const REPLAYED: usize = 81;
+const REPLAYED: usize = 87;
 
 fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -79,8 +79,16 @@ fn path_of(tpl: &str, params: &Value) -> String {
         "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Insights/metricAlerts/{}",
         p(params, "ruleName")
     );
-    for (k, v) in [("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert)] {
-        if out.starts_with(k) && !(k == "PG" && out.starts_with("PGLIST")) {
+    // Diagnostic settings are extension resources on the example's `resourceUri`.
+    let diag_list = format!(
+        "/{}/providers/Microsoft.Insights/diagnosticSettings",
+        p(params, "resourceUri")
+    );
+    let diag = format!("{diag_list}/{}", p(params, "name"));
+    for (k, v) in [("DIAGLIST", diag_list), ("DIAG", diag), ("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert)] {
+        let longer = (k == "PG" && out.starts_with("PGLIST"))
+            || (k == "DIAG" && out.starts_with("DIAGLIST"));
+        if out.starts_with(k) && !longer {
             out = out.replacen(k, &v, 1);
             break;
         }
@@ -149,6 +157,23 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
                 "PUT",
                 &path_of("ALERT", params),
                 Some("2018-03-01"),
+                Some(body),
+            )
+            .await);
+        }
+        "diag" => {
+            // A setting of the example's shape: every destination, a metric and a log category.
+            let body = json!({"properties": {
+                "storageAccountId": "/subscriptions/df602c9c-7aa0-407d-a6fb-eb20c8bd1192/resourceGroups/apptest/providers/Microsoft.Storage/storageAccounts/appteststorage1",
+                "workspaceId": "",
+                "eventHubAuthorizationRuleId": "/subscriptions/1a66ce04-b633-4a0b-b2bc-a912ec8986a6/resourceGroups/montest/providers/microsoft.eventhub/namespaces/mynamespace/authorizationrules/myrule",
+                "marketplacePartnerId": "/subscriptions/abcdeabc-1234-1234-ab12-123a1234567a/resourceGroups/test-rg/providers/Microsoft.Datadog/monitors/dd1",
+                "metrics": [{"category": "WorkflowMetrics", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}],
+                "logs": [{"category": "WorkflowRuntime", "enabled": true, "retentionPolicy": {"enabled": false, "days": 0}}]}});
+            ok(t.call(
+                "PUT",
+                &path_of("DIAG", params),
+                Some("2021-05-01-preview"),
                 Some(body),
             )
             .await);

@@ -362,8 +362,15 @@ async fn teardown_removes_the_planes_own_endpoints_first_and_leaves_others() {
             .position(|p| p.contains(needle))
             .unwrap_or_else(|| panic!("{needle} in {deletes:?}"))
     };
-    let server = at("/flexibleServers/acme-uat-pg");
-    let account = at("/storageAccounts/acmeengramuat");
+    // The resources themselves (the plane's diagnostic settings on them go earlier).
+    let whole = |end: &str| {
+        deletes
+            .iter()
+            .position(|p| p.ends_with(end))
+            .unwrap_or_else(|| panic!("{end} in {deletes:?}"))
+    };
+    let server = whole("/flexibleServers/acme-uat-pg");
+    let account = whole("/storageAccounts/acmeengramuat");
     for pe in [
         "/privateEndpoints/acme-uat-pg-pe",
         "/privateEndpoints/acmeengramuat-blob-pe",

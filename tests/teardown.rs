@@ -70,7 +70,13 @@ async fn an_unrefused_teardown_deletes_the_server_the_account_and_the_alert_rule
         status = c.status;
     }
     assert!(done, "teardown did not finish: {status:#?}");
-    let w = writes_since(&m, before);
+    let all = writes_since(&m, before);
+    // The plane's own audit settings (diagnostics.rs tests them) go first, on each resource.
+    let ours = |p: &str| p.contains("/diagnosticSettings/engram-audit");
+    let (diag, w): (Vec<_>, Vec<_>) = all.iter().cloned().partition(|(_, p)| ours(p));
+    assert_eq!(diag.len(), 3, "{all:?}");
+    assert!(all[..3].iter().all(|x| diag.contains(x)), "{all:?}");
+    let first: Vec<_> = first.into_iter().filter(|(_, p)| !ours(p)).collect();
     let deletes = |needle: &str| {
         w.iter()
             .filter(|(verb, path)| verb == "DELETE" && path.contains(needle))

@@ -59,6 +59,15 @@ pub struct EffectiveAlerts {
     pub storage_percent: Threshold,
 }
 
+/// Resolved diagnostic settings (`spec.diagnostics`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EffectiveDiagnostics {
+    pub workspace_id: String,
+    /// Write the setting on the key vault too.
+    pub key_vault: bool,
+    pub key_vault_id: Option<String>,
+}
+
 /// A spec with every default resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EffectiveSpec {
@@ -77,6 +86,8 @@ pub struct EffectiveSpec {
     pub postgres: EffectivePostgres,
     pub storage: EffectiveStorage,
     pub alerts: EffectiveAlerts,
+    /// None: no audit logs are routed (uat and prod report it).
+    pub diagnostics: Option<EffectiveDiagnostics>,
     pub overrides: Overrides,
 }
 
@@ -242,6 +253,11 @@ fn apply_profile(
                 .storage_percent
                 .unwrap_or_else(|| defaults.storage.clone()),
         },
+        diagnostics: spec.diagnostics.as_ref().map(|d| EffectiveDiagnostics {
+            workspace_id: d.workspace_id.clone(),
+            key_vault: d.key_vault.unwrap_or(false),
+            key_vault_id: d.key_vault_id.clone(),
+        }),
         overrides: spec.overrides.clone().unwrap_or_default(),
     })
 }
@@ -302,6 +318,11 @@ impl EffectiveSpec {
                 memory_percent: Some(self.alerts.memory_percent.clone()),
                 connections_percent: Some(self.alerts.connections_percent.clone()),
                 storage_percent: Some(self.alerts.storage_percent.clone()),
+            }),
+            diagnostics: self.diagnostics.as_ref().map(|d| DiagnosticsSpec {
+                workspace_id: d.workspace_id.clone(),
+                key_vault: Some(d.key_vault),
+                key_vault_id: d.key_vault_id.clone(),
             }),
             overrides: (self.overrides != Overrides::default()).then(|| self.overrides.clone()),
         }

@@ -45,6 +45,7 @@ impl Environment {
                 private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
+                audit_logs_expected: false,
                 alerts,
             },
             Self::Test => Profile {
@@ -62,6 +63,7 @@ impl Environment {
                 private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
+                audit_logs_expected: false,
                 alerts,
             },
             Self::Uat => Profile {
@@ -79,6 +81,7 @@ impl Environment {
                 private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
+                audit_logs_expected: true,
                 alerts,
             },
             Self::Prod => Profile {
@@ -96,6 +99,7 @@ impl Environment {
                 private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
+                audit_logs_expected: true,
                 alerts,
             },
         }
@@ -159,6 +163,10 @@ pub struct Profile {
     /// Default of `policy.recreateDeleted`: whether a server or account deleted outside the
     /// operator is created again (empty). uat and prod refuse, so it can be restored instead.
     pub recreate_deleted: bool,
+    /// Whether a plane without `diagnostics` is reported (AuditLogsOff): the seed's AI-SEC-01 asks
+    /// for audit logs of key access. Reported, not refused: the workspace is the customer's, and
+    /// refusing the spec would stop every other correction on the plane.
+    pub audit_logs_expected: bool,
     /// Alert thresholds.
     pub alerts: AlertDefaults,
 }

@@ -55,6 +55,11 @@ pub struct EngramDataPlaneSpec {
     /// Azure Monitor metric alerts on the PostgreSQL server. Omitted thresholds come from the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertsSpec>,
+    /// Azure Monitor diagnostic settings that send the audit logs of the server, the blob service
+    /// and (optionally) the key vault to a Log Analytics workspace. No profile fills it in (the
+    /// workspace is the customer's); uat and prod report its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<DiagnosticsSpec>,
     /// Explicit, audited exceptions to the environment's safety rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<Overrides>,
@@ -499,6 +504,27 @@ pub struct Threshold {
     pub warning: u8,
     /// Critical threshold (severity 0).
     pub critical: u8,
+}
+
+/// Where the audit logs go (Microsoft.Insights/diagnosticSettings, one setting named
+/// `engram-audit` on each resource).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticsSpec {
+    /// Resource id of the Log Analytics workspace:
+    /// /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>
+    pub workspace_id: String,
+    /// true: also put the setting on the key vault of spec.encryption (category AuditEvent). This
+    /// writes to the customer's vault, so it is off by default; when off, the operator only reads
+    /// whether any setting on the vault sends AuditEvent somewhere and reports it in status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<bool>,
+    /// Resource id of the vault named by spec.encryption.keyVaultUri
+    /// (/subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>): the
+    /// URI alone does not say the vault's subscription and resource group. Needed for keyVault:
+    /// true, and for the read-only check when it is false (without it the check reports unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault_id: Option<String>,
 }
 
 /// Explicit exceptions to the environment rules; each one is reported in status.

@@ -23,6 +23,9 @@ pub struct EngramDataPlaneStatus {
     /// What the operator last observed of the Storage account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageObserved>,
+    /// The audit-log diagnostic settings (spec.diagnostics) and the key vault's audit check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<DiagnosticsObserved>,
     /// Number of entries in drift (for the printer column).
     #[serde(default)]
     pub drift_count: u32,
@@ -194,6 +197,33 @@ pub struct StorageObserved {
     /// here (unless `storage.lifecycleExclusive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_rules_created: Vec<String>,
+}
+
+/// What the operator observed of the audit-log diagnostic settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticsObserved {
+    /// The Log Analytics workspace the settings send to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    /// Resources whose `engram-audit` setting is in place as declared, e.g.
+    /// diagnostics/postgres/acme-prod-pg.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_place: Vec<String>,
+    /// Whether any diagnostic setting on the key vault sends AuditEvent somewhere (whoever made
+    /// it): pass, fail, or unknown when the operator may not read the vault's settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault_audit: Option<AuditCheck>,
+}
+
+/// The result of one audit check.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditCheck {
+    /// pass, fail or unknown.
+    pub result: String,
+    /// What was seen, or why it is unknown.
+    pub detail: String,
 }
 
 /// One field that differs between declared and observed state.

@@ -6,6 +6,7 @@ use std::fmt;
 use super::effective::EffectiveSpec;
 use super::spec::*;
 
+mod diagnostics;
 mod network;
 mod storage;
 use storage::storage;
@@ -90,6 +91,9 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     }
     if let Some(a) = &spec.alerts {
         alerts(&mut e, a);
+    }
+    if let Some(d) = &spec.diagnostics {
+        diagnostics::diagnostics(&mut e, d, spec.encryption.as_ref());
     }
     e.0
 }

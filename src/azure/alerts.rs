@@ -8,7 +8,7 @@ use azure_core::Method;
 use serde_json::{json, Value};
 
 use super::error::ArmError;
-use super::{submitted, Arm, Submitted};
+use super::{Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::alerts::{self as alplan, AlertRule, AlertTarget};
 use crate::plan::{ObservedAlert, ObservedCriterion};
@@ -152,30 +152,15 @@ impl Arm {
     ) -> Result<Submitted, ArmError> {
         let url = rule_url(self.endpoint.as_str(), t);
         let body = rule_body(&t.rule_name, rule);
-        let (_, headers, _) = self
-            .retrying("put metric alert", || async {
-                self.raw_send(Method::Put, &url, Some(&body)).await
-            })
-            .await?;
-        // Synchronous: any Location header would only name the rule itself.
-        Ok(Submitted {
-            operation_url: None,
-            ..submitted(&headers)
-        })
+        self.sync_write("put metric alert", Method::Put, &url, Some(&body))
+            .await
     }
 
     /// DELETE one rule (synchronous: 200, or 204 when it is already gone).
     pub(super) async fn delete_alert(&self, t: &AlertTarget) -> Result<Submitted, ArmError> {
         let url = rule_url(self.endpoint.as_str(), t);
-        let (_, headers, _) = self
-            .retrying("delete metric alert", || async {
-                self.raw_send(Method::Delete, &url, None).await
-            })
-            .await?;
-        Ok(Submitted {
-            operation_url: None,
-            ..submitted(&headers)
-        })
+        self.sync_write("delete metric alert", Method::Delete, &url, None)
+            .await
     }
 }
 

@@ -5,6 +5,7 @@
 mod alerts;
 pub mod cloud;
 pub mod credential;
+mod diagnostics;
 pub mod error;
 mod keyvault;
 mod names;
@@ -324,6 +325,24 @@ pub fn op_state(status: u16, headers: &azure_core::headers::Headers, body: &[u8]
 }
 
 impl Arm {
+    /// A write the service finishes before it answers (200/201/204): retried like any call, and
+    /// nothing to poll (a Location header would only name the resource itself).
+    async fn sync_write(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Submitted, ArmError> {
+        let (_, headers, _) = self
+            .retrying(what, || async { self.raw_send(method, url, body).await })
+            .await?;
+        Ok(Submitted {
+            operation_url: None,
+            ..submitted(&headers)
+        })
+    }
+
     /// PATCH the whole tag set of a server (a long-running operation) or an account
     /// (synchronous).
     async fn submit_tags(
@@ -417,11 +436,14 @@ impl ArmApi for Arm {
         } else {
             Default::default()
         };
-        Ok(Observed {
+        let mut observed = Observed {
             postgres,
             storage,
             alerts,
-        })
+            ..Default::default()
+        };
+        observed.diagnostics = self.observe_diagnostics(eff, &observed).await?;
+        Ok(observed)
     }
 
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
@@ -433,6 +455,8 @@ impl ArmApi for Arm {
             Op::Network(n) => self.submit_network(n).await,
             Op::FirewallPut(t, rule) => self.submit_firewall(t, Ok(rule)).await,
             Op::FirewallDelete(t, name) => self.submit_firewall(t, Err(name)).await,
+            Op::DiagPut(t, s) => self.submit_diagnostic(t, s).await,
+            Op::DiagDelete(t) => self.delete_diagnostic(t).await,
             _ => self.submit_postgres(op).await,
         }
     }

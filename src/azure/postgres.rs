@@ -196,6 +196,8 @@ impl Arm {
                     | Op::Storage(_)
                     | Op::AlertPut(..)
                     | Op::AlertDelete(_)
+                    | Op::DiagPut(..)
+                    | Op::DiagDelete(_)
                     | Op::SetTags(..) => {
                         return Err(ArmError::Decode("not a PostgreSQL write".into()))
                     }

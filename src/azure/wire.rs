@@ -1,5 +1,5 @@
 //! Typed wire bodies for the two APIs no SDK crate here covers: Key Vault keys (data plane) and
-//! Azure Monitor metric alerts (`2018-03-01`). Fields the service always sends are required, so a
+//! Azure Monitor metric alerts (`2018-03-01`) and diagnostic settings (`2021-05-01-preview`). Fields the service always sends are required, so a
 //! body missing one fails to parse; everything else is optional and unknown fields are ignored, as
 //! the services add fields over time. The contract test parses every official example's answer
 //! from the mock into these.
@@ -127,6 +127,59 @@ pub struct MetricAlertList {
     pub value: Vec<MetricAlertResource>,
     #[serde(default)]
     pub next_link: Option<String>,
+}
+
+/// One `logs` entry of a diagnostic setting: a category or a category group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticLogSettings {
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub category_group: Option<String>,
+    pub enabled: bool,
+}
+
+/// One `metrics` entry of a diagnostic setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticMetricSettings {
+    #[serde(default)]
+    pub category: Option<String>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticSettingsProperties {
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub storage_account_id: Option<String>,
+    #[serde(default)]
+    pub event_hub_authorization_rule_id: Option<String>,
+    #[serde(default)]
+    pub marketplace_partner_id: Option<String>,
+    #[serde(default)]
+    pub logs: Vec<DiagnosticLogSettings>,
+    #[serde(default)]
+    pub metrics: Vec<DiagnosticMetricSettings>,
+}
+
+/// `{resourceId}/providers/Microsoft.Insights/diagnosticSettings/{name}` (2021-05-01-preview).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticSettingsResource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: DiagnosticSettingsProperties,
+}
+
+/// The settings of one resource (the API returns them in one answer, without nextLink).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticSettingsList {
+    pub value: Vec<DiagnosticSettingsResource>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod bench;
 mod clock;
 mod containers;
 mod control;
+mod diagnostics;
 mod errors;
 mod faults;
 mod firewall;

@@ -4,8 +4,8 @@
 use super::errors::ArmError;
 use super::store::{Reply, Req, World};
 use super::{
-    alerts, containers, firewall, keyvault, lro, management_policy, names, network, pg_config,
-    postgres, storage_account,
+    alerts, containers, diagnostics, firewall, keyvault, lro, management_policy, names, network,
+    pg_config, postgres, storage_account,
 };
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
@@ -20,6 +20,7 @@ const STORAGE_VERSIONS: &[&str] = &[
 ];
 const INSIGHTS_VERSIONS: &[&str] = &["2018-03-01"];
 const NETWORK_VERSIONS: &[&str] = &["2024-05-01"];
+const DIAGNOSTICS_VERSIONS: &[&str] = &["2021-05-01-preview"];
 const KEYVAULT_VERSIONS: &[&str] = &[
     "7.0",
     "7.1",
@@ -136,6 +137,14 @@ pub enum Target {
         name: String,
         rest: Vec<String>,
     },
+    /// The diagnostic settings on a resource (`scope` is the resource's id).
+    DiagList {
+        scope: String,
+    },
+    Diag {
+        scope: String,
+        name: String,
+    },
     /// POST checkNameAvailability of the PostgreSQL provider (global or location-scoped).
     PgNameCheck,
     /// POST checkNameAvailability of the Storage provider.
@@ -168,6 +177,9 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     let l: Vec<&str> = l.iter().map(String::as_str).collect();
     let s = |i: usize| segs[i].to_string();
     let joined = || format!("/{}", segs.join("/"));
+    if let Some(r) = route_diagnostics(segs, &l) {
+        return Some(r);
+    }
     let (target, versions, type_name): (Target, &'static [&'static str], &'static str) = match l
         .as_slice()
     {
@@ -377,6 +389,38 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     })
 }
 
+/// `{resourceId}/providers/Microsoft.Insights/diagnosticSettings[/{name}]` on a resource of a
+/// resource group (the extension resource can sit under any provider).
+fn route_diagnostics(segs: &[&str], l: &[&str]) -> Option<Route> {
+    let i = (8..l.len()).find(|&i| {
+        l[i] == "providers"
+            && l.get(i + 1) == Some(&"microsoft.insights")
+            && l.get(i + 2) == Some(&"diagnosticsettings")
+    })?;
+    if l[0] != "subscriptions" || l[2] != "resourcegroups" || l.len() > i + 4 {
+        return None;
+    }
+    let scope = format!("/{}", segs[..i].join("/"));
+    let list = format!("{scope}/providers/{}", diagnostics::TYPE);
+    let (target, journal_id) = match segs.get(i + 3) {
+        None => (Target::DiagList { scope }, list),
+        Some(name) => (
+            Target::Diag {
+                scope,
+                name: name.to_string(),
+            },
+            format!("{list}/{name}"),
+        ),
+    };
+    Some(Route {
+        target,
+        sub: Some(segs[1].to_string()),
+        journal_id,
+        versions: DIAGNOSTICS_VERSIONS,
+        type_name: diagnostics::TYPE,
+    })
+}
+
 fn journal_id(t: &Target) -> Option<String> {
     Some(match t {
         Target::PgServer { sub, rg, name } | Target::PgAction { sub, rg, name, .. } => {
@@ -525,6 +569,8 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             keyvault::handle(world, req, vault, name, &rest)
         }
+        Target::DiagList { scope } => diagnostics::list(world, req, scope),
+        Target::Diag { scope, name } => diagnostics::handle(world, req, scope, name),
         Target::PgNameCheck => names::check_server(world, req),
         Target::AccountNameCheck => names::check_account(world, req),
     }

@@ -3,8 +3,9 @@
 //!
 //! - `deletion: retain` (the default) plans nothing: Azure is left untouched.
 //! - `mode: observe` plans nothing either: observe mode never writes.
-//! - `deletion: delete` deletes the plane's metric alert rules and its own (owner-tagged) private
-//!   endpoints, waits until those are gone, then deletes the PostgreSQL server (one
+//! - `deletion: delete` deletes the plane's own diagnostic settings (`engram-audit`), metric alert
+//!   rules and own (owner-tagged) private endpoints, waits until the endpoints are gone, then
+//!   deletes the PostgreSQL server (one
 //!   DELETE, a long-running operation, never while an operation is running on it), then the
 //!   Storage account, which its own teardown planner refuses while a container is under legal
 //!   hold or a locked immutability policy (deleting the account would delete those containers).
@@ -18,8 +19,8 @@ use std::collections::BTreeMap;
 use super::network::{self, Service};
 use super::owner::{NOT_OWNED, OWNER_TAG};
 use super::{
-    alerts, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan, Refusal,
-    Verb,
+    alerts, diagnostics, postgres, rules, storage_account, Action, FieldChange, Observed, Op, Plan,
+    Refusal, Verb,
 };
 use crate::api::spec::{DeletionPolicy, Mode};
 use crate::api::EffectiveSpec;
@@ -50,6 +51,9 @@ pub fn plan(eff: &EffectiveSpec, observed: &Observed, owner: &str) -> Plan {
             .push("mode: observe: nothing is deleted in Azure".into());
         return plan;
     }
+    // The operator's diagnostic settings go first (Azure keeps a setting whose resource was
+    // deleted, and would apply it to a new resource of the same name); others' stay.
+    plan.actions.extend(diagnostics::teardown(eff, observed));
     // The rules go first: deleted after the server, they could no longer be seen (they are read
     // only while the server exists) and would be left behind watching nothing.
     for name in observed.alerts.keys() {

@@ -6,6 +6,7 @@ pub mod alerts;
 mod alerts_tests;
 pub mod containers;
 pub mod deletion;
+pub mod diagnostics;
 pub mod firewall;
 pub mod key_gate;
 pub mod lifecycle;
@@ -188,6 +189,10 @@ pub enum Op {
     FirewallDelete(PgTarget, String),
     /// Private endpoints and their private DNS zone groups.
     Network(network::NetworkOp),
+    /// PUT the operator's diagnostic setting on a resource (create or full replace; synchronous).
+    DiagPut(diagnostics::DiagTarget, Box<diagnostics::DiagSetting>),
+    /// DELETE the operator's diagnostic setting (teardown under `deletion: delete` only).
+    DiagDelete(diagnostics::DiagTarget),
     /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
     /// resource's own tags and the owner tags, as ARM replaces tags as a whole.
     SetTags(String, std::collections::BTreeMap<String, String>),
@@ -246,7 +251,8 @@ impl Plan {
     }
 }
 
-/// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts.
+/// Plan every resource kind of a data plane: PostgreSQL, then Storage, then metric alerts, then
+/// the audit-log diagnostic settings.
 /// `memory` is what this plane recorded in status as set by itself (empty when status was lost:
 /// then nothing it cannot prove its own is removed).
 pub fn plan_all(
@@ -260,5 +266,6 @@ pub fn plan_all(
     plan.absorb(storage_account::plan(eff, &observed.storage, memory));
     plan.absorb(network::plan(eff, observed));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
+    plan.absorb(diagnostics::plan(eff, observed));
     key_gate::gate(plan, observed, now.unix_timestamp())
 }

@@ -182,4 +182,6 @@ pub struct Observed {
     pub storage: super::observed_storage::ObservedStorage,
     /// Metric alert rules by name (only the rules the spec implies are read; absent = missing).
     pub alerts: BTreeMap<String, ObservedAlert>,
+    /// Diagnostic settings on the server, the blob service and the key vault.
+    pub diagnostics: super::diagnostics::ObservedDiagnostics,
 }

@@ -6,11 +6,13 @@
 //! records (made by an earlier version) is tagged without `adopt`. A resource this plane owned
 //! that vanished is created again only under `policy.recreateDeleted`, with a Warning.
 //!
-//! Configurations, lifecycle policies, containers and immutability policies cannot carry tags:
+//! Configurations, lifecycle policies, containers, immutability policies and diagnostic settings
+//! cannot carry tags:
 //! they belong to whoever owns their parent, so a refused parent holds every write under it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::diagnostics::DiagScope;
 use super::network::{self, NetworkOp, Service};
 use super::storage_ops::StorageOp;
 use super::{Action, FieldChange, Observed, Op, Plan, Refusal, Verb};
@@ -106,11 +108,12 @@ fn is_server_op(op: &Op) -> bool {
             | Op::FirewallPut(..)
             | Op::FirewallDelete(..)
             | Op::AlertPut(..)
-    )
+    ) || matches!(op, Op::DiagPut(t, _) if t.scope == DiagScope::Server)
 }
 
 fn is_storage_op(op: &Op) -> bool {
     matches!(op, Op::Storage(_))
+        || matches!(op, Op::DiagPut(t, _) if t.scope == DiagScope::BlobService)
 }
 
 /// The id of the server or account a plane declares.

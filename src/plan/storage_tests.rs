@@ -110,6 +110,7 @@ pub(super) fn with_pg(eff: &EffectiveSpec, postgres: ObservedPostgres) -> Observ
         alerts: super::alerts_tests::in_sync(eff, &postgres),
         postgres,
         storage: storage_in_sync(eff),
+        ..Default::default()
     }
 }
 
@@ -454,7 +455,7 @@ fn one_key_version_change_moves_both_services() {
     let observed = Observed {
         postgres: pg,
         storage: storage_in_sync(&old),
-        alerts: Default::default(),
+        ..Default::default()
     };
     let plan = plan_all(&new, &observed, &Memory::default(), NOW);
     let pg_key = plan.actions.iter().find_map(|a| match &a.op {

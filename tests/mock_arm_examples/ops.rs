@@ -190,6 +190,9 @@ pub const OPS: &[(&str, &str, &str, &str)] = &[
     ),
     ("createOrUpdateMetricAlert", "PUT", "ALERT", ""),
     ("getMetricAlert", "GET", "ALERT", "alert"),
+    ("createOrUpdateDiagnosticSetting", "PUT", "DIAG", ""),
+    ("getDiagnosticSetting", "GET", "DIAG", "diag"),
+    ("listDiagnosticSettings", "GET", "DIAGLIST", "diag"),
 ];
 /// Examples of APIs the mock does not serve, each with the reason (asserted by name so that a new
 /// file is noticed).

@@ -133,6 +133,10 @@ pub fn sdk_parse(name: &str, body: &Value) -> Result<(), String> {
         .any(|p| name.starts_with(p))
     {
         serde_json::from_value::<wire::KeyBundle>(b).map(|_| ())
+    } else if name.starts_with("listDiagnosticSettings") {
+        serde_json::from_value::<wire::DiagnosticSettingsList>(b).map(|_| ())
+    } else if name.contains("DiagnosticSetting") {
+        serde_json::from_value::<wire::DiagnosticSettingsResource>(b).map(|_| ())
     } else if name.to_ascii_lowercase().contains("metricalert") {
         serde_json::from_value::<wire::MetricAlertResource>(b).map(|_| ())
     } else {
