@@ -251,6 +251,11 @@ pub struct RunArgs {
     /// Where to write each data plane's status (YAML, same shape as the CRD status).
     #[arg(long = "status-dir")]
     pub status_dir: Option<PathBuf>,
+    /// Folder mode: append the operator's key actions (rotation detected, move sent, consumer
+    /// confirmed, rotation complete, safe to disable, failed) to this file, one JSON object per
+    /// line. Kubernetes mode prints them on stdout (`"audit":true`) and as Events.
+    #[arg(long = "audit-log")]
+    pub audit_log: Option<PathBuf>,
     /// Converge every data plane (following its long-running operations) and exit:
     /// 0 when all are Ready, 1 otherwise.
     #[arg(long)]

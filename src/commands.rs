@@ -22,6 +22,12 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     if args.namespace.is_some() && !args.kube {
         return Err(Error::Usage("--namespace needs --kube".into()));
     }
+    if args.audit_log.is_some() && args.kube {
+        return Err(Error::Usage(
+            "--audit-log is for folder mode; in Kubernetes mode the audit lines go to stdout"
+                .into(),
+        ));
+    }
     if (args.lease_seconds.is_some() || args.lease_grace_seconds.is_some()) && !args.kube {
         return Err(Error::Usage(
             "--lease-seconds and --lease-grace-seconds need --kube".into(),
@@ -91,6 +97,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     };
     let mut opts = FolderOptions::new(specs);
     opts.status_dir = args.status_dir.clone();
+    opts.audit_log = args.audit_log.clone();
     opts.once = args.once;
     opts.concurrency = args.concurrency;
     opts.poll_interval = poll_interval;

@@ -115,3 +115,92 @@ async fn a_fatal_error_is_not_retried_until_the_spec_changes() {
     folder.pass().await.unwrap();
     assert!(m.journal().len() > after_fatal);
 }
+
+/// Passes (every plane due, the mock's clock moved past each operation) until `done` holds for
+/// acme-prod's status.
+async fn run_until(
+    folder: &mut Folder,
+    m: &engram_operator::mock_arm::MockArm,
+    done: impl Fn(&engram_operator::api::EngramDataPlaneStatus) -> bool,
+) {
+    for _ in 0..40 {
+        folder.scan().unwrap();
+        folder.force_due();
+        folder.pass().await.unwrap();
+        let statuses = folder.statuses();
+        if statuses.iter().any(|(n, s)| n == "acme-prod" && done(s)) {
+            return;
+        }
+        m.advance(LRO);
+    }
+    panic!("not reached: {:?}", folder.statuses());
+}
+
+#[tokio::test]
+async fn audit_log_gets_one_json_line_per_key_rotation_step() {
+    let m = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (specs, audit) = (dir.path().join("specs"), dir.path().join("audit.jsonl"));
+    std::fs::create_dir(&specs).unwrap();
+    let v1 = kv_key(&m, "rotate").await;
+    let pin = |v: &str| {
+        let text = std::fs::read_to_string("examples/prod.yaml")
+            .unwrap()
+            .replacen(
+                "\n    keyVersion: latest\n",
+                &format!("\n    keyVersion: {v}\n"),
+                1,
+            );
+        std::fs::write(specs.join("prod.yaml"), text).unwrap();
+    };
+    pin(&v1);
+    let mut opts = FolderOptions::new(&specs);
+    opts.audit_log = Some(audit.clone());
+    let mut folder = Folder::new(Arc::new(arm(&m)), opts);
+    run_until(&mut folder, &m, |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+    .await;
+    assert!(!audit.exists(), "creating is not rotating: no audit line");
+    let v2 = kv_key(&m, "rotate").await;
+    pin(&v2);
+    run_until(&mut folder, &m, |s| {
+        s.key_rotation
+            .as_ref()
+            .is_some_and(|r| r.phase == "Complete")
+    })
+    .await;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_str().unwrap().into(),
+                l["consumer"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        ("detected", "all"),
+        ("move-sent", "postgres"),
+        ("move-sent", "storage"),
+        ("consumer-confirmed", "postgres"),
+        ("consumer-confirmed", "storage"),
+        ("rotation-complete", "all"),
+    ]
+    .map(|(e, c)| (e.to_string(), c.to_string()));
+    assert_eq!(steps, want);
+    assert!(lines.iter().all(|l| l["plane"] == "acme-prod"
+        && l["fromVersion"] == v1.as_str()
+        && l["toVersion"] == v2.as_str()
+        && l["time"].is_string()));
+    assert!(lines[1]["requestId"]
+        .as_str()
+        .is_some_and(|id| id.len() == 36));
+}

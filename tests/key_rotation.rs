@@ -273,3 +273,146 @@ async fn a_geo_backup_key_rotation_is_tracked_on_its_own_consumer() {
     assert_eq!(rotation(&done).phase, "Complete");
     assert_eq!(state(&done, "postgres-geo-backup"), "Confirmed");
 }
+
+#[tokio::test]
+async fn an_old_key_is_reported_due_and_with_rotate_the_operator_makes_the_new_version() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    assert_eq!(
+        eff.rotation().max_key_age_days,
+        Some(90),
+        "prod's quarterly default"
+    );
+    let ready = converge(&m, &arm, &eff, Default::default()).await;
+    // On the mock's timeline (the key versions carry its clock's creation times).
+    let c = engram_operator::reconcile::Context {
+        now: time::OffsetDateTime::parse(&m.now(), &time::format_description::well_known::Rfc3339)
+            .unwrap(),
+        ..ctx()
+    };
+    let young = reconcile::reconcile(&arm, Ok(&eff), &ready.status, &at(&c, 89 * 86_400)).await;
+    assert_eq!(condition(&young.status, "KeyRotationDue"), Some("False"));
+
+    // 91 days on: due, reported, and nothing written without `rotate`.
+    let from = m.journal().len();
+    let old = reconcile::reconcile(&arm, Ok(&eff), &ready.status, &at(&c, 91 * 86_400)).await;
+    assert_eq!(condition(&old.status, "KeyRotationDue"), Some("True"));
+    assert!(writes_since(&m, from).is_empty());
+    assert!(old.ready(), "due is a report, not a failure");
+
+    // With rotate: one POST to the vault's rotate endpoint, then the rotation runs its course.
+    let mut eff = prod();
+    eff.encryption
+        .as_mut()
+        .unwrap()
+        .rotation
+        .as_mut()
+        .unwrap()
+        .rotate = Some(true);
+    let later = at(&c, 91 * 86_400);
+    let rotated = reconcile::reconcile(&arm, Ok(&eff), &ready.status, &later).await;
+    let w = writes_since(&m, from);
+    assert_eq!(
+        w,
+        [("POST".into(), "/keys/engram-cmk/rotate".into())],
+        "{w:?}"
+    );
+    let next = reconcile::reconcile(&arm, Ok(&eff), &rotated.status, &later).await;
+    assert_eq!(rotation(&next).phase, "InProgress");
+    assert_eq!(
+        condition(&next.status, "KeyRotationDue"),
+        Some("True"),
+        "until PostgreSQL moves"
+    );
+}
+
+#[test]
+fn rotate_needs_latest_and_the_bounds_are_checked() {
+    let yaml = include_str!("../examples/prod.yaml").replace(
+        "\n    keyVersion: latest\n",
+        "\n    keyVersion: 0123456789abcdef0123456789abcdef\n    rotation:\n      rotate: true\n      releaseAfterHours: 0\n",
+    );
+    let errors = engram_operator::api::load(&yaml).unwrap_err();
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("spec.encryption.rotation.rotate: needs keyVersion: latest"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spec.encryption.rotation.releaseAfterHours: must be 1-8760 hours"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_of_one_pinned_rotation_is_exactly_these_lines() {
+    let m = mock().await;
+    let arm = arm(&m);
+    let v1 = kv_key(&m, "rotate").await;
+    let ready = converge(&m, &arm, &pinned(&v1), Default::default()).await;
+    let v2 = kv_key(&m, "rotate").await;
+    let c = ctx();
+    let t = c
+        .now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let from = m.journal().len();
+    let mut status = ready.status;
+    let mut lines = Vec::new();
+    for _ in 0..20 {
+        let out = reconcile::reconcile(&arm, Ok(&pinned(&v2)), &status, &c).await;
+        lines.extend(
+            out.key_events
+                .iter()
+                .map(|e| reconcile::audit::line("acme-prod", c.now, e)),
+        );
+        status = out.status;
+        if status
+            .key_rotation
+            .as_ref()
+            .is_some_and(|r| r.phase == "Complete")
+        {
+            break;
+        }
+        m.advance(LRO);
+    }
+    // The request ids of the two moves, as ARM answered them.
+    let id_of = |needle: &str| {
+        m.journal()
+            .into_iter()
+            .skip(from)
+            .find(|e| e.method == "PATCH" && e.path.ends_with(needle))
+            .map(|e| e.request_id)
+            .unwrap()
+    };
+    let (pg_id, st_id) = (
+        id_of("/flexibleServers/acme-prod-pg"),
+        id_of("/storageAccounts/acmeengramprod"),
+    );
+    let line = |event: &str, consumer: &str, id: Option<&str>| {
+        let id = id.map_or("null".to_string(), |i| format!("\"{i}\""));
+        format!(
+            r#"{{"time":"{t}","plane":"acme-prod","event":"{event}","consumer":"{consumer}","fromVersion":"{v1}","toVersion":"{v2}","requestId":{id}}}"#
+        )
+    };
+    assert_eq!(
+        lines,
+        [
+            line("detected", "all", None),
+            line("move-sent", "postgres", Some(&pg_id)),
+            line("move-sent", "storage", Some(&st_id)),
+            line("consumer-confirmed", "postgres", None),
+            line("consumer-confirmed", "storage", None),
+            line("rotation-complete", "all", None),
+        ]
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains(m.token())),
+        "no secret in the trail"
+    );
+}

@@ -168,7 +168,15 @@ fn apply_profile(
         adopt: policy.adopt.unwrap_or(false),
         adopt_from: policy.adopt_from.clone(),
         recreate_deleted: policy.recreate_deleted.unwrap_or(profile.recreate_deleted),
-        encryption: spec.encryption.clone(),
+        encryption: spec.encryption.clone().map(|mut e| {
+            let r = e.rotation.take().unwrap_or_default();
+            e.rotation = Some(crate::api::spec::KeyRotationPolicy {
+                release_after_hours: Some(r.release_after_hours.unwrap_or(24)),
+                max_key_age_days: r.max_key_age_days.or(profile.max_key_age_days),
+                rotate: Some(r.rotate.unwrap_or(false)),
+            });
+            e
+        }),
         postgres: EffectivePostgres {
             server_name: pg.server_name.clone(),
             version: pg
@@ -329,6 +337,14 @@ impl EffectiveSpec {
     }
 
     /// The key version to use: None means follow the latest version in Key Vault.
+    /// The rotation policy with its defaults (every field set by `resolve`).
+    pub fn rotation(&self) -> crate::api::spec::KeyRotationPolicy {
+        self.encryption
+            .as_ref()
+            .and_then(|e| e.rotation.clone())
+            .unwrap_or_default()
+    }
+
     pub fn pinned_key_version(&self) -> Option<&str> {
         self.encryption
             .as_ref()

@@ -42,6 +42,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                max_key_age_days: None,
                 private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
@@ -60,6 +61,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Enabled,
                 maintenance_window: None,
                 cmk_required: false,
+                max_key_age_days: None,
                 private_network_required: false,
                 prune_allowed: true,
                 recreate_deleted: true,
@@ -78,6 +80,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                max_key_age_days: Some(90),
                 private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
@@ -96,6 +99,7 @@ impl Environment {
                 public_network_access: PublicNetworkAccess::Disabled,
                 maintenance_window: Some((0, 2, 0)),
                 cmk_required: true,
+                max_key_age_days: Some(90),
                 private_network_required: true,
                 prune_allowed: false,
                 recreate_deleted: false,
@@ -154,6 +158,8 @@ pub struct Profile {
     pub maintenance_window: Option<(u8, u8, u8)>,
     /// Whether a customer-managed key is required (seed §4: CMK is critical for customer data).
     pub cmk_required: bool,
+    /// Default `encryption.rotation.maxKeyAgeDays` (the strategy's quarterly rotation).
+    pub max_key_age_days: Option<u32>,
     /// Whether both services must be private: public access Disabled and private endpoints
     /// (AI-SEC-01 "Access Control: RBAC, Private Endpoints, network isolation").
     pub private_network_required: bool,

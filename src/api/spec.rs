@@ -147,6 +147,28 @@ pub struct Encryption {
     /// server otherwise. Not used by Storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo_backup: Option<GeoBackupKey>,
+    /// How key versions are rotated across the key's consumers (status.keyRotation tracks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<KeyRotationPolicy>,
+}
+
+/// Key rotation: when the previous version may go, when a rotation is due, and whether the
+/// operator makes the new version itself.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationPolicy {
+    /// Hours after every consumer is confirmed on the new version before status says the previous
+    /// version may be disabled (1-8760, default 24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_after_hours: Option<u32>,
+    /// A key version older than this many days is reported as KeyRotationDue (1-3650; uat and
+    /// prod default to 90, the strategy's quarterly rotation; dev and test to none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_key_age_days: Option<u32>,
+    /// When a rotation is due, create the new version through Key Vault's rotate endpoint (needs
+    /// the Key Vault Crypto Officer role; keyVersion must be `latest`). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate: Option<bool>,
 }
 
 /// A customer-managed key in the geo-backup (paired) region, with the identity that uses it.

@@ -153,6 +153,25 @@ fn encryption(e: &mut Errors, enc: &Encryption) {
             "must be a Key Vault in the geo-backup (paired) region, not the primary key's vault: a vault lives in one region",
         );
     }
+    if let Some(r) = &enc.rotation {
+        let rp = format!("{p}.rotation");
+        e.check(
+            r.release_after_hours
+                .is_none_or(|h| (1..=8760).contains(&h)),
+            format!("{rp}.releaseAfterHours"),
+            "must be 1-8760 hours",
+        );
+        e.check(
+            r.max_key_age_days.is_none_or(|d| (1..=3650).contains(&d)),
+            format!("{rp}.maxKeyAgeDays"),
+            "must be 1-3650 days",
+        );
+        e.check(
+            r.rotate != Some(true) || enc.key_version == "latest",
+            format!("{rp}.rotate"),
+            "needs keyVersion: latest (a version the operator creates is followed, not pinned)",
+        );
+    }
 }
 
 /// One customer-managed key reference: vault URI, key name, version, identity.

@@ -13,6 +13,14 @@ pub fn versions_url(vault_uri: &str, key: &str) -> String {
     )
 }
 
+/// The URL of a key's rotate action (a new version), on the vault's own host.
+pub fn rotate_url(vault_uri: &str, key: &str) -> String {
+    format!(
+        "{}/keys/{key}/rotate?api-version={API_VERSION}",
+        vault_uri.trim_end_matches('/')
+    )
+}
+
 /// Whether a `nextLink` stays on the declared vault (a link elsewhere is not followed: the token
 /// would go with it).
 pub fn same_vault(link: &str, vault_uri: &str) -> bool {

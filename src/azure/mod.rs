@@ -457,6 +457,10 @@ impl ArmApi for Arm {
             Op::FirewallDelete(t, name) => self.submit_firewall(t, Err(name)).await,
             Op::DiagPut(t, s) => self.submit_diagnostic(t, s).await,
             Op::DiagDelete(t) => self.delete_diagnostic(t).await,
+            Op::KeyRotate {
+                vault_uri,
+                key_name,
+            } => self.rotate_key(vault_uri, key_name).await,
             _ => self.submit_postgres(op).await,
         }
     }

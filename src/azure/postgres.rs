@@ -113,6 +113,20 @@ impl Arm {
         Ok(obs)
     }
 
+    /// A new version of a key through Key Vault's rotate endpoint (synchronous).
+    pub(super) async fn rotate_key(&self, vault: &str, name: &str) -> Result<Submitted, ArmError> {
+        let url = keyvault::rotate_url(vault, name);
+        let (_, headers, _) = self
+            .retrying("rotate key", || async {
+                self.raw_send(Method::Post, &url, None).await
+            })
+            .await?;
+        Ok(Submitted {
+            operation_url: None,
+            ..submitted(&headers)
+        })
+    }
+
     /// Every version of a key, oldest first (`GET /keys/{name}/versions`, following nextLink on
     /// the same vault). No such key: none.
     async fn key_versions(&self, vault: &str, name: &str) -> Result<Vec<KeyVersionInfo>, ArmError> {
@@ -198,6 +212,7 @@ impl Arm {
                     | Op::AlertDelete(_)
                     | Op::DiagPut(..)
                     | Op::DiagDelete(_)
+                    | Op::KeyRotate { .. }
                     | Op::SetTags(..) => {
                         return Err(ArmError::Decode("not a PostgreSQL write".into()))
                     }

@@ -191,6 +191,12 @@ pub enum Op {
     Network(network::NetworkOp),
     /// PUT the operator's diagnostic setting on a resource (create or full replace; synchronous).
     DiagPut(diagnostics::DiagTarget, Box<diagnostics::DiagSetting>),
+    /// POST Key Vault's rotate endpoint: a new version of the key (`rotation.rotate: true`, when
+    /// a rotation is due).
+    KeyRotate {
+        vault_uri: String,
+        key_name: String,
+    },
     /// DELETE the operator's diagnostic setting (teardown under `deletion: delete` only).
     DiagDelete(diagnostics::DiagTarget),
     /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
@@ -267,5 +273,6 @@ pub fn plan_all(
     plan.absorb(network::plan(eff, observed));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
     plan.absorb(diagnostics::plan(eff, observed));
+    plan.absorb(rotation::plan(eff, observed, now));
     key_gate::gate(plan, observed, now.unix_timestamp())
 }

@@ -6,7 +6,8 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::api::{KeyConsumer, KeyRotation};
+use super::{key_version_of, Action, FieldChange, Observed, ObservedEncryption, Op, Plan, Verb};
+use crate::api::{EffectiveSpec, KeyConsumer, KeyRotation};
 
 /// What one consumer shows and is asked, this pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct ConsumerView {
     pub refused: Option<String>,
     /// A write on it failed this pass, with the reason.
     pub failed: Option<String>,
+    /// ARM's request id of the write that moved it this pass.
+    pub request_id: Option<String>,
 }
 
 /// One line of the key audit trail.
@@ -42,6 +45,8 @@ pub struct KeyEvent {
     pub consumer: String,
     pub from_version: String,
     pub to_version: String,
+    /// ARM's request id of the write behind the event (move-sent), if any.
+    pub request_id: Option<String>,
     pub message: Option<String>,
 }
 
@@ -118,7 +123,20 @@ fn event(kind: &'static str, c: &KeyConsumer, message: Option<String>) -> KeyEve
         consumer: c.consumer.clone(),
         from_version: c.from_version.clone(),
         to_version: c.to_version.clone(),
+        request_id: None,
         message,
+    }
+}
+
+/// An event about the whole rotation.
+fn overall(kind: &'static str, r: &KeyRotation) -> KeyEvent {
+    KeyEvent {
+        event: kind,
+        consumer: "all".into(),
+        from_version: r.from_version.clone(),
+        to_version: r.to_version.clone(),
+        request_id: None,
+        message: None,
     }
 }
 
@@ -133,13 +151,7 @@ pub fn track(
     let mut events = Vec::new();
     let mut r = if new_rotation_needed(prev, views) {
         let r = start(views, now);
-        events.push(KeyEvent {
-            event: "detected",
-            consumer: "all".into(),
-            from_version: r.from_version.clone(),
-            to_version: r.to_version.clone(),
-            message: None,
-        });
+        events.push(overall("detected", &r));
         r
     } else {
         match prev {
@@ -178,7 +190,10 @@ pub fn track(
                     c.confirmed_at = Some(rfc3339(now));
                     events.push(event("consumer-confirmed", c, None));
                 }
-                "Moving" => events.push(event("move-sent", c, None)),
+                "Moving" => events.push(KeyEvent {
+                    request_id: v.request_id.clone(),
+                    ..event("move-sent", c, None)
+                }),
                 "Refused" | "Failed" => events.push(event("failed", c, message)),
                 _ => {}
             }
@@ -187,13 +202,7 @@ pub fn track(
             r.phase = "Complete".into();
             r.confirmed_at = Some(rfc3339(now));
             r.safe_to_disable_previous_after = Some(rfc3339(now + release_after));
-            events.push(KeyEvent {
-                event: "rotation-complete",
-                consumer: "all".into(),
-                from_version: r.from_version.clone(),
-                to_version: r.to_version.clone(),
-                message: None,
-            });
+            events.push(overall("rotation-complete", &r));
         }
     }
     let safe = r
@@ -203,13 +212,76 @@ pub fn track(
         .is_some_and(|t| now >= t);
     if r.phase == "Complete" && safe {
         r.phase = "SafeToDisablePrevious".into();
-        events.push(KeyEvent {
-            event: "safe-to-disable",
-            consumer: "all".into(),
-            from_version: r.from_version.clone(),
-            to_version: r.to_version.clone(),
-            message: None,
-        });
+        events.push(overall("safe-to-disable", &r));
     }
     (Some(r), events)
+}
+
+/// Why a rotation is due (the primary key's version in use is older than `maxKeyAgeDays`), if it
+/// is. Only with a customer-managed key and a maximum age.
+pub fn due(eff: &EffectiveSpec, obs: &Observed, now: OffsetDateTime) -> Option<String> {
+    let max_days = eff.rotation().max_key_age_days?;
+    let enc = eff.encryption.as_ref()?;
+    let in_use = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
+        Some(ObservedEncryption::AzureKeyVault { key_uri, .. }) => key_version_of(key_uri),
+        _ => None,
+    }?;
+    let v = obs
+        .postgres
+        .key_versions
+        .iter()
+        .find(|v| v.version.eq_ignore_ascii_case(&in_use))?;
+    let age_days = (now.unix_timestamp() - v.created) / 86_400;
+    (age_days > i64::from(max_days)).then(|| {
+        format!(
+            "key {} version {in_use} is {age_days} days old (maxKeyAgeDays {max_days})",
+            enc.key_name
+        )
+    })
+}
+
+/// The label of a Key Vault key as a resource of the plan.
+pub fn key_label(eff: &EffectiveSpec) -> String {
+    format!(
+        "key/{}",
+        eff.encryption
+            .as_ref()
+            .map(|e| e.key_name.as_str())
+            .unwrap_or_default()
+    )
+}
+
+/// With `rotation.rotate: true` and a rotation due, one write: a new version through Key Vault's
+/// rotate endpoint, only while the newest version is the one in use (no rotation pending).
+pub fn plan(eff: &EffectiveSpec, obs: &Observed, now: OffsetDateTime) -> Plan {
+    let mut plan = Plan::default();
+    let Some(why) = due(eff, obs, now) else {
+        return plan;
+    };
+    let (Some(enc), true) = (&eff.encryption, eff.rotation().rotate == Some(true)) else {
+        plan.notes.push(format!("KeyRotationDue: {why}"));
+        return plan;
+    };
+    let newest = super::newest(&obs.postgres.key_versions).map(|v| v.version.clone());
+    let in_use = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
+        Some(ObservedEncryption::AzureKeyVault { key_uri, .. }) => key_version_of(key_uri),
+        _ => None,
+    };
+    if newest.is_none() || newest != in_use {
+        return plan;
+    }
+    plan.actions.push(Action {
+        resource: key_label(eff),
+        verb: Verb::Update,
+        changes: vec![FieldChange::new(
+            "keyVersion",
+            in_use.unwrap_or_default(),
+            "new",
+        )],
+        op: Op::KeyRotate {
+            vault_uri: enc.key_vault_uri.clone(),
+            key_name: enc.key_name.clone(),
+        },
+    });
+    plan
 }

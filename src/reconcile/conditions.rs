@@ -11,6 +11,8 @@ pub const DRIFTED: &str = "Drifted";
 pub const DEGRADED: &str = "Degraded";
 /// Set once a key rotation has been seen: True when every consumer is on the new version.
 pub const KEY_ROTATED: &str = "KeyRotated";
+/// With `encryption.rotation.maxKeyAgeDays`: True when the key version in use is older.
+pub const KEY_ROTATION_DUE: &str = "KeyRotationDue";
 
 fn ts(now: OffsetDateTime) -> Time {
     Time(Timestamp::from_second(now.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH))

@@ -4,6 +4,7 @@
 //! Both front doors (folder, Kubernetes) call [`reconcile`]; they differ only in where specs come
 //! from and where status goes.
 
+pub mod audit;
 pub mod cleanup;
 pub mod conditions;
 pub mod rotation;
@@ -94,6 +95,7 @@ pub async fn reconcile(
     let mut notes: Vec<String> = Vec::new();
     // Resource label → why a write or an operation on it failed this pass (key rotation reads it).
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
+    let mut request_ids: BTreeMap<String, String> = BTreeMap::new();
     for op in &prev.pending_operations {
         let what = format!("{} {}", op.resource, op.action);
         if let Some(age) = age_of(op, ctx.now).filter(|a| *a > ctx.max_operation_age) {
@@ -186,6 +188,9 @@ pub async fn reconcile(
                 Ok(sub) => {
                     writes += 1;
                     accepted.push(&action.op);
+                    if let Some(id) = &sub.request_id {
+                        request_ids.insert(action.resource.clone(), id.clone());
+                    }
                     for c in &action.changes {
                         corrected.insert((action.resource.clone(), c.field.clone()));
                     }
@@ -226,6 +231,7 @@ pub async fn reconcile(
             accepted: &accepted,
             in_flight: pending.iter().map(|p| p.resource.as_str()).collect(),
             failed: &failed,
+            request_ids: &request_ids,
         },
         prev.key_rotation.as_ref(),
         ctx.now,

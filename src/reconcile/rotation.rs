@@ -14,9 +14,6 @@ use crate::plan::{
     ObservedEncryption, Op, Plan, StorageOp,
 };
 
-/// How long after every consumer is confirmed the previous version is called safe to disable.
-pub const RELEASE_AFTER: Duration = Duration::hours(24);
-
 /// What the rotation step gives the status.
 #[derive(Debug, Default)]
 pub struct Step {
@@ -24,6 +21,8 @@ pub struct Step {
     pub events: Vec<KeyEvent>,
     /// Consumers on a version they can no longer use: "postgres: key version … is disabled".
     pub unusable_in_use: Vec<String>,
+    /// With a maximum key age: why a rotation is due (None: it is not). None without one.
+    pub due: Option<Option<String>>,
 }
 
 /// What happened to each resource this pass.
@@ -34,6 +33,8 @@ pub struct PassFacts<'a> {
     pub in_flight: Vec<&'a str>,
     /// Resource label → why a write or an operation on it failed this pass.
     pub failed: &'a BTreeMap<String, String>,
+    /// Resource label → ARM's request id of the write accepted on it this pass.
+    pub request_ids: &'a BTreeMap<String, String>,
 }
 
 fn target(pinned: &str, versions: &[KeyVersionInfo]) -> Option<String> {
@@ -92,6 +93,7 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
         follows: false,
         refused: refused(facts.plan, &pg, "dataEncryption.primaryKeyURI"),
         failed: facts.failed.get(&pg).cloned(),
+        request_id: facts.request_ids.get(&pg).cloned(),
     }];
     if let Some(g) = enc
         .geo_backup
@@ -109,6 +111,7 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
             follows: false,
             refused: refused(facts.plan, &pg, "dataEncryption.geoBackupKeyURI"),
             failed: facts.failed.get(&pg).cloned(),
+            request_id: facts.request_ids.get(&pg).cloned(),
         });
     }
     let account_key = obs
@@ -133,6 +136,7 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
         follows: enc.key_version == "latest",
         refused: refused(facts.plan, &st, "encryption.keyVersion"),
         failed: facts.failed.get(&st).cloned(),
+        request_id: facts.request_ids.get(&st).cloned(),
     });
     out
 }
@@ -164,10 +168,15 @@ pub fn step(
             unusable(versions, v.observed.as_deref(), t).map(|why| format!("{}: {why}", v.consumer))
         })
         .collect();
-    let (rotation, events) = rotation::track(prev, &views, now, RELEASE_AFTER);
+    let policy = eff.rotation();
+    let release_after = Duration::hours(i64::from(policy.release_after_hours.unwrap_or(24)));
+    let (rotation, events) = rotation::track(prev, &views, now, release_after);
     Step {
         rotation,
         events,
         unusable_in_use,
+        due: policy
+            .max_key_age_days
+            .map(|_| rotation::due(eff, obs, now)),
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::conditions::{self, DEGRADED, DRIFTED, KEY_ROTATED, PROGRESSING, READY};
+use super::conditions::{
+    self, DEGRADED, DRIFTED, KEY_ROTATED, KEY_ROTATION_DUE, PROGRESSING, READY,
+};
 use super::{Context, Outcome};
 use crate::api::status::{
     DriftEntry, NetworkObserved, PendingOperation, PostgresObserved, StorageObserved,
@@ -399,6 +401,21 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             &mut s.conditions,
             KEY_ROTATED,
             done,
+            reason,
+            msg,
+            g,
+            ctx.now,
+        );
+    }
+    if let Some(due) = &i.rotation.due {
+        let (reason, msg) = match due {
+            Some(why) => ("MaxKeyAgeExceeded", why.clone()),
+            None => ("WithinMaxKeyAge", String::new()),
+        };
+        conditions::set(
+            &mut s.conditions,
+            KEY_ROTATION_DUE,
+            due.is_some(),
             reason,
             msg,
             g,

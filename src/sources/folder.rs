@@ -39,6 +39,8 @@ pub struct FolderOptions {
     pub once_timeout: Duration,
     /// Prometheus metrics of the reconciles (served by `--admin-listen`).
     pub metrics: Option<Arc<Metrics>>,
+    /// Append-only JSON-lines audit log of the operator's key actions (`--audit-log`).
+    pub audit_log: Option<PathBuf>,
 }
 
 impl FolderOptions {
@@ -53,6 +55,7 @@ impl FolderOptions {
             scan_interval: Duration::from_secs(2),
             once_timeout: Duration::from_secs(1800),
             metrics: None,
+            audit_log: None,
         }
     }
 }
@@ -205,11 +208,11 @@ impl Folder {
                 let out = reconcile::reconcile(arm.as_ref(), spec, &prev, &ctx)
                     .instrument(span)
                     .await;
-                (path, out, started.elapsed())
+                (path, out, started.elapsed(), ctx.now)
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((path, out, took)) = joined else {
+            let Ok((path, out, took, at)) = joined else {
                 continue;
             };
             if let Some(m) = &self.opts.metrics {
@@ -219,6 +222,20 @@ impl Folder {
                 continue;
             };
             log_outcome(&plane.name, &out);
+            let lines: Vec<String> = out
+                .key_events
+                .iter()
+                .map(|e| reconcile::audit::line(&plane.name, at, e))
+                .collect();
+            for l in &lines {
+                tracing::info!(audit = true, "{l}");
+            }
+            if let Some(file) = &self.opts.audit_log {
+                reconcile::audit::append(file, &lines).map_err(|source| Error::Io {
+                    path: file.display().to_string(),
+                    source,
+                })?;
+            }
             // Written only when it changed (the first pass of a run always writes it).
             let changed = plane.last.is_none() || out.status != plane.status;
             if let (Some(dir), true) = (&self.opts.status_dir, changed) {

@@ -270,6 +270,11 @@ async fn apply(
         kube_events::after_reconcile(&prev, &out.status, &actions, spec_changed),
     )
     .await;
+    for e in &out.key_events {
+        let line = crate::reconcile::audit::line(&key(&o), rctx.now, e);
+        println!("{}", crate::reconcile::audit::tagged(&line));
+    }
+    publish(ctx, &o, kube_events::key_events(&out.key_events)).await;
     record_drift(ctx, &prev, &out.status);
     ctx.set_open(key(&o), Some(&out.status));
     ctx.health

@@ -30,6 +30,34 @@ fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
     }
 }
 
+/// One Event per key rotation step (Warning when a consumer failed or was refused).
+pub fn key_events(events: &[crate::plan::rotation::KeyEvent]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| {
+            let (type_, reason) = match e.event {
+                "detected" => (EventType::Normal, "KeyRotationDetected"),
+                "move-sent" => (EventType::Normal, "KeyMoveSent"),
+                "consumer-confirmed" => (EventType::Normal, "KeyConsumerConfirmed"),
+                "rotation-complete" => (EventType::Normal, "KeyRotated"),
+                "safe-to-disable" => (EventType::Normal, "PreviousKeyVersionReleasable"),
+                _ => (EventType::Warning, "KeyRotationFailed"),
+            };
+            let mut note = format!(
+                "{}: key version {} → {}",
+                e.consumer, e.from_version, e.to_version
+            );
+            if let Some(id) = &e.request_id {
+                note.push_str(&format!(" (ARM request {id})"));
+            }
+            if let Some(m) = &e.message {
+                note.push_str(&format!(": {m}"));
+            }
+            event(type_, reason, "RotateKey", note)
+        })
+        .collect()
+}
+
 fn is_true(s: &EngramDataPlaneStatus, type_: &str) -> bool {
     conditions::get(&s.conditions, type_).is_some_and(|c| c.status == "True")
 }
