@@ -16,6 +16,7 @@ mod clock;
 mod containers;
 mod control;
 mod diagnostics;
+mod dispatch;
 mod errors;
 mod faults;
 mod firewall;

@@ -1,12 +1,7 @@
-//! Which resource a path names (ARM paths are case-insensitive), its api-versions, the id the
-//! journal counts it against, and dispatch to the resource handlers.
+//! Which resource a path names (ARM paths are case-insensitive), its api-versions and the id the
+//! journal counts it against. `dispatch.rs` runs the handler of a routed request.
 
-use super::errors::ArmError;
-use super::store::{Reply, Req, World};
-use super::{
-    alerts, containers, diagnostics, firewall, keyvault, lro, management_policy, names, network,
-    pg_config, postgres, storage_account,
-};
+use super::{diagnostics, network, postgres, storage_account};
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
 const STORAGE_VERSIONS: &[&str] = &[
@@ -503,111 +498,6 @@ fn journal_id(t: &Target) -> Option<String> {
         Target::Key { vault, name, .. } => format!("/keyvault/{vault}/keys/{name}"),
         _ => return None,
     })
-}
-
-/// Run the handler for a routed request.
-pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, ArmError> {
-    match &route.target {
-        Target::PgList { sub, rg } => postgres::list(world, req, sub, rg),
-        Target::PgServer { sub, rg, name } => postgres::server(world, req, sub, rg, name),
-        Target::PgAction {
-            sub,
-            rg,
-            name,
-            action,
-        } => postgres::action(world, req, sub, rg, name, action),
-        Target::PgConfigs { sub, rg, name } => pg_config::list(world, req, sub, rg, name),
-        Target::PgConfig {
-            sub,
-            rg,
-            name,
-            config,
-        } => pg_config::one(world, req, sub, rg, name, config),
-        Target::PgFirewallRules { sub, rg, name } => firewall::list(world, req, sub, rg, name),
-        Target::PgFirewallRule {
-            sub,
-            rg,
-            name,
-            rule,
-        } => firewall::one(world, req, sub, rg, name, rule),
-        Target::PrivateEndpoint { sub, rg, name } => network::endpoint(world, req, sub, rg, name),
-        Target::DnsZoneGroup {
-            sub,
-            rg,
-            endpoint,
-            name,
-        } => network::zone_group(world, req, sub, rg, endpoint, name),
-        Target::PgOpStatus { id } | Target::NetOpStatus { id } => {
-            get_only(req).and_then(|_| lro::status(world, req, id))
-        }
-        Target::PgOpResult { id } | Target::StorageOp { id } | Target::NetOpResult { id } => {
-            get_only(req).and_then(|_| lro::result(world, req, id))
-        }
-        Target::Account { sub, rg, name } => storage_account::handle(world, req, sub, rg, name),
-        Target::Policy {
-            sub,
-            rg,
-            account,
-            name,
-        } => management_policy::handle(world, req, sub, rg, account, name),
-        Target::Container {
-            sub,
-            rg,
-            account,
-            name,
-            rest,
-        } => {
-            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            containers::handle(world, req, sub, rg, account, name, &rest)
-        }
-        Target::ContainerList { sub, rg, account } => {
-            containers::list(world, req, sub, rg, account)
-        }
-        Target::AlertList { sub, rg } => alerts::list(world, req, sub, rg),
-        Target::Alert { sub, rg, name } => alerts::handle(world, req, sub, rg, name),
-        Target::Key { vault, name, rest } => {
-            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            keyvault::handle(world, req, vault, name, &rest)
-        }
-        Target::DiagList { scope } => diagnostics::list(world, req, scope),
-        Target::Diag { scope, name } => diagnostics::handle(world, req, scope, name),
-        Target::PgNameCheck => names::check_server(world, req),
-        Target::AccountNameCheck => names::check_account(world, req),
-    }
-}
-
-fn get_only(req: &Req) -> Result<(), ArmError> {
-    if req.method == "GET" {
-        Ok(())
-    } else {
-        Err(postgres::method_not_allowed())
-    }
-}
-
-/// Check the api-version against the route's list (FACTS 6).
-pub fn check_api_version(
-    route: &Route,
-    api_version: Option<&str>,
-    location: &str,
-) -> Result<(), ArmError> {
-    let is_kv = matches!(route.target, Target::Key { .. });
-    match api_version {
-        None | Some("") if is_kv => Err(ArmError::bad_request("BadParameter", "The api-version query parameter is required.")),
-        None | Some("") => Err(ArmError::bad_request(
-            "MissingApiVersionParameter",
-            "The api-version query parameter (?api-version=) is required for all requests.",
-        )),
-        Some(v) if route.versions.contains(&v) => Ok(()),
-        Some(v) if is_kv => Err(ArmError::bad_request("BadParameter", format!("The specified version ({v}) is not recognized."))),
-        Some(v) => Err(ArmError::bad_request(
-            "NoRegisteredProviderFound",
-            format!(
-                "No registered resource provider found for location '{location}' and API version '{v}' for type '{}'. The supported api-versions are '{}'.",
-                route.type_name,
-                route.versions.join(", ")
-            ),
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::clock::rfc3339;
 use super::control::{routes, Inner};
+use super::dispatch::{check_api_version, dispatch};
 use super::errors::ArmError;
 use super::faults::FaultKind;
 use super::journal::{JournalEntry, OpClass};
-use super::router::{check_api_version, dispatch, route};
+use super::router::route;
 use super::store::{Reply, Req};
 
 /// Which host a listener plays.
