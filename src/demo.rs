@@ -171,6 +171,11 @@ pub async fn run(dir: &Path) -> Result<i32> {
         tokio::time::sleep(out.requeue_after.unwrap_or(Duration::from_millis(500))).await;
     }
 
+    say("== 4. key rotation: a new version of engram-cmk in kv-acme-prod; PostgreSQL is moved, Storage");
+    say("      follows the vault, each confirmed from its own report (the audit trail)");
+    let rotated = rotate_key(&mock, arm.as_ref(), &eff, status, ctx).await?;
+    status = rotated.0;
+
     let (reads, writes, throttled, _) = arm.stats().snapshot();
     say("== summary");
     say(&format!("   data planes:      {}", planes.len()));
@@ -178,13 +183,59 @@ pub async fn run(dir: &Path) -> Result<i32> {
         "   ARM reads/writes: {reads}/{writes} (429s: {throttled})"
     ));
     say(&format!("   drift corrected:  {corrected}"));
+    say(&format!("   key rotated:      {}", rotated.1));
     say(&format!(
         "   elapsed:          {:.1}s",
         started.elapsed().as_secs_f64()
     ));
     mock.shutdown().await;
     let ready = reconcile::conditions::is_ready(&status.conditions);
-    Ok(if ready && corrected > 0 { 0 } else { 1 })
+    Ok(if ready && corrected > 0 && rotated.1 {
+        0
+    } else {
+        1
+    })
+}
+
+/// Step 4: rotate the prod key in the vault and reconcile until every consumer is confirmed,
+/// printing each audit line. Returns the status and whether the rotation completed.
+async fn rotate_key(
+    mock: &MockArm,
+    arm: &dyn crate::azure::ArmApi,
+    eff: &api::EffectiveSpec,
+    mut status: api::EngramDataPlaneStatus,
+    ctx: impl Fn() -> Context,
+) -> Result<(api::EngramDataPlaneStatus, bool)> {
+    let Some(enc) = &eff.encryption else {
+        return Ok((status, false));
+    };
+    let vault = enc
+        .key_vault_uri
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    mock.new_key_version(vault, &enc.key_name);
+    for _ in 0..60 {
+        let c = ctx();
+        let out = reconcile::reconcile(arm, Ok(eff), &status, &c).await;
+        for e in &out.key_events {
+            say(&format!(
+                "   audit {}",
+                reconcile::audit::line("acme-prod", c.now, e)
+            ));
+        }
+        status = out.status;
+        if status
+            .key_rotation
+            .as_ref()
+            .is_some_and(|r| r.phase == "Complete")
+        {
+            return Ok((status, true));
+        }
+        tokio::time::sleep(out.requeue_after.unwrap_or(Duration::from_millis(500))).await;
+    }
+    Ok((status, false))
 }
 
 /// How each service of a plane is reached, as its status says (the private endpoints in uat/prod).

@@ -181,6 +181,16 @@ async fn a_postgres_move_that_fails_is_visible_half_done_and_retried() {
         .find(|c| c.consumer == "postgres")
         .unwrap();
     assert_ne!(pg.observed_version.as_deref(), Some(v2.as_str()));
+    let st = rotation(&failed)
+        .consumers
+        .iter()
+        .find(|c| c.consumer == "storage")
+        .unwrap();
+    assert_eq!(
+        (st.from_version.as_str(), st.to_version.as_str()),
+        (pg.from_version.as_str(), v2.as_str()),
+        "Storage followed first: it came from the version PostgreSQL is still on"
+    );
     assert!(pg
         .message
         .as_deref()
@@ -359,6 +369,8 @@ async fn the_audit_trail_of_one_pinned_rotation_is_exactly_these_lines() {
     let c = ctx();
     let t = c
         .now
+        .replace_nanosecond(0)
+        .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let from = m.journal().len();

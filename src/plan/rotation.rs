@@ -93,7 +93,17 @@ fn start(views: &[ConsumerView], now: OffsetDateTime) -> KeyRotation {
         .map(|v| KeyConsumer {
             consumer: v.consumer.clone(),
             key: v.key.clone(),
-            from_version: v.observed.clone().unwrap_or_default(),
+            // One already on the new version (Storage may follow first) came from the version
+            // the others of its key are moving from.
+            from_version: if v.observed == v.target {
+                views
+                    .iter()
+                    .find(|o| o.key == v.key && o.observed.is_some() && o.observed != o.target)
+                    .and_then(|o| o.observed.clone())
+                    .unwrap_or_default()
+            } else {
+                v.observed.clone().unwrap_or_default()
+            },
             to_version: v
                 .target
                 .clone()

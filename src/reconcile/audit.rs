@@ -27,10 +27,12 @@ struct Line<'a> {
     message: Option<&'a str>,
 }
 
-/// The audit line of one key event of `plane` at `now`.
+/// The audit line of one key event of `plane` at `now` (to the second).
 pub fn line(plane: &str, now: OffsetDateTime, e: &KeyEvent) -> String {
     let l = Line {
         time: now
+            .replace_nanosecond(0)
+            .unwrap_or(now)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         plane,
