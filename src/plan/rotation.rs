@@ -295,3 +295,78 @@ pub fn plan(eff: &EffectiveSpec, obs: &Observed, now: OffsetDateTime) -> Plan {
     });
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(consumer: &str, observed: &str, target: &str) -> ConsumerView {
+        ConsumerView {
+            consumer: consumer.into(),
+            key: "https://kv/keys/k".into(),
+            target: Some(target.into()),
+            observed: Some(observed.into()),
+            healthy: true,
+            ..Default::default()
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn nothing_to_move_is_no_rotation() {
+        let (r, ev) = track(
+            None,
+            &[view("postgres", "a", "a")],
+            now(),
+            Duration::hours(24),
+        );
+        assert!(r.is_none() && ev.is_empty());
+    }
+
+    #[test]
+    fn a_new_target_during_a_rotation_starts_another() {
+        let (r, _) = track(
+            None,
+            &[view("postgres", "a", "b"), view("storage", "a", "b")],
+            now(),
+            Duration::hours(24),
+        );
+        let r = r.unwrap();
+        assert_eq!((r.from_version.as_str(), r.to_version.as_str()), ("a", "b"));
+        // Before it completes, the vault moves on to c.
+        let (next, ev) = track(
+            Some(&r),
+            &[view("postgres", "a", "c"), view("storage", "b", "c")],
+            now(),
+            Duration::hours(24),
+        );
+        let next = next.unwrap();
+        assert_eq!(next.to_version, "c");
+        assert_eq!(ev[0].event, "detected");
+        // The same target again is the same rotation: no second detection.
+        let (same, ev) = track(
+            Some(&next),
+            &[view("postgres", "a", "c"), view("storage", "b", "c")],
+            now(),
+            Duration::hours(24),
+        );
+        assert_eq!(same.unwrap().started_at, next.started_at);
+        assert!(ev.iter().all(|e| e.event != "detected"));
+    }
+
+    #[test]
+    fn an_unhealthy_consumer_on_the_new_version_is_not_confirmed() {
+        let mut pg = view("postgres", "a", "b");
+        let (r, _) = track(None, &[pg.clone()], now(), Duration::hours(24));
+        pg.observed = Some("b".into());
+        pg.healthy = false;
+        let (r, ev) = track(r.as_ref(), &[pg], now(), Duration::hours(24));
+        let r = r.unwrap();
+        assert_eq!(r.consumers[0].state, "Pending");
+        assert_eq!(r.phase, "InProgress");
+        assert!(ev.is_empty());
+    }
+}
