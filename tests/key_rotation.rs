@@ -428,3 +428,67 @@ async fn the_audit_trail_of_one_pinned_rotation_is_exactly_these_lines() {
         "no secret in the trail"
     );
 }
+
+#[tokio::test]
+async fn with_auto_tracking_postgres_gets_a_versionless_key_and_follows_the_vault_with_no_write() {
+    let m = slow_storage_mock().await;
+    let arm = arm(&m);
+    let mut eff = prod();
+    eff.encryption.as_mut().unwrap().postgres_key_tracking =
+        Some(engram_operator::api::spec::KeyTracking::Auto);
+    let ready = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(ready.ready(), "{:?}", ready.status.errors);
+    // Created with versionless key URIs, at the api-version that accepts them.
+    let create = m
+        .journal()
+        .into_iter()
+        .find(|e| e.method == "PUT" && e.path.ends_with("/flexibleServers/acme-prod-pg"))
+        .unwrap();
+    assert_eq!(create.api_version.as_deref(), Some("2025-08-01"));
+    let dump = m.dump();
+    let server = dump["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(id, _)| id.eq_ignore_ascii_case(&server_id(&eff)))
+        .map(|(_, r)| &r["body"])
+        .unwrap();
+    assert_eq!(
+        server["properties"]["dataEncryption"]["primaryKeyURI"],
+        "https://kv-acme-prod.vault.azure.net/keys/engram-cmk"
+    );
+    let from = m.journal().len();
+    let again = pass(&arm, &eff, &ready.status).await;
+    assert_eq!(again.writes, 0, "a versionless key is no drift");
+
+    // The vault rotates: nothing is sent to PostgreSQL; Storage (an hour later) confirms it all.
+    let v2 = kv_key(&m, "rotate").await;
+    let first = pass(&arm, &eff, &again.status).await;
+    assert!(writes_since(&m, from)
+        .iter()
+        .all(|(_, p)| !p.contains("flexibleServers")));
+    assert_eq!(state(&first, "postgres"), "Confirmed");
+    assert_eq!(state(&first, "storage"), "Following");
+    assert_eq!(rotation(&first).to_version, v2);
+    m.advance(Duration::from_secs(3600));
+    let done = pass(&arm, &eff, &first.status).await;
+    assert_eq!(rotation(&done).phase, "Complete");
+}
+
+#[test]
+fn auto_tracking_needs_latest() {
+    let yaml = include_str!("../examples/prod.yaml").replace(
+        "\n    keyVersion: latest\n",
+        "\n    keyVersion: 0123456789abcdef0123456789abcdef\n    postgresKeyTracking: auto\n",
+    );
+    let errors = engram_operator::api::load(&yaml).unwrap_err();
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("spec.encryption.postgresKeyTracking: auto needs keyVersion: latest"),
+        "{text}"
+    );
+}

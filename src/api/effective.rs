@@ -345,6 +345,13 @@ impl EffectiveSpec {
             .unwrap_or_default()
     }
 
+    /// True when PostgreSQL follows the vault itself (`postgresKeyTracking: auto`).
+    pub fn postgres_follows_vault(&self) -> bool {
+        self.encryption
+            .as_ref()
+            .is_some_and(|e| e.postgres_key_tracking == Some(crate::api::spec::KeyTracking::Auto))
+    }
+
     pub fn pinned_key_version(&self) -> Option<&str> {
         self.encryption
             .as_ref()

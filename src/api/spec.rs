@@ -150,6 +150,22 @@ pub struct Encryption {
     /// How key versions are rotated across the key's consumers (status.keyRotation tracks it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<KeyRotationPolicy>,
+    /// How PostgreSQL follows the key: `pinned` (default: the operator moves a versioned URI,
+    /// api-version 2024-08-01) or `auto` (a versionless URI at api-version 2025-08-01: Azure follows
+    /// the vault and the operator only confirms; needs keyVersion `latest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres_key_tracking: Option<KeyTracking>,
+}
+
+/// How PostgreSQL follows the customer-managed key.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyTracking {
+    /// The operator moves PostgreSQL to each version (a versioned key URI).
+    #[default]
+    Pinned,
+    /// PostgreSQL follows the vault itself (a versionless key URI, api-version 2025-08-01).
+    Auto,
 }
 
 /// Key rotation: when the previous version may go, when a rotation is due, and whether the

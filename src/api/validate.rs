@@ -153,6 +153,17 @@ fn encryption(e: &mut Errors, enc: &Encryption) {
             "must be a Key Vault in the geo-backup (paired) region, not the primary key's vault: a vault lives in one region",
         );
     }
+    if enc.postgres_key_tracking == Some(crate::api::spec::KeyTracking::Auto) {
+        let geo_pinned = enc
+            .geo_backup
+            .as_ref()
+            .is_some_and(|g| g.key_version != "latest");
+        e.check(
+            enc.key_version == "latest" && !geo_pinned,
+            format!("{p}.postgresKeyTracking"),
+            "auto needs keyVersion: latest (and geoBackup.keyVersion: latest): Azure follows the vault's current version",
+        );
+    }
     if let Some(r) = &enc.rotation {
         let rp = format!("{p}.rotation");
         e.check(

@@ -21,6 +21,23 @@ use pgsdk_models::{Configuration, Server, ServerForUpdate};
 
 /// The PostgreSQL api-version the operator speaks (its SDK package).
 pub const PG_API_VERSION: &str = "2024-08-01";
+/// The api-version of a server write carrying a versionless key URI (`postgresKeyTracking: auto`):
+/// the first that accepts one.
+pub const PG_AUTO_KEY_API_VERSION: &str = "2025-08-01";
+
+/// The api-version a write with these keys needs.
+fn version_for(keys: Option<&CmkKeys>) -> &'static str {
+    let versionless = |u: &str| crate::plan::key_version_of(u).is_none();
+    match keys {
+        Some(k)
+            if versionless(&k.primary.uri)
+                || k.geo.as_ref().is_some_and(|g| versionless(&g.uri)) =>
+        {
+            PG_AUTO_KEY_API_VERSION
+        }
+        _ => PG_API_VERSION,
+    }
+}
 
 pub(super) use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models as pgsdk_models;
 
@@ -153,6 +170,20 @@ impl Arm {
         if let Op::PgCreate(t, c) = op {
             return self.create_server(t, c).await;
         }
+        // A versionless key is not expressible at the SDK's api-version: the raw pipeline, at the
+        // version that accepts it.
+        if let Op::PgPatch(t, p) = op {
+            if version_for(p.key.as_ref()) != PG_API_VERSION {
+                let url = self.server_url(t, PG_AUTO_KEY_API_VERSION);
+                let body = patch_body(p);
+                let (_, headers, _) = self
+                    .retrying("write", || async {
+                        self.raw_send(Method::Patch, &url, Some(&body)).await
+                    })
+                    .await?;
+                return Ok(submitted(&headers));
+            }
+        }
         // Writes are retried only for throttling / server errors / network drops; a busy 409 is
         // left to the next reconcile, which reads the server state first.
         let headers = self
@@ -228,17 +259,22 @@ impl Arm {
     /// The create PUT, sent as ARM JSON: the SDK's `UserAssignedIdentityMap` (2024-08-01) is an
     /// empty struct and would drop every user-assigned identity, so the body is only checked
     /// against the SDK model, then sent as built.
-    async fn create_server(&self, t: &PgTarget, c: &PgServerCreate) -> Result<Submitted, ArmError> {
-        let body = create_body(c);
-        let _: Server = to_model(body.clone())?;
-        let url = format!(
-            "{}/subscriptions/{}/resourceGroups/{}/providers/{}/{}?api-version={PG_API_VERSION}",
+    /// A server's URL at an api-version.
+    fn server_url(&self, t: &PgTarget, api_version: &str) -> String {
+        format!(
+            "{}/subscriptions/{}/resourceGroups/{}/providers/{}/{}?api-version={api_version}",
             self.endpoint.as_str().trim_end_matches('/'),
             t.subscription_id,
             t.resource_group,
             pgplan::SERVER_TYPE,
             t.server_name
-        );
+        )
+    }
+
+    async fn create_server(&self, t: &PgTarget, c: &PgServerCreate) -> Result<Submitted, ArmError> {
+        let body = create_body(c);
+        let _: Server = to_model(body.clone())?;
+        let url = self.server_url(t, version_for(c.cmk.as_ref()));
         let (_, headers, _) = self
             .retrying("create server", || async {
                 self.raw_send(Method::Put, &url, Some(&body)).await

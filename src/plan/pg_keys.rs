@@ -1,6 +1,8 @@
-//! The customer-managed keys a server must carry: versioned key URIs only. At api-version
-//! 2024-08-01 a versionless `primaryKeyURI` / `geoBackupKeyURI` is not what the operator may send,
-//! so a `latest` key whose current version could not be read is refused, never sent without one.
+//! The customer-managed keys a server must carry: versioned key URIs (pinned tracking). At
+//! api-version 2024-08-01 a versionless `primaryKeyURI` / `geoBackupKeyURI` is not what the operator
+//! may send, so a `latest` key whose current version could not be read is refused, never sent
+//! without one. With `postgresKeyTracking: auto` the URIs are versionless on purpose (sent at
+//! 2025-08-01, see `azure::postgres`): Azure follows the vault.
 
 use super::{CmkKeys, KeyRef, ObservedPostgres};
 use crate::api::EffectiveSpec;
@@ -12,17 +14,20 @@ pub struct Unresolved {
     pub reason: String,
 }
 
-/// One key reference: the pinned version, else the current version Key Vault reported.
+/// One key reference: the pinned version, else the current version Key Vault reported; the
+/// versionless URI when PostgreSQL follows the vault itself (`auto`).
 fn key(
     field: &'static str,
     vault: &str,
     name: &str,
     version: &str,
     identity: &str,
-    latest: Option<&String>,
+    (latest, auto): (Option<&String>, bool),
 ) -> Result<KeyRef, Unresolved> {
     let base = format!("{}/keys/{name}", vault.trim_end_matches('/'));
-    let uri = if version == "latest" {
+    let uri = if auto {
+        base
+    } else if version == "latest" {
         latest.cloned().ok_or_else(|| Unresolved {
             field,
             reason: format!(
@@ -50,7 +55,7 @@ pub fn desired(eff: &EffectiveSpec, obs: &ObservedPostgres) -> Result<Option<Cmk
         &enc.key_name,
         &enc.key_version,
         &enc.identity_id,
-        obs.latest_key_uri.as_ref(),
+        (obs.latest_key_uri.as_ref(), eff.postgres_follows_vault()),
     )?;
     let geo = match (&enc.geo_backup, eff.postgres.geo_redundant_backup) {
         (Some(g), true) => Some(key(
@@ -59,7 +64,10 @@ pub fn desired(eff: &EffectiveSpec, obs: &ObservedPostgres) -> Result<Option<Cmk
             &g.key_name,
             &g.key_version,
             &g.identity_id,
-            obs.latest_geo_key_uri.as_ref(),
+            (
+                obs.latest_geo_key_uri.as_ref(),
+                eff.postgres_follows_vault(),
+            ),
         )?),
         _ => None,
     };

@@ -82,15 +82,28 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
     };
     let server = obs.postgres.server.as_ref();
     let valid = |s: Option<&String>| s.is_none_or(|s| s.eq_ignore_ascii_case("Valid"));
+    // A versionless URI (`postgresKeyTracking: auto`) does not say which version the server is
+    // on: while its key status is Valid it follows the vault's current one.
+    let version_in_use = |uri: Option<&str>, healthy: bool, versions: &[KeyVersionInfo]| {
+        let uri = uri?;
+        match key_version_of(uri) {
+            Some(v) => Some(v),
+            None if healthy => newest(versions).map(|v| v.version.clone()),
+            None => None,
+        }
+    };
+    let auto = eff.postgres_follows_vault();
+    let pg_healthy = valid(server.and_then(|s| s.primary_key_status.as_ref()));
+    let geo_healthy = valid(server.and_then(|s| s.geo_key_status.as_ref()));
     let mut out = vec![ConsumerView {
         consumer: "postgres".into(),
         key: key(&enc.key_vault_uri, &enc.key_name),
         target: target(&enc.key_version, &obs.postgres.key_versions),
-        observed: pg_uri.and_then(key_version_of),
-        healthy: valid(server.and_then(|s| s.primary_key_status.as_ref())),
+        observed: version_in_use(pg_uri, pg_healthy, &obs.postgres.key_versions),
+        healthy: pg_healthy,
         move_sent: pg_key_sent,
         in_flight: flying(&pg),
-        follows: false,
+        follows: auto,
         refused: refused(facts.plan, &pg, "dataEncryption.primaryKeyURI"),
         failed: facts.failed.get(&pg).cloned(),
         request_id: facts.request_ids.get(&pg).cloned(),
@@ -104,11 +117,11 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
             consumer: "postgres-geo-backup".into(),
             key: key(&g.key_vault_uri, &g.key_name),
             target: target(&g.key_version, &obs.postgres.geo_key_versions),
-            observed: geo_uri.and_then(key_version_of),
-            healthy: valid(server.and_then(|s| s.geo_key_status.as_ref())),
+            observed: version_in_use(geo_uri, geo_healthy, &obs.postgres.geo_key_versions),
+            healthy: geo_healthy,
             move_sent: pg_key_sent,
             in_flight: flying(&pg),
-            follows: false,
+            follows: auto,
             refused: refused(facts.plan, &pg, "dataEncryption.geoBackupKeyURI"),
             failed: facts.failed.get(&pg).cloned(),
             request_id: facts.request_ids.get(&pg).cloned(),
