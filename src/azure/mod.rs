@@ -33,6 +33,7 @@ use backon::{ExponentialBuilder, Retryable};
 pub use cloud::{Cloud, CloudRow};
 pub use credential::Credentials;
 pub use error::ArmError;
+pub use keyvault::versions_url as keyvault_versions_url;
 pub use policy::{ReadLog, ReadRecord, Stats};
 pub use storage_map::lifecycle_rules_json;
 

@@ -119,6 +119,23 @@ impl ReadLog {
     }
 }
 
+/// The URL a read is cited by: as sent, except that a request re-addressed to a test endpoint
+/// (`--keyvault-endpoint`) is cited at the host it names in its `Host` header, the vault's.
+fn cited_url(request: &Request) -> String {
+    let url = request.url();
+    match request
+        .headers()
+        .get_optional_str(&HeaderName::from_static("host"))
+    {
+        Some(host) => format!(
+            "https://{host}{}{}",
+            url.path(),
+            url.query().map(|q| format!("?{q}")).unwrap_or_default()
+        ),
+        None => url.to_string(),
+    }
+}
+
 /// The pipeline policy.
 #[derive(Debug)]
 pub struct ArmPolicy {
@@ -188,7 +205,7 @@ impl Policy for ArmPolicy {
         };
         let method = request.method().to_string().to_ascii_uppercase();
         let kind = resource_kind(request.url().path());
-        let url = request.url().to_string();
+        let url = cited_url(request);
         let record = |status: Option<u16>, headers: Option<&Headers>| {
             if let Some(m) = &self.metrics {
                 m.arm_request(&method, kind, status);
