@@ -63,19 +63,18 @@ fn control_row(out: &mut String, c: &Control) {
 fn plane(out: &mut String, p: &PlaneReport) {
     let _ = write!(
         out,
-        "<section class=\"plane\"><h2>{} <small>({})</small></h2><h3>Controls</h3>\
+        "<section class=\"plane\"><h2>{} <small>({})</small></h2><h3>Encryption flow</h3>{}<h3>Controls</h3>\
 <table class=\"controls\" id=\"controls-{}\"><thead><tr><th>id</th><th>control</th><th>outcome</th>\
 <th>detail</th><th>observed</th><th>read at</th><th>request (URL, status, x-ms-request-id)</th></tr></thead><tbody>",
         esc(&p.plane),
         esc(&p.environment),
+        svg::flow(&p.flow),
         esc(&p.plane)
     );
     for c in &p.controls {
         control_row(out, c);
     }
-    out.push_str("</tbody></table><h3>Encryption flow</h3>");
-    out.push_str(&svg::flow(&p.flow));
-    out.push_str("<h3>TDE manifest: PostgreSQL</h3>");
+    out.push_str("</tbody></table><h3>TDE manifest: PostgreSQL</h3>");
     pre_json(out, &p.tde_manifest.postgres);
     out.push_str("<h3>TDE manifest: Blob Storage</h3>");
     pre_json(out, &p.tde_manifest.storage);
