@@ -234,12 +234,7 @@ pub async fn evidence(args: &EvidenceArgs, out: &mut impl Write) -> Result<i32> 
                 path: path.display().to_string(),
                 source,
             })?;
-            let tally: Vec<String> = report
-                .tally()
-                .iter()
-                .map(|(o, n)| format!("{n} {}", o.label()))
-                .collect();
-            writeln_out(out, &format!("{}: {}", path.display(), tally.join(", ")))?;
+            writeln_out(out, &format!("{}: {}", path.display(), report.summary()))?;
         }
         None => crate::cli::write_out(out, &text)?,
     }

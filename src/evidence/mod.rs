@@ -139,6 +139,17 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The tally in words: `18 pass, 0 fail, 0 unknown, 1 service maximum, 1 n/a`.
+    pub fn summary(&self) -> String {
+        self.tally()
+            .iter()
+            .map(|(o, n)| format!("{n} {}", o.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {

@@ -126,16 +126,7 @@ pub fn render(r: &Report) -> String {
         c = esc(&r.control),
         at = esc(&r.generated_at)
     );
-    let tally: Vec<String> = r
-        .tally()
-        .iter()
-        .map(|(o, n)| format!("{n} {}", o.label()))
-        .collect();
-    let _ = write!(
-        out,
-        "<p id=\"summary\">Summary: {}.</p>",
-        esc(&tally.join(", "))
-    );
+    let _ = write!(out, "<p id=\"summary\">Summary: {}.</p>", esc(&r.summary()));
     for e in &r.errors {
         let _ = write!(out, "<p class=\"fail\">ERROR {}</p>", esc(e));
     }

@@ -114,12 +114,7 @@ pub fn render(r: &Report) -> String {
         "# {} (Data Encryption) evidence\n\nGenerated {}. Catalogue: docs/evidence.md.\n\n",
         r.control, r.generated_at
     );
-    let tally: Vec<String> = r
-        .tally()
-        .iter()
-        .map(|(o, n)| format!("{n} {}", o.label()))
-        .collect();
-    let _ = writeln!(out, "Summary: {}.\n", tally.join(", "));
+    let _ = writeln!(out, "Summary: {}.\n", r.summary());
     for e in &r.errors {
         let _ = writeln!(out, "- ERROR {e}");
     }
