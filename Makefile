@@ -1,7 +1,7 @@
 # engram-operator — the commands that matter. README.md explains each.
 CARGO ?= cargo
 BIN := target/debug/engram-operator
-# Tools the tests need besides cargo (kubectl), installed by .ci/tools.sh when the machine lacks them.
+# Tools the tests need besides cargo (kubectl, chromium), installed by .ci/tools.sh when the machine lacks them.
 TOOLS_BIN := $(CURDIR)/target/tools/bin
 
 .PHONY: build test lint crds demo demo-kube bench clean

@@ -54,6 +54,9 @@ pub enum Command {
         #[command(flatten)]
         arm: ArmArgs,
     },
+    /// The AI-SEC-01 evidence report (docs/evidence.md): reads live state through ARM and Key Vault
+    /// and never writes. Exit 0 when no control fails, 3 when any fails, 1 on error.
+    Evidence(EvidenceArgs),
     /// Run the mock Azure Resource Manager server (see docs/mock-arm.md) until Ctrl-C.
     MockArm {
         /// Address to listen on, e.g. 127.0.0.1:8080.
@@ -275,6 +278,38 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 }
 
+/// Arguments of `evidence`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvidenceArgs {
+    /// One spec file.
+    #[arg(short = 'f', long = "file", conflicts_with_all = ["specs", "kube"], required_unless_present_any = ["specs", "kube"])]
+    pub file: Option<PathBuf>,
+    /// Every spec of a folder.
+    #[arg(long = "specs", conflicts_with = "kube")]
+    pub specs: Option<PathBuf>,
+    /// Every EngramDataPlane in the cluster (in-cluster config or KUBECONFIG), with its status.
+    #[arg(long)]
+    pub kube: bool,
+    /// Kubernetes mode: one namespace (default: all).
+    #[arg(long, requires = "kube")]
+    pub namespace: Option<String>,
+    /// Folder mode: where `run --status-dir` writes the planes' status files (for the key
+    /// rotation log).
+    #[arg(long = "status-dir", conflicts_with = "kube")]
+    pub status_dir: Option<PathBuf>,
+    /// The operator's JSON-lines key audit log; its lines for each plane go into the rotation log.
+    #[arg(long = "audit-log")]
+    pub audit_log: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::evidence::Format::Md)]
+    pub format: crate::evidence::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub arm: ArmArgs,
+}
+
 /// `size` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SizeCommand {
@@ -309,6 +344,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Plan { file, owner, arm } => {
             init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::commands::plan(&file, owner, &arm, &mut out))
+        }
+        Command::Evidence(args) => {
+            init_tracing(LogFormat::Human);
+            runtime()?.block_on(crate::commands::evidence(&args, &mut out))
         }
         Command::MockArm {
             listen,

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod evidence;
 pub mod mock_arm;
 pub mod mock_kube;
 pub mod plan;

@@ -33,7 +33,8 @@ use backon::{ExponentialBuilder, Retryable};
 pub use cloud::{Cloud, CloudRow};
 pub use credential::Credentials;
 pub use error::ArmError;
-pub use policy::Stats;
+pub use keyvault::versions_url as keyvault_versions_url;
+pub use policy::{ReadLog, ReadRecord, Stats};
 pub use storage_map::lifecycle_rules_json;
 
 use crate::api::EffectiveSpec;
@@ -122,6 +123,7 @@ pub struct Arm {
     st: stsdk::Client,
     raw: Pipeline,
     stats: Arc<Stats>,
+    reads: Option<Arc<ReadLog>>,
 }
 
 impl std::fmt::Debug for Arm {
@@ -139,7 +141,18 @@ const LOCATION: HeaderName = HeaderName::from_static("location");
 impl Arm {
     /// Build the clients. The SDK's own retries are off; [`ArmPolicy`] and our backoff own retries.
     pub fn new(settings: ArmSettings) -> Result<Self, ArmError> {
-        Self::build(settings, None)
+        Self::build(settings, None, None)
+    }
+
+    /// Like [`Arm::new`], also keeping every read with its URL and request id ([`Arm::reads`]):
+    /// for a report that cites where each value came from (`evidence`), never for the operator.
+    pub fn recording_reads(settings: ArmSettings) -> Result<Self, ArmError> {
+        Self::build(settings, None, Some(Arc::default()))
+    }
+
+    /// The reads so far, when recorded (see [`Arm::recording_reads`]); empty otherwise.
+    pub fn reads(&self) -> Vec<ReadRecord> {
+        self.reads.as_ref().map(|r| r.records()).unwrap_or_default()
     }
 
     /// Like [`Arm::new`], also counting requests and throttle waits in Prometheus `metrics`.
@@ -147,12 +160,13 @@ impl Arm {
         settings: ArmSettings,
         metrics: Arc<crate::telemetry::metrics::Metrics>,
     ) -> Result<Self, ArmError> {
-        Self::build(settings, Some(metrics))
+        Self::build(settings, Some(metrics), None)
     }
 
     fn build(
         settings: ArmSettings,
         metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+        reads: Option<Arc<ReadLog>>,
     ) -> Result<Self, ArmError> {
         let endpoint = Url::parse(&settings.endpoint)
             .map_err(|e| ArmError::Decode(format!("--arm-endpoint {}: {e}", settings.endpoint)))?;
@@ -179,6 +193,7 @@ impl Arm {
             budget,
             stats: stats.clone(),
             metrics,
+            reads: reads.clone(),
         });
         let options = ClientOptions::default()
             .telemetry(TelemetryOptions::default().application_id(settings.application_id.clone()))
@@ -214,6 +229,7 @@ impl Arm {
             st,
             raw,
             stats,
+            reads,
         })
     }
 

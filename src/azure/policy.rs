@@ -47,6 +47,7 @@ pub fn remaining(headers: &Headers) -> Vec<(Class, f64)> {
         .collect()
 }
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
 
 /// Request counters (for logs and the demo summary).
 #[derive(Debug, Default)]
@@ -89,6 +90,52 @@ pub fn subscription_of(url: &azure_core::Url) -> String {
     "-".into()
 }
 
+/// One GET or HEAD the client sent, as the evidence report cites it: the URL, the answer's status
+/// and ARM's (or Key Vault's) `x-ms-request-id`, and when it was answered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadRecord {
+    pub url: String,
+    /// None when no answer came (a connection error).
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    /// RFC 3339, the client's clock.
+    pub at: String,
+}
+
+/// The reads of one client, kept only when asked for ([`super::Arm::recording_reads`]): a
+/// long-running operator keeps none.
+#[derive(Debug, Default)]
+pub struct ReadLog(std::sync::Mutex<Vec<ReadRecord>>);
+
+impl ReadLog {
+    fn push(&self, r: ReadRecord) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    /// Every read so far, in the order answered.
+    pub fn records(&self) -> Vec<ReadRecord> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The URL a read is cited by: as sent, except that a request re-addressed to a test endpoint
+/// (`--keyvault-endpoint`) is cited at the host it names in its `Host` header, the vault's.
+fn cited_url(request: &Request) -> String {
+    let url = request.url();
+    match request
+        .headers()
+        .get_optional_str(&HeaderName::from_static("host"))
+    {
+        Some(host) => format!(
+            "https://{host}{}{}",
+            url.path(),
+            url.query().map(|q| format!("?{q}")).unwrap_or_default()
+        ),
+        None => url.to_string(),
+    }
+}
+
 /// The pipeline policy.
 #[derive(Debug)]
 pub struct ArmPolicy {
@@ -96,6 +143,8 @@ pub struct ArmPolicy {
     pub stats: Arc<Stats>,
     /// Prometheus metrics (requests by method / kind / status, throttle waits), when exported.
     pub metrics: Option<Arc<Metrics>>,
+    /// Where reads are recorded with their request ids, when asked for.
+    pub reads: Option<Arc<ReadLog>>,
 }
 
 /// The resource kind a request addresses, for metric labels (never an id or a name).
@@ -156,19 +205,28 @@ impl Policy for ArmPolicy {
         };
         let method = request.method().to_string().to_ascii_uppercase();
         let kind = resource_kind(request.url().path());
-        let record = |status: Option<u16>| {
+        let url = cited_url(request);
+        let record = |status: Option<u16>, headers: Option<&Headers>| {
             if let Some(m) = &self.metrics {
                 m.arm_request(&method, kind, status);
+            }
+            if let (Some(log), Class::Read) = (&self.reads, class) {
+                log.push(ReadRecord {
+                    url: url.clone(),
+                    status,
+                    request_id: headers.and_then(|h| h.get_optional_string(&REQUEST_ID)),
+                    at: crate::plan::unix_rfc3339(time::OffsetDateTime::now_utc().unix_timestamp()),
+                });
             }
         };
         let response = match first.send(ctx, request, rest).await {
             Ok(r) => r,
             Err(e) => {
-                record(None);
+                record(None, None);
                 return Err(e);
             }
         };
-        record(Some(u16::from(response.status())));
+        record(Some(u16::from(response.status())), Some(response.headers()));
         for (c, n) in remaining(response.headers()) {
             self.budget.observe_remaining(&sub, c, n);
         }

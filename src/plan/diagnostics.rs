@@ -328,20 +328,30 @@ pub fn teardown(eff: &EffectiveSpec, observed: &Observed) -> Vec<Action> {
         .collect()
 }
 
+/// Whether a setting sends every one of `categories` to a destination, each enabled by name or
+/// through one of `groups` (category groups such as `audit` or `allLogs`).
+pub fn sends(s: &ObservedDiagSetting, categories: &[&str], groups: &[&str]) -> bool {
+    let has_destination = s.workspace_id.is_some() || !s.other_destinations.is_empty();
+    let by_group = s.logs.iter().any(|l| {
+        l.enabled
+            && l.category_group
+                .as_deref()
+                .is_some_and(|g| groups.iter().any(|x| g.eq_ignore_ascii_case(x)))
+    });
+    let each = categories.iter().all(|c| {
+        s.logs.iter().any(|l| {
+            l.enabled
+                && l.category
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(c))
+        })
+    });
+    has_destination && (by_group || each)
+}
+
 /// Whether a setting sends the vault's AuditEvent category somewhere.
 fn sends_audit(s: &ObservedDiagSetting) -> bool {
-    let has_destination = s.workspace_id.is_some() || !s.other_destinations.is_empty();
-    let audit = s.logs.iter().any(|l| {
-        l.enabled
-            && (l
-                .category
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case("AuditEvent"))
-                || l.category_group.as_deref().is_some_and(|g| {
-                    g.eq_ignore_ascii_case("audit") || g.eq_ignore_ascii_case("allLogs")
-                }))
-    });
-    has_destination && audit
+    sends(s, VAULT_CATEGORIES, &["audit", "allLogs"])
 }
 
 /// The key vault audit check for status (and the evidence report): None without diagnostics.

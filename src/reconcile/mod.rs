@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod conditions;
 pub mod rotation;
 mod status;
+pub use status::network_status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -440,8 +440,8 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
 }
 
 /// A service's network as observed: the declared mode, public access, and the private endpoint's
-/// connection, DNS zone group and address.
-fn network_status(
+/// connection, DNS zone group and address (status, and the evidence report's private endpoint rows).
+pub fn network_status(
     eff: &EffectiveSpec,
     service: Service,
     observed: &Observed,
