@@ -287,3 +287,29 @@ async fn the_html_renders_in_headless_chromium_with_the_control_table_and_the_sv
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
     eprintln!("screenshot for a person to look at: {}", shot.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_confirmed_on_every_consumer_passes_its_control() {
+    let m = realtime_mock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let arm = arm(&m);
+    let ready = converge(&m, &arm, &prod(), Default::default()).await;
+    let v2 = kv_key(&m, "rotate").await;
+    let rotated = converge(&m, &arm, &prod(), ready.status).await;
+    let r = rotated.status.key_rotation.clone().expect("tracked");
+    assert_eq!(
+        (r.phase.as_str(), r.to_version.as_str()),
+        ("Complete", v2.as_str())
+    );
+    let status = dir.path().join("status");
+    write_status(&status, "acme-prod", &rotated.status).expect("status written");
+
+    let (code, stdout, stderr) = run(evidence(&m, &status, "json"));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json report");
+    assert_eq!(
+        outcomes(&report)[4],
+        ("AI-SEC-01.5".into(), "pass".into()),
+        "{stdout}"
+    );
+}

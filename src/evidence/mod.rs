@@ -5,6 +5,7 @@
 
 pub mod collect;
 mod controls;
+mod controls_net;
 mod controls_ops;
 #[cfg(test)]
 mod controls_tests;
