@@ -337,18 +337,24 @@ async fn an_old_key_is_reported_due_and_with_rotate_the_operator_makes_the_new_v
     );
 }
 
-#[test]
-fn rotate_needs_latest_and_the_bounds_are_checked() {
+/// The validation errors of examples/prod.yaml with its key pinned and `extra` under encryption.
+fn pinned_prod_errors(extra: &str) -> String {
     let yaml = include_str!("../examples/prod.yaml").replace(
         "\n    keyVersion: latest\n",
-        "\n    keyVersion: 0123456789abcdef0123456789abcdef\n    rotation:\n      rotate: true\n      releaseAfterHours: 0\n",
+        &format!("\n    keyVersion: 0123456789abcdef0123456789abcdef\n{extra}"),
     );
     let errors = engram_operator::api::load(&yaml).unwrap_err();
-    let text = errors
+    errors
         .iter()
         .map(|e| e.to_string())
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+#[test]
+fn rotate_needs_latest_and_the_bounds_are_checked() {
+    let text =
+        pinned_prod_errors("    rotation:\n      rotate: true\n      releaseAfterHours: 0\n");
     assert!(
         text.contains("spec.encryption.rotation.rotate: needs keyVersion: latest"),
         "{text}"
@@ -477,16 +483,7 @@ async fn with_auto_tracking_postgres_gets_a_versionless_key_and_follows_the_vaul
 
 #[test]
 fn auto_tracking_needs_latest() {
-    let yaml = include_str!("../examples/prod.yaml").replace(
-        "\n    keyVersion: latest\n",
-        "\n    keyVersion: 0123456789abcdef0123456789abcdef\n    postgresKeyTracking: auto\n",
-    );
-    let errors = engram_operator::api::load(&yaml).unwrap_err();
-    let text = errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = pinned_prod_errors("    postgresKeyTracking: auto\n");
     assert!(
         text.contains("spec.encryption.postgresKeyTracking: auto needs keyVersion: latest"),
         "{text}"
