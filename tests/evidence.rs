@@ -9,24 +9,10 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use engram_operator::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
+use engram_operator::mock_arm::MockArm;
 use engram_operator::sources::folder::write_status;
 use serde_json::Value;
 use support::*;
-
-/// A mock on the real clock (the key versions it creates are as old as the test, as the command
-/// judges key age against the real time), holding the prod keys.
-async fn realtime_mock() -> MockArm {
-    let config = MockConfig {
-        clock: ClockMode::RealTime,
-        lro: LroDurations::uniform(LRO),
-        ..MockConfig::default()
-    };
-    let m = MockArm::start(config).await.expect("mock starts");
-    kv_key(&m, "create").await;
-    kv_key_in(&m, GEO_VAULT, "engram-cmk", "create").await;
-    m
-}
 
 /// The prod plane converged, its status written where `run --status-dir` would write it.
 async fn converged_prod(m: &MockArm, dir: &Path) -> PathBuf {

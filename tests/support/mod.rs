@@ -25,6 +25,20 @@ pub async fn mock() -> MockArm {
     m
 }
 
+/// A mock on the real clock (the key versions it creates are as old as the test, as `evidence`
+/// judges key age against the real time), holding the prod keys.
+pub async fn realtime_mock() -> MockArm {
+    let config = MockConfig {
+        clock: engram_operator::mock_arm::ClockMode::RealTime,
+        lro: LroDurations::uniform(LRO),
+        ..MockConfig::default()
+    };
+    let m = MockArm::start(config).await.expect("mock starts");
+    kv_key(&m, "create").await;
+    kv_key_in(&m, GEO_VAULT, "engram-cmk", "create").await;
+    m
+}
+
 /// A mock ARM with an empty Key Vault.
 pub async fn bare_mock() -> MockArm {
     let config = MockConfig {
