@@ -77,6 +77,9 @@ async fn twenty_planes_for_two_minutes_stay_inside_the_read_schedule_with_no_wri
     assert!(per_pass > 0);
     let passes = (WINDOW.as_secs_f64() / (0.8 * RESYNC as f64)).floor() as usize + 1;
     let allowed = (PLANES * passes * per_pass) as f64 * 1.1;
+    println!(
+        "soak: {window_reads} ARM reads in {WINDOW:?} ({per_pass} per in-sync pass), schedule allows {allowed:.0}; 0 writes, 0 status applies"
+    );
     assert!(
         window_reads as f64 <= allowed,
         "{window_reads} ARM reads in {WINDOW:?}, the schedule allows {allowed:.0} \
