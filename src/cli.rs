@@ -321,7 +321,9 @@ pub enum SizeCommand {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let mut out = std::io::stdout().lock();
+    // Not locked for the whole command: a long-running one (run --kube) prints audit lines from
+    // runtime worker threads, which would wait forever on a lock this thread held.
+    let mut out = std::io::stdout();
     match cli.command {
         Command::Validate { file } => validate(&file, &mut out),
         Command::Render { file } => render(&file, &mut out),

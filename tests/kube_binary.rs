@@ -7,6 +7,8 @@
 //! Before status was written only when it changed, the same setup showed 143 status applies in
 //! about 25 s for one plane: every status write started the next pass (the reconcile storm).
 
+#[path = "kube_binary/audit.rs"]
+mod audit;
 #[path = "mock_kube/cluster.rs"]
 #[allow(dead_code)]
 mod cluster;

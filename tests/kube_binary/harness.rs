@@ -44,6 +44,7 @@ impl Operator {
         let kubeconfig = c.dir.path().join(format!("{identity}.kubeconfig"));
         c.mock.write_kubeconfig(&kubeconfig).expect("kubeconfig");
         let log = c.dir.path().join(format!("{identity}.log"));
+        let out = c.dir.path().join(format!("{identity}.out"));
         let child = Command::new(env!("CARGO_BIN_EXE_engram-operator"))
             .args(["run", "--kube", "--poll-seconds", "0.2"])
             .args(extra)
@@ -55,7 +56,7 @@ impl Operator {
             .env("POD_NAME", identity)
             .env("RUST_LOG", "warn,engram_operator::sources::leader=info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("stdout"))
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("operator starts");
@@ -69,6 +70,11 @@ impl Operator {
     /// What the process logged so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the process printed on stdout so far (the audit lines).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
     /// `kill -9`: no chance to release the Lease.
