@@ -6,8 +6,8 @@
 //! (KeyVersionDisabled), not refused here.
 
 use super::{
-    key_version_of, Action, CmkKeys, KeyRef, KeyVersionInfo, Observed, ObservedEncryption, Op,
-    PgServerPatch, Plan, Refusal, StorageOp,
+    key_version_of, Action, CmkKeys, KeyRef, KeyVersionInfo, Observed, Op, PgServerPatch, Plan,
+    Refusal, StorageOp,
 };
 
 /// Why `uri`'s version may not be used (None: usable, or its versions were not read).
@@ -81,14 +81,7 @@ fn gate_server_keys(
 
 /// Apply the rule to one action: the action as it may go (None: nothing left), and refusals.
 fn gate_action(mut a: Action, obs: &Observed, now: i64) -> (Option<Action>, Vec<Refusal>) {
-    let current = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
-        Some(ObservedEncryption::AzureKeyVault {
-            key_uri,
-            geo_key_uri,
-            ..
-        }) => (Some(key_uri.as_str()), geo_key_uri.as_deref()),
-        _ => (None, None),
-    };
+    let current = obs.postgres.key_uris();
     match &mut a.op {
         Op::PgCreate(_, create) => {
             let Some(keys) = create.cmk.clone() else {

@@ -153,6 +153,21 @@ pub struct ObservedPostgres {
     pub private_endpoint: Option<super::observed_network::ObservedPrivateEndpoint>,
 }
 
+impl ObservedPostgres {
+    /// The server's customer-managed key URIs as it reports them: (primary, geo-backup); none
+    /// without a server or a customer-managed key.
+    pub fn key_uris(&self) -> (Option<&str>, Option<&str>) {
+        match self.server.as_ref().map(|s| &s.encryption) {
+            Some(ObservedEncryption::AzureKeyVault {
+                key_uri,
+                geo_key_uri,
+                ..
+            }) => (Some(key_uri.as_str()), geo_key_uri.as_deref()),
+            _ => (None, None),
+        }
+    }
+}
+
 /// One static-threshold criterion of an observed metric alert.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedCriterion {

@@ -6,7 +6,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::{key_version_of, Action, FieldChange, Observed, ObservedEncryption, Op, Plan, Verb};
+use super::{key_version_of, Action, FieldChange, Observed, Op, Plan, Verb};
 use crate::api::{EffectiveSpec, KeyConsumer, KeyRotation};
 
 /// What one consumer shows and is asked, this pass.
@@ -232,10 +232,7 @@ pub fn track(
 pub fn due(eff: &EffectiveSpec, obs: &Observed, now: OffsetDateTime) -> Option<String> {
     let max_days = eff.rotation().max_key_age_days?;
     let enc = eff.encryption.as_ref()?;
-    let in_use = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
-        Some(ObservedEncryption::AzureKeyVault { key_uri, .. }) => key_version_of(key_uri),
-        _ => None,
-    }?;
+    let in_use = obs.postgres.key_uris().0.and_then(key_version_of)?;
     let v = obs
         .postgres
         .key_versions
@@ -273,10 +270,7 @@ pub fn plan(eff: &EffectiveSpec, obs: &Observed, now: OffsetDateTime) -> Plan {
         return plan;
     };
     let newest = super::newest(&obs.postgres.key_versions).map(|v| v.version.clone());
-    let in_use = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
-        Some(ObservedEncryption::AzureKeyVault { key_uri, .. }) => key_version_of(key_uri),
-        _ => None,
-    };
+    let in_use = obs.postgres.key_uris().0.and_then(key_version_of);
     if newest.is_none() || newest != in_use {
         return plan;
     }

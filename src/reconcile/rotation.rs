@@ -10,8 +10,8 @@ use time::{Duration, OffsetDateTime};
 use crate::api::{EffectiveSpec, KeyRotation};
 use crate::plan::rotation::{self, ConsumerView, KeyEvent};
 use crate::plan::{
-    key_version_of, newest, KeyVersionInfo, Observed, ObservedAccountEncryption,
-    ObservedEncryption, Op, Plan, StorageOp,
+    key_version_of, newest, KeyVersionInfo, Observed, ObservedAccountEncryption, Op, Plan,
+    StorageOp,
 };
 
 /// What the rotation step gives the status.
@@ -72,14 +72,7 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
         Op::PgPatch(_, p) => p.key.is_some(),
         _ => false,
     });
-    let (pg_uri, geo_uri) = match obs.postgres.server.as_ref().map(|s| &s.encryption) {
-        Some(ObservedEncryption::AzureKeyVault {
-            key_uri,
-            geo_key_uri,
-            ..
-        }) => (Some(key_uri.as_str()), geo_key_uri.as_deref()),
-        _ => (None, None),
-    };
+    let (pg_uri, geo_uri) = obs.postgres.key_uris();
     let server = obs.postgres.server.as_ref();
     let valid = |s: Option<&String>| s.is_none_or(|s| s.eq_ignore_ascii_case("Valid"));
     // A versionless URI (`postgresKeyTracking: auto`) does not say which version the server is
@@ -92,40 +85,49 @@ fn views(eff: &EffectiveSpec, obs: &Observed, facts: &PassFacts<'_>) -> Vec<Cons
             None => None,
         }
     };
-    let auto = eff.postgres_follows_vault();
-    let pg_healthy = valid(server.and_then(|s| s.primary_key_status.as_ref()));
-    let geo_healthy = valid(server.and_then(|s| s.geo_key_status.as_ref()));
-    let mut out = vec![ConsumerView {
-        consumer: "postgres".into(),
-        key: key(&enc.key_vault_uri, &enc.key_name),
-        target: target(&enc.key_version, &obs.postgres.key_versions),
-        observed: version_in_use(pg_uri, pg_healthy, &obs.postgres.key_versions),
-        healthy: pg_healthy,
-        move_sent: pg_key_sent,
-        in_flight: flying(&pg),
-        follows: auto,
-        refused: refused(facts.plan, &pg, "dataEncryption.primaryKeyURI"),
-        failed: facts.failed.get(&pg).cloned(),
-        request_id: facts.request_ids.get(&pg).cloned(),
-    }];
+    // The server's two keys: the same write moves both, each has its own versions and status.
+    let pg_view = |consumer: &str,
+                   (vault, name, version): (&str, &str, &str),
+                   uri: Option<&str>,
+                   status: Option<&String>,
+                   versions: &[KeyVersionInfo],
+                   field: &str| {
+        let healthy = valid(status);
+        ConsumerView {
+            consumer: consumer.into(),
+            key: key(vault, name),
+            target: target(version, versions),
+            observed: version_in_use(uri, healthy, versions),
+            healthy,
+            move_sent: pg_key_sent,
+            in_flight: flying(&pg),
+            follows: eff.postgres_follows_vault(),
+            refused: refused(facts.plan, &pg, field),
+            failed: facts.failed.get(&pg).cloned(),
+            request_id: facts.request_ids.get(&pg).cloned(),
+        }
+    };
+    let mut out = vec![pg_view(
+        "postgres",
+        (&enc.key_vault_uri, &enc.key_name, &enc.key_version),
+        pg_uri,
+        server.and_then(|s| s.primary_key_status.as_ref()),
+        &obs.postgres.key_versions,
+        "dataEncryption.primaryKeyURI",
+    )];
     if let Some(g) = enc
         .geo_backup
         .as_ref()
         .filter(|_| eff.postgres.geo_redundant_backup)
     {
-        out.push(ConsumerView {
-            consumer: "postgres-geo-backup".into(),
-            key: key(&g.key_vault_uri, &g.key_name),
-            target: target(&g.key_version, &obs.postgres.geo_key_versions),
-            observed: version_in_use(geo_uri, geo_healthy, &obs.postgres.geo_key_versions),
-            healthy: geo_healthy,
-            move_sent: pg_key_sent,
-            in_flight: flying(&pg),
-            follows: auto,
-            refused: refused(facts.plan, &pg, "dataEncryption.geoBackupKeyURI"),
-            failed: facts.failed.get(&pg).cloned(),
-            request_id: facts.request_ids.get(&pg).cloned(),
-        });
+        out.push(pg_view(
+            "postgres-geo-backup",
+            (&g.key_vault_uri, &g.key_name, &g.key_version),
+            geo_uri,
+            server.and_then(|s| s.geo_key_status.as_ref()),
+            &obs.postgres.geo_key_versions,
+            "dataEncryption.geoBackupKeyURI",
+        ));
     }
     let account_key = obs
         .storage
