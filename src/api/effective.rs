@@ -31,6 +31,9 @@ pub struct EffectivePostgres {
     pub parameters: BTreeMap<String, String>,
     pub restart_policy: RestartPolicy,
     pub network: EffectivePgNetwork,
+    pub entra_admin: Option<crate::api::spec::EntraAdmin>,
+    pub vector: Option<crate::api::spec::VectorSpec>,
+    pub restore_drill: Option<crate::api::spec::RestoreDrill>,
 }
 
 /// Resolved Storage settings.
@@ -220,6 +223,9 @@ fn apply_profile(
                 .restart_policy
                 .unwrap_or(RestartPolicy::MaintenanceWindow),
             network: EffectivePgNetwork::resolve(pg.network.as_ref(), &profile),
+            entra_admin: pg.entra_admin.clone(),
+            vector: pg.vector.clone(),
+            restore_drill: pg.restore_drill.clone(),
         },
         storage: EffectiveStorage {
             account_name: spec.storage.account_name.clone(),
@@ -308,6 +314,9 @@ impl EffectiveSpec {
                 parameters: Some(pg.parameters.clone()),
                 restart_policy: Some(pg.restart_policy),
                 network: Some(pg.network.to_spec()),
+                entra_admin: pg.entra_admin.clone(),
+                vector: pg.vector.clone(),
+                restore_drill: pg.restore_drill.clone(),
             },
             storage: StorageSpec {
                 account_name: self.storage.account_name.clone(),

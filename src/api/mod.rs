@@ -1,6 +1,7 @@
 //! The `EngramDataPlane` API: spec and status types (the CRD), environment profiles, the effective
 //! spec, validation and loading from YAML.
 
+pub mod database;
 pub mod effective;
 pub mod load;
 pub mod network;
@@ -8,6 +9,7 @@ pub mod pg_parameters;
 pub mod profiles;
 pub mod spec;
 pub mod status;
+pub mod status_database;
 pub mod validate;
 
 pub use effective::{resolve, EffectiveSpec};

@@ -10,6 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::database::{EntraAdmin, RestoreDrill, VectorSpec};
 pub use super::network::{FirewallRule, PgNetwork, PrivateEndpointSpec, StorageNetwork};
 use super::status::EngramDataPlaneStatus;
 
@@ -260,6 +261,16 @@ pub struct PostgresSpec {
     /// endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<PgNetwork>,
+    /// The Microsoft Entra administrator the operator connects as (needed for vector and
+    /// restoreDrill against Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entra_admin: Option<EntraAdmin>,
+    /// pgvector in the databases, with HNSW indexes kept as declared (needs `vector` in extensions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<VectorSpec>,
+    /// A scheduled point-in-time restore drill with measured RPO and RTO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<RestoreDrill>,
 }
 
 /// The compute SKU: explicit, or sized automatically.

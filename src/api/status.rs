@@ -7,6 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::status_database::{
+    DrillRun, IndexStatus, RestoreDrillStatus, VectorDatabaseStatus, VectorStatus,
+};
+
 /// Observed state of a data plane.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +53,12 @@ pub struct EngramDataPlaneStatus {
     /// and to, and when it was confirmed on all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_rotation: Option<KeyRotation>,
+    /// pgvector in the declared databases (postgres.vector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<VectorStatus>,
+    /// The point-in-time restore drill (postgres.restoreDrill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<RestoreDrillStatus>,
 }
 
 /// A key-version rotation across every consumer of the key, tracked until each consumer's own

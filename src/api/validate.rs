@@ -6,6 +6,7 @@ use std::fmt;
 use super::effective::EffectiveSpec;
 use super::spec::*;
 
+pub mod database;
 mod diagnostics;
 mod network;
 mod storage;
@@ -91,6 +92,15 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     }
     if let Some(a) = &spec.alerts {
         alerts(&mut e, a);
+    }
+    if let Some(a) = &spec.postgres.entra_admin {
+        database::entra_admin(&mut e, a);
+    }
+    if let Some(v) = &spec.postgres.vector {
+        database::vector(&mut e, v);
+    }
+    if let Some(d) = &spec.postgres.restore_drill {
+        database::restore_drill(&mut e, d);
     }
     if let Some(d) = &spec.diagnostics {
         diagnostics::diagnostics(&mut e, d, spec.encryption.as_ref());
@@ -465,6 +475,7 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
         );
     }
     network::effective(&mut e, eff);
+    database::effective(&mut e, eff);
     e.check(
         eff.encryption.is_some() || !env.profile().cmk_required || eff.overrides.allow_without_cmk,
         "spec.encryption",

@@ -7,6 +7,7 @@ mod alerts_tests;
 pub mod containers;
 pub mod deletion;
 pub mod diagnostics;
+pub mod drill;
 pub mod firewall;
 pub mod key_gate;
 pub mod lifecycle;

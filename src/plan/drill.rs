@@ -1,0 +1,108 @@
+//! The restore drill's pure parts: when it is due, what the scratch server is called, and the
+//! point in time it restores to. The orchestration (ARM create, verify, delete) is in
+//! `reconcile::drill`.
+
+use std::str::FromStr;
+
+use croner::Cron;
+use time::OffsetDateTime;
+
+/// How far behind "now" the drill restores: the newest point Azure reliably has backed up.
+pub const RESTORE_LAG: time::Duration = time::Duration::minutes(5);
+/// Longest server name Azure accepts.
+const MAX_NAME: usize = 63;
+
+/// A five-field cron expression (minute hour day-of-month month day-of-week, UTC).
+pub fn parse_schedule(expr: &str) -> Result<Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 5 {
+        return Err(format!("expected 5 fields (minute hour day month weekday), found {fields}"));
+    }
+    Cron::from_str(expr).map_err(|e| e.to_string())
+}
+
+/// The first time the schedule fires strictly after `after` (None when the expression is invalid
+/// or never fires).
+pub fn next_due(expr: &str, after: OffsetDateTime) -> Option<OffsetDateTime> {
+    let cron = parse_schedule(expr).ok()?;
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(after.unix_timestamp(), 0)?;
+    let next = cron.find_next_occurrence(&start, false).ok()?;
+    OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
+}
+
+/// The restore point of a drill requested at `now`.
+pub fn restore_point(now: OffsetDateTime) -> OffsetDateTime {
+    now - RESTORE_LAG
+}
+
+/// `{server}-drill-{yyyymmddhhmm}`; when that passes 63 characters the source name is shortened
+/// and a short hash of the full name keeps drills of different long-named servers apart.
+pub fn scratch_name(server: &str, at: OffsetDateTime) -> String {
+    let stamp = format!(
+        "{:04}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    );
+    let suffix = format!("-drill-{stamp}");
+    if server.len() + suffix.len() <= MAX_NAME {
+        return format!("{server}{suffix}");
+    }
+    let hash = format!("{:06x}", fnv1a(server) & 0xff_ffff);
+    let room = MAX_NAME - suffix.len() - hash.len() - 1;
+    let prefix = server[..room.min(server.len())].trim_end_matches('-');
+    format!("{prefix}-{hash}{suffix}")
+}
+
+/// True for a name this operator gives scratch servers of `server`'s drills.
+pub fn is_scratch_of(server: &str, name: &str) -> bool {
+    let Some((head, stamp)) = name.rsplit_once("-drill-") else {
+        return false;
+    };
+    stamp.len() == 12
+        && stamp.chars().all(|c| c.is_ascii_digit())
+        && (head == server || (server.len() + 19 > MAX_NAME && server.starts_with(head.rsplit_once('-').map_or(head, |(p, _)| p))))
+}
+
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn weekly_fires_sunday_three_am() {
+        let next = next_due("0 3 * * 0", datetime!(2026-12-02 08:50 UTC)).unwrap();
+        assert_eq!(next, datetime!(2026-12-06 03:00 UTC));
+    }
+
+    #[test]
+    fn bad_schedules_are_refused() {
+        assert!(parse_schedule("0 3 * *").is_err());
+        assert!(parse_schedule("0 3 * * 0 0").is_err());
+        assert!(parse_schedule("61 3 * * 0").is_err());
+        assert!(parse_schedule("*/15 * * * *").is_ok());
+    }
+
+    #[test]
+    fn scratch_names_stay_valid() {
+        let at = datetime!(2026-12-02 08:05 UTC);
+        assert_eq!(scratch_name("pg-dev", at), "pg-dev-drill-202612020805");
+        let long = "a".repeat(50) + "-bb";
+        let n = scratch_name(&long, at);
+        assert!(n.len() <= 63, "{n} is {} long", n.len());
+        assert!(n.ends_with("-drill-202612020805"));
+        assert!(!n.contains("--"));
+        assert_ne!(n, scratch_name(&("a".repeat(50) + "-cc"), at));
+        assert!(is_scratch_of("pg-dev", "pg-dev-drill-202612020805"));
+        assert!(is_scratch_of(&long, &n));
+        assert!(!is_scratch_of("pg-dev", "pg-dev-replica"));
+    }
+}
