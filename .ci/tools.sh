@@ -28,6 +28,25 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   echo "chromium missing: installing Debian's chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# PostgreSQL 16 with pgvector for tests/database*.rs and the demo's vector step: PyPI's pgserver wheel
+# carries both (Debian bookworm has no pgvector package). Its binaries are linked at target/tools/pgbin.
+# pgserver itself only listens on a Unix socket, so tests/support/pg.rs runs the bundled postgres with
+# listen_addresses=127.0.0.1. PostgreSQL refuses to run as root: as root, a system user `engrampg`
+# owns the test clusters. Azure lets azure_pg_admin create allow-listed extensions without being a
+# superuser; the local stand-in for that allow-listing is pgvector's control file marked trusted.
+pgbin="$PWD/target/tools/pgbin"
+if [ ! -x "$pgbin/postgres" ]; then
+  echo "PostgreSQL with pgvector missing: installing pgserver from PyPI into target/tools/pgvenv"
+  python3 -m venv "$PWD/target/tools/pgvenv"
+  "$PWD/target/tools/pgvenv/bin/pip" install --quiet --disable-pip-version-check 'pgserver==0.1.4'
+  site=$("$PWD/target/tools/pgvenv/bin/python" -c 'import pgserver, os; print(os.path.dirname(pgserver.__file__))' 2>/dev/null)
+  ln -sfn "$site/pginstall/bin" "$pgbin"
+fi
+control="$pgbin/../share/postgresql/extension/vector.control"
+grep -q '^trusted' "$control" || echo 'trusted = true' >> "$control"
+if [ "$(id -u)" = 0 ] && ! id engrampg >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin engrampg
+fi
 # make demo-kube talks to the mocks' HTTP APIs with curl (python3 comes with the machine).
 if ! command -v curl >/dev/null; then
   echo "curl missing: installing Debian's curl"

@@ -191,6 +191,14 @@ pub struct ArmArgs {
         conflicts_with = "arm_token"
     )]
     pub arm_token_file: Option<PathBuf>,
+    /// Database sign-in by password (the mock and tests): a file holding the password of
+    /// --pg-user. Without it the operator signs in to PostgreSQL with an Entra token from the
+    /// azure_identity chain, as postgres.entraAdmin.principalName.
+    #[arg(long = "pg-password-file", env = "ENGRAM_PG_PASSWORD_FILE")]
+    pub pg_password_file: Option<PathBuf>,
+    /// The PostgreSQL role of --pg-password-file.
+    #[arg(long = "pg-user", env = "ENGRAM_PG_USER", default_value = "engram")]
+    pub pg_user: String,
 }
 
 impl ArmArgs {
@@ -212,6 +220,31 @@ impl ArmArgs {
             (None, None) => crate::azure::Credentials::Chain,
         };
         s
+    }
+
+    /// How the operator signs in to the servers' databases: a password file when given, else an
+    /// Entra token from the azure_identity chain; none with a static ARM token (the mock).
+    pub fn db(&self) -> Option<crate::database::Db> {
+        self.db_for(&self.settings())
+    }
+
+    /// [`Self::db`] for the ARM settings actually in use (`--arm embedded` replaces them).
+    pub fn db_for(&self, s: &crate::azure::ArmSettings) -> Option<crate::database::Db> {
+        use crate::database::{Db, DbAuth};
+        if let Some(file) = &self.pg_password_file {
+            return Some(Db::new(DbAuth::Password {
+                user: self.pg_user.clone(),
+                file: file.clone(),
+            }));
+        }
+        if !matches!(s.credentials, crate::azure::Credentials::Chain) {
+            return None;
+        }
+        let credential = s.credentials.build().ok()?;
+        Some(Db::new(DbAuth::Entra {
+            credential,
+            scope: self.cloud.row().postgres_scope.to_owned(),
+        }))
     }
 }
 

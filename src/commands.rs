@@ -73,6 +73,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             })?;
         tracing::info!(%bound, "admin endpoints: /livez /readyz /metrics");
     }
+    let db = args.arm.db_for(&settings).map(Arc::new);
     let arm: Arc<dyn ArmApi> =
         Arc::new(Arm::with_metrics(settings, health.metrics.clone()).map_err(arm_error)?);
     let poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
@@ -87,6 +88,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
                 .unwrap_or_else(|| "default".into()),
             poll_interval,
             max_operation_age: args.max_operation_age.0,
+            db: db.clone(),
         };
         crate::sources::kube::run(opts, arm, health)
             .await
@@ -103,6 +105,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     opts.concurrency = args.concurrency;
     opts.poll_interval = poll_interval;
     opts.max_operation_age = args.max_operation_age.0;
+    opts.db = db;
     opts.metrics = Some(health.metrics.clone());
     // Folder mode has no cache to sync: ready as soon as it runs.
     health.set_ready(true);
@@ -144,9 +147,29 @@ pub async fn plan(
     let p = plan::owner::gate(p, &eff, &observed, &owner, &Default::default());
     let (text, sum) = plan::render::terraform(&p);
     crate::cli::write_out(out, &text)?;
+    let db = arm.db();
+    let vector = crate::database::vector::step(
+        db.as_ref(),
+        &eff,
+        &observed,
+        false,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await;
+    let mut sql_steps = 0;
+    if let Some(v) = vector {
+        writeln_out(out, "\npgvector (postgres.vector):")?;
+        if let Some(m) = &v.status.message {
+            writeln_out(out, &format!("  {m}"))?;
+        }
+        for s in &v.status.sql {
+            writeln_out(out, &format!("  would run: {s}"))?;
+        }
+        sql_steps = v.status.sql.len();
+    }
     Ok(if sum.refused > 0 {
         1
-    } else if sum.create + sum.change > 0 || !p.drift.is_empty() {
+    } else if sum.create + sum.change > 0 || !p.drift.is_empty() || sql_steps > 0 {
         2
     } else {
         0

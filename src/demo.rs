@@ -118,6 +118,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         // The owner folder mode gave it in step 1.
         owner: "folder/acme-prod".into(),
+        db: None,
     };
     let out = reconcile::reconcile(arm.as_ref(), Ok(&eff), &status, &ctx()).await;
     say(&format!(

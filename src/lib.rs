@@ -6,6 +6,7 @@ pub mod azure;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod database;
 pub mod demo;
 pub mod evidence;
 pub mod mock_arm;

@@ -16,7 +16,9 @@ const MAX_NAME: usize = 63;
 pub fn parse_schedule(expr: &str) -> Result<Cron, String> {
     let fields = expr.split_whitespace().count();
     if fields != 5 {
-        return Err(format!("expected 5 fields (minute hour day month weekday), found {fields}"));
+        return Err(format!(
+            "expected 5 fields (minute hour day month weekday), found {fields}"
+        ));
     }
     Cron::from_str(expr).map_err(|e| e.to_string())
 }
@@ -63,7 +65,9 @@ pub fn is_scratch_of(server: &str, name: &str) -> bool {
     };
     stamp.len() == 12
         && stamp.chars().all(|c| c.is_ascii_digit())
-        && (head == server || (server.len() + 19 > MAX_NAME && server.starts_with(head.rsplit_once('-').map_or(head, |(p, _)| p))))
+        && (head == server
+            || (server.len() + 19 > MAX_NAME
+                && server.starts_with(head.rsplit_once('-').map_or(head, |(p, _)| p))))
 }
 
 fn fnv1a(s: &str) -> u32 {

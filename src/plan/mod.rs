@@ -34,6 +34,7 @@ pub mod storage_ops;
 mod storage_tests;
 #[cfg(test)]
 mod tests;
+pub mod vector;
 
 use std::fmt;
 

@@ -8,7 +8,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod conditions;
 pub mod rotation;
-mod status;
+pub mod status;
 pub use status::network_status;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +62,8 @@ pub struct Context {
     /// This data plane as an owner, `{namespace}/{name}` (folder mode: `folder/{name}`): the
     /// value of the `engram-owner` tag on what it creates.
     pub owner: String,
+    /// Access to the servers' databases (pgvector, the restore drill); None: none configured.
+    pub db: Option<std::sync::Arc<crate::database::Db>>,
 }
 
 /// Default of `--max-operation-age`: no ARM operation of ours should run this long.
@@ -238,9 +240,20 @@ pub async fn reconcile(
         ctx.now,
     );
 
-    // 6. Status and requeue.
+    // 6. Inside the database: pgvector (SQL shown, not run, in observe mode).
+    let vector = crate::database::vector::step(
+        ctx.db.as_deref(),
+        eff,
+        &observed,
+        enforce && !fatal,
+        ctx.now,
+    )
+    .await;
+    let building = vector.as_ref().is_some_and(|v| v.building);
+
+    // 7. Status and requeue.
     let more = enforce && (writes > 0 || !plan.actions.is_empty() || !plan.waiting.is_empty());
-    let busy_now = !pending.is_empty() || more || transient;
+    let busy_now = !pending.is_empty() || more || transient || building;
     let requeue_after = if fatal {
         None
     } else if busy_now {
@@ -248,7 +261,7 @@ pub async fn reconcile(
     } else {
         Some(jittered(Duration::from_secs(eff.resync_seconds)))
     };
-    let status = status::build(status::Inputs {
+    let mut status = status::build(status::Inputs {
         prev,
         eff,
         observed: &observed,
@@ -263,6 +276,7 @@ pub async fn reconcile(
         ctx,
         rotation: &key_step,
     });
+    status.vector = vector.map(|v| v.status);
     Outcome {
         status,
         requeue_after,

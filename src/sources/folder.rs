@@ -41,6 +41,8 @@ pub struct FolderOptions {
     pub metrics: Option<Arc<Metrics>>,
     /// Append-only JSON-lines audit log of the operator's key actions (`--audit-log`).
     pub audit_log: Option<PathBuf>,
+    /// Access to the servers' databases (pgvector, restore drills).
+    pub db: Option<Arc<crate::database::Db>>,
 }
 
 impl FolderOptions {
@@ -56,6 +58,7 @@ impl FolderOptions {
             once_timeout: Duration::from_secs(1800),
             metrics: None,
             audit_log: None,
+            db: None,
         }
     }
 }
@@ -198,6 +201,7 @@ impl Folder {
                 dry_run: false,
                 max_operation_age: self.opts.max_operation_age,
                 owner: format!("folder/{}", plane.name),
+                db: self.opts.db.clone(),
             };
             let name = plane.name.clone();
             set.spawn(async move {

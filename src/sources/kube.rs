@@ -80,6 +80,8 @@ pub struct Ctx {
     pub max_operation_age: Duration,
     /// Backoff after an error of the Kubernetes API.
     pub error_backoff: Duration,
+    /// Access to the servers' databases (pgvector, restore drills).
+    pub db: Option<Arc<crate::database::Db>>,
     /// Open drift and pending operations per data plane, for the gauges.
     open: Mutex<BTreeMap<String, (i64, i64)>>,
 }
@@ -105,6 +107,7 @@ impl Ctx {
             poll_interval: Duration::from_secs(10),
             max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
             error_backoff: Duration::from_secs(30),
+            db: None,
             open: Mutex::new(BTreeMap::new()),
         }
     }
@@ -179,6 +182,7 @@ fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
         dry_run: false,
         max_operation_age: ctx.max_operation_age,
         owner: format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()),
+        db: ctx.db.clone(),
     }
 }
 
@@ -408,6 +412,7 @@ pub struct KubeOptions {
     pub lease_grace_seconds: u64,
     pub poll_interval: Duration,
     pub max_operation_age: Duration,
+    pub db: Option<Arc<crate::database::Db>>,
 }
 
 /// A stream that yields each time this replica becomes leader (so every object is reconciled);
@@ -455,6 +460,7 @@ pub async fn run(
     let mut ctx = Ctx::new(client, arm, gate.clone(), health.clone(), &opts.identity);
     ctx.poll_interval = opts.poll_interval;
     ctx.max_operation_age = opts.max_operation_age;
+    ctx.db = opts.db.clone();
     let controller = Controller::new(api, watcher::Config::default().any_semantic());
     let store = controller.store();
     let ready = health.clone();

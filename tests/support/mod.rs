@@ -107,6 +107,7 @@ pub fn ctx() -> Context {
         dry_run: false,
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         owner: "folder/test".into(),
+        db: None,
     }
 }
 

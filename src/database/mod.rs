@@ -1,0 +1,248 @@
+//! Inside the PostgreSQL server: the connection (TLS required; Entra token or, against the mock, a
+//! password file), pgvector's extension and HNSW indexes, and the restore drill's checks.
+//!
+//! The operator connects to the `fullyQualifiedDomainName` ARM reports, port 5432. Against Azure it
+//! signs in with a Microsoft Entra token for the cloud's PostgreSQL audience, as the role named by
+//! `postgres.entraAdmin.principalName`. The mock may report `host:port` (its `--pg-fqdn`), which
+//! Azure never does; TLS may be relaxed only when that host is loopback, and the log says so.
+
+pub mod catalog;
+pub mod local;
+pub mod vector;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::auth::TokenCredential;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::Client;
+
+/// PostgreSQL's port on Azure.
+pub const PORT: u16 = 5432;
+
+/// Why the database could not be reached or changed. Never carries a password or token.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No way to sign in is configured.
+    #[error("no database credential: {0}")]
+    NoCredential(String),
+    /// The password file could not be read.
+    #[error("cannot read the PostgreSQL password file {path}: {reason}")]
+    PasswordFile { path: String, reason: String },
+    /// Entra refused or could not issue a token for the PostgreSQL audience.
+    #[error("no Entra token for PostgreSQL ({scope}): {reason}")]
+    Token { scope: String, reason: String },
+    /// The server's address is not usable.
+    #[error("server address {0:?} is not host or host:port")]
+    Address(String),
+    /// The connection or sign-in failed.
+    #[error("cannot connect to {host}:{port} database {database}: {reason}")]
+    Connect {
+        host: String,
+        port: u16,
+        database: String,
+        reason: String,
+    },
+    /// A statement failed.
+    #[error("{what}: {reason}")]
+    Sql { what: String, reason: String },
+}
+
+impl DbError {
+    /// A statement's error, with PostgreSQL's own message (no parameters, no secrets).
+    pub fn sql(what: impl Into<String>, e: &tokio_postgres::Error) -> Self {
+        let reason = match e.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => e.to_string(),
+        };
+        Self::Sql {
+            what: what.into(),
+            reason,
+        }
+    }
+}
+
+/// How the operator signs in.
+#[derive(Clone)]
+pub enum DbAuth {
+    /// A role and its password from a file (the mock and tests; `--pg-user`, `--pg-password-file`).
+    Password { user: String, file: PathBuf },
+    /// A Microsoft Entra token for `scope`, as the role `postgres.entraAdmin.principalName`.
+    Entra {
+        credential: Arc<dyn TokenCredential>,
+        scope: String,
+    },
+}
+
+impl std::fmt::Debug for DbAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { user, file } => f
+                .debug_struct("Password")
+                .field("user", user)
+                .field("file", file)
+                .finish(),
+            Self::Entra { scope, .. } => f.debug_struct("Entra").field("scope", scope).finish(),
+        }
+    }
+}
+
+/// Opens connections to the servers of the data planes.
+#[derive(Clone, Debug)]
+pub struct Db {
+    auth: DbAuth,
+    connect_timeout: Duration,
+    /// How long a pass waits for an index build before leaving it to run in the background.
+    pub build_wait: Duration,
+}
+
+/// A host and port parsed from ARM's `fullyQualifiedDomainName`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Address {
+    /// `host` (port 5432) or `host:port` (the mock's form).
+    pub fn parse(fqdn: &str) -> Result<Self, DbError> {
+        let bad = || DbError::Address(fqdn.to_owned());
+        let (host, port) = match fqdn.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+            None => (fqdn, PORT),
+        };
+        if host.is_empty() || host.contains(['/', ' ', '@']) {
+            return Err(bad());
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// Loopback: the only place TLS may be relaxed.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl Db {
+    /// Signs in with `auth`.
+    pub fn new(auth: DbAuth) -> Self {
+        Self {
+            auth,
+            connect_timeout: Duration::from_secs(10),
+            build_wait: Duration::from_secs(30),
+        }
+    }
+
+    /// Opens a connection to `database` on the server at `fqdn`. `entra_role` is the role an Entra
+    /// token signs in as (postgres.entraAdmin.principalName).
+    pub async fn connect(
+        &self,
+        fqdn: &str,
+        database: &str,
+        entra_role: Option<&str>,
+    ) -> Result<Client, DbError> {
+        let addr = Address::parse(fqdn)?;
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&addr.host)
+            .port(addr.port)
+            .dbname(database)
+            .application_name("engram-operator")
+            .connect_timeout(self.connect_timeout);
+        match &self.auth {
+            DbAuth::Password { user, file } => {
+                let password =
+                    std::fs::read_to_string(file).map_err(|e| DbError::PasswordFile {
+                        path: file.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                config
+                    .user(user)
+                    .password(password.trim_end_matches(['\n', '\r']));
+            }
+            DbAuth::Entra { credential, scope } => {
+                let role = entra_role.ok_or_else(|| {
+                    DbError::NoCredential(
+                        "spec.postgres.entraAdmin names the role an Entra token signs in as; it is not declared".into(),
+                    )
+                })?;
+                let token =
+                    credential
+                        .get_token(&[scope.as_str()])
+                        .await
+                        .map_err(|e| DbError::Token {
+                            scope: scope.clone(),
+                            reason: crate::azure::error::from_core(e).to_string(),
+                        })?;
+                config.user(role).password(token.token.secret());
+            }
+        }
+        let fail = |reason: String| DbError::Connect {
+            host: addr.host.clone(),
+            port: addr.port,
+            database: database.to_owned(),
+            reason,
+        };
+        let client = if addr.is_loopback() {
+            tracing::warn!(host = %addr.host, port = addr.port, "TLS relaxed: the server is on a loopback address (the mock's --pg-fqdn); Azure servers always get TLS");
+            config.ssl_mode(SslMode::Disable);
+            let (client, conn) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| fail(connect_reason(&e)))?;
+            tokio::spawn(drive(conn));
+            client
+        } else {
+            config.ssl_mode(SslMode::Require);
+            let (client, conn) = config
+                .connect(tls())
+                .await
+                .map_err(|e| fail(connect_reason(&e)))?;
+            tokio::spawn(drive(conn));
+            client
+        };
+        Ok(client)
+    }
+}
+
+async fn drive<F>(conn: F)
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "database connection ended");
+    }
+}
+
+/// The server's message without echoing what we sent.
+fn connect_reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// rustls with the Mozilla roots (Azure's PostgreSQL certificates chain to DigiCert and Microsoft
+/// roots, both in it); the certificate and host name are always verified. ring is the one crypto
+/// provider in the build.
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    tokio_postgres_rustls::MakeRustlsConnect::with_webpki_roots()
+}
+
+/// A SQL identifier, double-quoted.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A SQL string literal, single-quoted.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
