@@ -107,7 +107,9 @@ impl HnswIndex {
     }
     /// (schema, table).
     pub fn schema_table(&self) -> (&str, &str) {
-        self.table.split_once('.').unwrap_or(("public", &self.table))
+        self.table
+            .split_once('.')
+            .unwrap_or(("public", &self.table))
     }
     /// Declared or default index name.
     pub fn index_name(&self) -> String {
@@ -145,9 +147,13 @@ impl Opclass {
     }
     /// From the SQL name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::vector_cosine_ops, Self::vector_l2_ops, Self::vector_ip_ops]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [
+            Self::vector_cosine_ops,
+            Self::vector_l2_ops,
+            Self::vector_ip_ops,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 

@@ -11,8 +11,7 @@ use super::{is_guid, Errors};
 /// starting with a digit. (We quote them anyway; the rule keeps names portable.)
 pub fn is_identifier(s: &str) -> bool {
     (1..=63).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -40,7 +39,10 @@ pub(super) fn entra_admin(e: &mut Errors, a: &EntraAdmin) {
     e.check(
         is_guid(&a.object_id),
         format!("{p}.objectId"),
-        format!("{:?} must be a GUID (the principal's object id)", a.object_id),
+        format!(
+            "{:?} must be a GUID (the principal's object id)",
+            a.object_id
+        ),
     );
     e.check(
         !a.principal_name.trim().is_empty() && a.principal_name.len() <= 128,
@@ -73,7 +75,10 @@ pub(super) fn vector(e: &mut Errors, v: &VectorSpec) {
             format!("{:?} is declared twice", db.name),
         );
         e.check(
-            !matches!(db.name.as_str(), "postgres" | "azure_maintenance" | "azure_sys" | "template0" | "template1"),
+            !matches!(
+                db.name.as_str(),
+                "postgres" | "azure_maintenance" | "azure_sys" | "template0" | "template1"
+            ),
             format!("{dp}.name"),
             format!("{:?} is a system database of the service", db.name),
         );
@@ -130,7 +135,10 @@ fn index(e: &mut Errors, ip: &str, ix: &HnswIndex) {
     e.check(
         ef >= 2 * m,
         format!("{ip}.efConstruction"),
-        format!("{ef} must be at least 2 × m ({}), as pgvector requires", 2 * m),
+        format!(
+            "{ef} must be at least 2 × m ({}), as pgvector requires",
+            2 * m
+        ),
     );
 }
 
@@ -140,7 +148,10 @@ pub(super) fn restore_drill(e: &mut Errors, d: &RestoreDrill) {
         e.check(
             false,
             format!("{p}.schedule"),
-            format!("{:?} is not `weekly` or a five-field cron expression: {why}", d.schedule),
+            format!(
+                "{:?} is not `weekly` or a five-field cron expression: {why}",
+                d.schedule
+            ),
         );
     }
     for (i, v) in d.verify.iter().enumerate() {
@@ -170,7 +181,9 @@ pub(super) fn effective(e: &mut Errors, eff: &EffectiveSpec) {
     let pg = &eff.postgres;
     if pg.vector.is_some() {
         e.check(
-            pg.extensions.iter().any(|x| x.eq_ignore_ascii_case("vector")),
+            pg.extensions
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case("vector")),
             "spec.postgres.vector",
             "needs `vector` in spec.postgres.extensions (azure.extensions allow-lists it)",
         );
