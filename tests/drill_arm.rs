@@ -76,22 +76,44 @@ async fn the_scratch_server_is_a_tagged_restore_at_the_restore_address_and_is_de
     assert_eq!(src.fqdn.as_deref(), Some(PG_AT), "--pg-fqdn");
     let t = now(&m);
     let name = scratch_name(&eff.postgres.server_name, t);
-    run(&m, &arm, &restore_op(&eff, &src, &name, restore_point(t), OWNER))
-        .await
-        .expect("restore accepted");
+    run(
+        &m,
+        &arm,
+        &restore_op(&eff, &src, &name, restore_point(t), OWNER),
+    )
+    .await
+    .expect("restore accepted");
     let scratch = arm
         .get_server(&eff, &name)
         .await
         .expect("read")
         .expect("scratch server exists");
-    assert_eq!(scratch.fqdn.as_deref(), Some(RESTORE_AT), "--pg-restore-fqdn");
-    assert_eq!(scratch.tags.get("engram-owner").map(String::as_str), Some(OWNER));
     assert_eq!(
-        (scratch.sku_name.as_str(), scratch.version.as_deref(), scratch.storage_gib),
-        (src.sku_name.as_str(), src.version.as_deref(), src.storage_gib),
+        scratch.fqdn.as_deref(),
+        Some(RESTORE_AT),
+        "--pg-restore-fqdn"
+    );
+    assert_eq!(
+        scratch.tags.get("engram-owner").map(String::as_str),
+        Some(OWNER)
+    );
+    assert_eq!(
+        (
+            scratch.sku_name.as_str(),
+            scratch.version.as_deref(),
+            scratch.storage_gib
+        ),
+        (
+            src.sku_name.as_str(),
+            src.version.as_deref(),
+            src.storage_gib
+        ),
         "the source's SKU, version and storage"
     );
-    assert!(matches!(scratch.encryption, ObservedEncryption::AzureKeyVault { .. }));
+    assert!(matches!(
+        scratch.encryption,
+        ObservedEncryption::AzureKeyVault { .. }
+    ));
     // The source is never deleted through the drill's delete.
     let before = m.journal().len();
     let refused = arm
@@ -137,24 +159,42 @@ async fn refusals_say_why() {
         id: src.id.replace("acme-prod-pg", "no-such-server"),
         ..src.clone()
     };
-    let e = run(&m, &arm, &restore_op(&eff, &ghost, "s1-drill-1", restore_point(t), OWNER))
-        .await
-        .expect_err("refused");
+    let e = run(
+        &m,
+        &arm,
+        &restore_op(&eff, &ghost, "s1-drill-1", restore_point(t), OWNER),
+    )
+    .await
+    .expect_err("refused");
     let (code, msg) = fatal_code(&e);
     assert_eq!(code, "RestoreSourceServerNotFound", "{msg}");
     assert!(msg.contains("no-such-server"), "{msg}");
     // Before the source existed.
     let early = t - time::Duration::days(2);
-    let e = run(&m, &arm, &restore_op(&eff, &src, "s2-drill-1", early, OWNER))
-        .await
-        .expect_err("refused");
+    let e = run(
+        &m,
+        &arm,
+        &restore_op(&eff, &src, "s2-drill-1", early, OWNER),
+    )
+    .await
+    .expect_err("refused");
     let (code, msg) = fatal_code(&e);
     assert_eq!(code, "RestorePointOutsideRetention");
     assert!(msg.contains("created"), "{msg}");
     // In the future.
-    let e = run(&m, &arm, &restore_op(&eff, &src, "s3-drill-1", t + time::Duration::hours(1), OWNER))
-        .await
-        .expect_err("refused");
+    let e = run(
+        &m,
+        &arm,
+        &restore_op(
+            &eff,
+            &src,
+            "s3-drill-1",
+            t + time::Duration::hours(1),
+            OWNER,
+        ),
+    )
+    .await
+    .expect_err("refused");
     assert!(fatal_code(&e).1.contains("future"));
     // Past the retention (35 days in prod) of a server that has been there longer.
     m.advance(Duration::from_secs(40 * 86_400));
@@ -190,9 +230,13 @@ async fn a_long_source_name_gives_a_scratch_server_the_mock_accepts() {
     let t = now(&m);
     let name = scratch_name(&eff.postgres.server_name, t);
     assert!(name.len() <= 63, "{name}");
-    run(&m, &arm, &restore_op(&eff, &src, &name, restore_point(t), OWNER))
-        .await
-        .expect("the mock accepts the scratch name");
+    run(
+        &m,
+        &arm,
+        &restore_op(&eff, &src, &name, restore_point(t), OWNER),
+    )
+    .await
+    .expect("the mock accepts the scratch name");
     assert!(arm.get_server(&eff, &name).await.expect("read").is_some());
     assert!(engram_operator::plan::drill::is_scratch_of(
         &eff.postgres.server_name,
