@@ -77,6 +77,13 @@ pub enum Command {
         /// Duration of every long-running operation, in (virtual) seconds.
         #[arg(long, default_value_t = 30)]
         lro_seconds: u64,
+        /// Every server reports this as its fullyQualifiedDomainName (HOST or HOST:PORT; the port
+        /// form is the mock's own), e.g. a local PostgreSQL.
+        #[arg(long, value_name = "HOST:PORT")]
+        pg_fqdn: Option<String>,
+        /// Servers created by a point-in-time restore report this one instead (default: --pg-fqdn).
+        #[arg(long, value_name = "HOST:PORT")]
+        pg_restore_fqdn: Option<String>,
     },
     /// Run the mock Kubernetes API server (see docs/mock-kube.md) until Ctrl-C.
     MockKube {
@@ -389,7 +396,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             token,
             real_time,
             lro_seconds,
-        } => runtime()?.block_on(mock_arm(listen, token.0, real_time, lro_seconds)),
+            pg_fqdn,
+            pg_restore_fqdn,
+        } => {
+            let config = crate::mock_arm::MockConfig {
+                token: token.0,
+                clock: if real_time {
+                    crate::mock_arm::ClockMode::RealTime
+                } else {
+                    crate::mock_arm::ClockMode::Virtual
+                },
+                lro: crate::mock_arm::LroDurations::uniform(std::time::Duration::from_secs(
+                    lro_seconds,
+                )),
+                pg_fqdn,
+                pg_restore_fqdn,
+                ..Default::default()
+            };
+            runtime()?.block_on(mock_arm(listen, config))
+        }
         Command::MockKube { listen, kubeconfig } => {
             runtime()?.block_on(mock_kube(listen, kubeconfig.as_deref()))
         }
@@ -538,21 +563,9 @@ pub(crate) fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
 
 async fn mock_arm(
     listen: std::net::SocketAddr,
-    token: String,
-    real_time: bool,
-    lro_seconds: u64,
+    config: crate::mock_arm::MockConfig,
 ) -> Result<i32> {
-    use crate::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
-    let config = MockConfig {
-        token,
-        clock: if real_time {
-            ClockMode::RealTime
-        } else {
-            ClockMode::Virtual
-        },
-        lro: LroDurations::uniform(std::time::Duration::from_secs(lro_seconds)),
-        ..MockConfig::default()
-    };
+    use crate::mock_arm::MockArm;
     let mock = MockArm::start_on(listen, config)
         .await
         .map_err(|e| Error::Usage(e.to_string()))?;

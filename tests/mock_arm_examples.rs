@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
+use engram_operator::mock_arm::MockConfig;
 use serde_json::{json, Value};
 
 const SUBX: &str = "ffffffff-ffff-ffff-ffff-ffffffffffff";
@@ -37,7 +38,7 @@ fn root() -> PathBuf {
 }
 
 /// The exact number of examples the replay sends: a file added, renamed or newly excluded changes it.
-const REPLAYED: usize = 87;
+const REPLAYED: usize = 92;
 
 fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -95,6 +96,7 @@ fn path_of(tpl: &str, params: &Value) -> String {
     }
     out.replace("{configurationName}", p(params, "configurationName"))
         .replace("{firewallRuleName}", p(params, "firewallRuleName"))
+        .replace("{objectId}", p(params, "objectId"))
         .replace(
             "{privateDnsZoneGroupName}",
             p(params, "privateDnsZoneGroupName"),
@@ -125,13 +127,26 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
     let ok = |r: Resp| assert!(r.status < 300, "setup {what}: {} {:?}", r.status, r.body);
     match what {
         "pgfw" | "pgpe" | "pe" | "pezg" => network_setup(t, what, |tpl| path_of(tpl, params)).await,
-        "pg" | "pgstopped" | "pgcmk" => {
+        "pg" | "pgstopped" | "pgcmk" | "pgentra" | "pgadmin" => {
             let mut b = gp_server();
             if what == "pgcmk" {
                 b["properties"]["dataEncryption"] = json!({"type": "AzureKeyVault", "primaryKeyURI": "https://v.vault.azure.net/keys/k/1"});
             }
+            if what == "pgentra" || what == "pgadmin" {
+                b["properties"]["authConfig"] = json!({"activeDirectoryAuth": "Enabled"});
+            }
             ok(t.call("PUT", &pg, Some(PG), Some(b)).await);
             t.mock.advance(Duration::from_secs(60));
+            if what == "pgadmin" {
+                let admin = json!({"properties": {"principalType": "User", "principalName": "exampleuser@contoso.com"}});
+                // The list example names no object id: the one its first entry has.
+                let oid = params["objectId"]
+                    .as_str()
+                    .unwrap_or("oooooooo-oooo-oooo-oooo-oooooooooooo");
+                let path = format!("{pg}/administrators/{oid}");
+                ok(t.call("PUT", &path, Some(PG), Some(admin)).await);
+                t.mock.advance(Duration::from_secs(60));
+            }
             if what == "pgstopped" {
                 ok(t.call("POST", &format!("{pg}/stop"), Some(PG), None).await);
                 t.mock.advance(Duration::from_secs(60));
@@ -177,6 +192,14 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
                 Some(body),
             )
             .await);
+        }
+        "pitr" => {
+            // The source the example restores, created a week before its point in time.
+            let source = params["parameters"]["properties"]["sourceServerResourceId"]
+                .as_str()
+                .unwrap_or_default();
+            ok(t.call("PUT", source, Some(PG), Some(gp_server())).await);
+            t.mock.advance(Duration::from_secs(7 * 86_400 + 600));
         }
         "" => {}
         _ => {
@@ -249,7 +272,16 @@ async fn every_covered_example_replays_against_the_mock() {
         let ex: Value =
             serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
         let params = &ex["parameters"];
-        let t = start().await;
+        let t = if *pre == "pitr" {
+            // The example's point in time (2021-06-27) must lie inside the source's retention.
+            start_with(MockConfig {
+                virtual_start: Some(time::macros::datetime!(2021-06-20 00:00 UTC)),
+                ..MockConfig::default()
+            })
+            .await
+        } else {
+            start().await
+        };
         let etag = setup(&t, pre, params).await;
         // The request body: the `parameters` object when there is one (a private endpoint's
         // example also carries `extendedLocation`), else the one object among the parameters.

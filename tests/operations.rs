@@ -32,6 +32,14 @@ impl ArmApi for PortalRace {
     ) -> Result<engram_operator::plan::Observed, engram_operator::azure::ArmError> {
         self.arm.observe(eff).await
     }
+    async fn get_server(
+        &self,
+        eff: &engram_operator::api::EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<engram_operator::plan::ObservedServer>, engram_operator::azure::ArmError>
+    {
+        self.arm.get_server(eff, name).await
+    }
     async fn submit(
         &self,
         op: &engram_operator::plan::Op,

@@ -24,7 +24,8 @@ pub struct EntraAdmin {
     pub principal_name: String,
     /// User, Group, ServicePrincipal (a managed identity is a ServicePrincipal).
     pub principal_type: PrincipalType,
-    /// Tenant of the principal. Default: the operator's tenant.
+    /// Tenant of the principal (a GUID). Omitted: none is sent (the administrators API does not
+    /// require one) and Azure takes the server's tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
 }

@@ -48,6 +48,10 @@ pub enum ArmError {
     /// A URL outside the ARM host and the cloud's Key Vaults: no token is sent there.
     #[error("refusing to send a token to {host:?}: it is neither the Resource Manager host nor a Key Vault of {cloud}")]
     TokenHostRefused { host: String, cloud: &'static str },
+    /// A write the client itself will not send (a safety rule, e.g. deleting a server that is not
+    /// a drill's scratch server); nothing reached ARM.
+    #[error("write refused by the client: {0}")]
+    Refused(String),
 }
 
 impl ArmError {
@@ -71,6 +75,7 @@ impl ArmError {
             Self::AuthorizationFailed { .. } => "AuthorizationFailed",
             Self::CredentialInvalid(_) => "CredentialInvalid",
             Self::TokenHostRefused { .. } => "TokenHostRefused",
+            Self::Refused(_) => "WriteRefused",
             e if e.is_transient() => "ArmUnavailable",
             _ => "ArmError",
         }

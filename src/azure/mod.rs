@@ -6,6 +6,8 @@ mod alerts;
 pub mod cloud;
 pub mod credential;
 mod diagnostics;
+pub mod drill;
+pub mod entra_admin;
 pub mod error;
 mod keyvault;
 mod names;
@@ -38,7 +40,7 @@ pub use policy::{ReadLog, ReadRecord, Stats};
 pub use storage_map::lifecycle_rules_json;
 
 use crate::api::EffectiveSpec;
-use crate::plan::{Observed, Op};
+use crate::plan::{Observed, ObservedServer, Op};
 use policy::ArmPolicy;
 use throttle::Budget;
 
@@ -104,6 +106,13 @@ pub enum OpState {
 pub trait ArmApi: Send + Sync {
     /// GET every resource of a data plane.
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError>;
+    /// GET one server of the plane's resource group by name (None: it does not exist), e.g. a
+    /// restore drill's scratch server. Counted like every read.
+    async fn get_server(
+        &self,
+        eff: &EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<ObservedServer>, ArmError>;
     /// Send one write; returns as soon as ARM accepted it (never waits for the operation).
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError>;
     /// Poll a long-running operation once.
@@ -439,6 +448,11 @@ impl ArmApi for Arm {
                 postgres.firewall_rules = Some(self.observe_firewall_rules(&t).await?);
             }
         }
+        // The declared Entra administrator, by its object id (no other is ever read).
+        if let (Some(a), Some(_)) = (&eff.postgres.entra_admin, &postgres.server) {
+            let t = crate::plan::postgres::target(eff);
+            postgres.entra_admin = Some(self.observe_entra_admin(&t, &a.object_id).await?);
+        }
         // Private endpoints: only the declared ones, by their names.
         if net.private_endpoint.is_some() {
             postgres.private_endpoint = self.observe_endpoint(eff, Service::Postgres).await?;
@@ -471,6 +485,9 @@ impl ArmApi for Arm {
             Op::Network(n) => self.submit_network(n).await,
             Op::FirewallPut(t, rule) => self.submit_firewall(t, Ok(rule)).await,
             Op::FirewallDelete(t, name) => self.submit_firewall(t, Err(name)).await,
+            Op::EntraAdminPut(t, a) => self.submit_entra_admin(t, a).await,
+            Op::DrillRestore(t, r) => self.submit_restore(t, r).await,
+            Op::DrillDelete { scratch, source } => self.delete_scratch(scratch, source).await,
             Op::DiagPut(t, s) => self.submit_diagnostic(t, s).await,
             Op::DiagDelete(t) => self.delete_diagnostic(t).await,
             Op::KeyRotate {
@@ -479,6 +496,18 @@ impl ArmApi for Arm {
             } => self.rotate_key(vault_uri, key_name).await,
             _ => self.submit_postgres(op).await,
         }
+    }
+
+    async fn get_server(
+        &self,
+        eff: &EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<ObservedServer>, ArmError> {
+        let t = crate::plan::PgTarget {
+            server_name: name.to_owned(),
+            ..crate::plan::postgres::target(eff)
+        };
+        self.read_server(&t).await
     }
 
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {

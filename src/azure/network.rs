@@ -164,7 +164,7 @@ impl Arm {
     }
 
     /// GET a body, None on 404.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         what: &str,
         url: &str,
@@ -233,7 +233,7 @@ impl Arm {
     }
 
     /// Send a write and record its operation (Azure-AsyncOperation, else Location).
-    async fn send_recorded(
+    pub(super) async fn send_recorded(
         &self,
         what: &str,
         method: Method,

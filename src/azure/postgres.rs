@@ -12,9 +12,9 @@ use super::error::{from_core, ArmError, HttpFailure};
 use super::{keyvault, submitted, Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::{
-    newest, pg_keys as pgplan_keys, postgres as pgplan, CmkKeys, KeyVersionInfo, ObservedConfig,
-    ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate,
-    PgServerPatch, PgTarget,
+    newest, pg_keys as pgplan_keys, postgres as pgplan, AuthConfig, CmkKeys, KeyVersionInfo,
+    ObservedConfig, ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow, Op,
+    PgServerCreate, PgServerPatch, PgTarget,
 };
 use azure_core::Method;
 use pgsdk_models::{Configuration, Server, ServerForUpdate};
@@ -26,7 +26,7 @@ pub const PG_API_VERSION: &str = "2024-08-01";
 pub const PG_AUTO_KEY_API_VERSION: &str = "2025-08-01";
 
 /// The api-version a write with these keys needs.
-fn version_for(keys: Option<&CmkKeys>) -> &'static str {
+pub(super) fn version_for(keys: Option<&CmkKeys>) -> &'static str {
     let versionless = |u: &str| crate::plan::key_version_of(u).is_none();
     match keys {
         Some(k)
@@ -55,26 +55,7 @@ impl Arm {
         eff: &EffectiveSpec,
     ) -> Result<ObservedPostgres, ArmError> {
         let t = pgplan::target(eff);
-        let server = self
-            .retrying("get server", || async {
-                match self
-                    .pg
-                    .servers_client()
-                    .get(&t.subscription_id, &t.resource_group, &t.server_name)
-                    .send()
-                    .await
-                {
-                    Ok(rsp) => {
-                        let body: Server = rsp.into_body().await.map_err(from_core)?;
-                        Ok(Some(map_server(
-                            &serde_json::to_value(&body).unwrap_or_default(),
-                        )))
-                    }
-                    Err(e) if status_of(&e) == Some(404) => Ok(None),
-                    Err(e) => Err(from_core(e)),
-                }
-            })
-            .await?;
+        let server = self.read_server(&t).await?;
         let mut obs = ObservedPostgres {
             server,
             ..Default::default()
@@ -128,6 +109,32 @@ impl Arm {
                 .await?;
         }
         Ok(obs)
+    }
+
+    /// GET one server (None on 404), through the SDK and the counted pipeline like every read.
+    pub(super) async fn read_server(
+        &self,
+        t: &PgTarget,
+    ) -> Result<Option<ObservedServer>, ArmError> {
+        self.retrying("get server", || async {
+            match self
+                .pg
+                .servers_client()
+                .get(&t.subscription_id, &t.resource_group, &t.server_name)
+                .send()
+                .await
+            {
+                Ok(rsp) => {
+                    let body: Server = rsp.into_body().await.map_err(from_core)?;
+                    Ok(Some(map_server(
+                        &serde_json::to_value(&body).unwrap_or_default(),
+                    )))
+                }
+                Err(e) if status_of(&e) == Some(404) => Ok(None),
+                Err(e) => Err(from_core(e)),
+            }
+        })
+        .await
     }
 
     /// A new version of a key through Key Vault's rotate endpoint (synchronous).
@@ -237,6 +244,9 @@ impl Arm {
                     Op::PgCreate(..)
                     | Op::FirewallPut(..)
                     | Op::FirewallDelete(..)
+                    | Op::EntraAdminPut(..)
+                    | Op::DrillRestore(..)
+                    | Op::DrillDelete { .. }
                     | Op::Network(_)
                     | Op::Storage(_)
                     | Op::AlertPut(..)
@@ -260,7 +270,7 @@ impl Arm {
     /// empty struct and would drop every user-assigned identity, so the body is only checked
     /// against the SDK model, then sent as built.
     /// A server's URL at an api-version.
-    fn server_url(&self, t: &PgTarget, api_version: &str) -> String {
+    pub(super) fn server_url(&self, t: &PgTarget, api_version: &str) -> String {
         format!(
             "{}/subscriptions/{}/resourceGroups/{}/providers/{}/{}?api-version={api_version}",
             self.endpoint.as_str().trim_end_matches('/'),
@@ -348,6 +358,12 @@ pub fn map_server(v: &Value) -> ObservedServer {
         public_network_access: p(&["network", "publicNetworkAccess"]),
         delegated_subnet: p(&["network", "delegatedSubnetResourceId"]).filter(|d| !d.is_empty()),
         connections: super::network::map_connections(v),
+        auth: p(&["authConfig", "activeDirectoryAuth"]).map(|ad| AuthConfig {
+            active_directory: ad.eq_ignore_ascii_case("Enabled"),
+            // The service's default when it is not reported.
+            password: p(&["authConfig", "passwordAuth"])
+                .is_none_or(|pw| pw.eq_ignore_ascii_case("Enabled")),
+        }),
     }
 }
 
@@ -367,7 +383,7 @@ pub fn map_config(v: &Value) -> Option<(String, ObservedConfig)> {
     ))
 }
 
-fn enabled(b: bool) -> &'static str {
+pub(super) fn enabled(b: bool) -> &'static str {
     if b {
         "Enabled"
     } else {
@@ -380,7 +396,7 @@ fn window_json(w: &ObservedWindow) -> Value {
 }
 
 /// The server's user-assigned identities: the primary key's and, with it, the geo-backup key's.
-fn identity_json(keys: &CmkKeys) -> Value {
+pub(super) fn identity_json(keys: &CmkKeys) -> Value {
     let mut ids = serde_json::Map::new();
     for k in std::iter::once(&keys.primary).chain(keys.geo.as_ref()) {
         ids.insert(k.identity_id.clone(), json!({}));
@@ -389,7 +405,7 @@ fn identity_json(keys: &CmkKeys) -> Value {
 }
 
 /// `dataEncryption`: the versioned primary key and, with geo-redundant backup, the geo-backup key.
-fn encryption_json(keys: &CmkKeys) -> Value {
+pub(super) fn encryption_json(keys: &CmkKeys) -> Value {
     let mut enc = json!({"type": "AzureKeyVault", "primaryKeyURI": keys.primary.uri, "primaryUserAssignedIdentityId": keys.primary.identity_id});
     if let Some(g) = &keys.geo {
         enc["geoBackupKeyURI"] = json!(g.uri);
@@ -467,6 +483,12 @@ pub fn patch_body(p: &PgServerPatch) -> Value {
     }
     if let Some(a) = &p.public_network_access {
         props.insert("network".into(), json!({"publicNetworkAccess": a}));
+    }
+    if let Some(a) = &p.auth_config {
+        props.insert(
+            "authConfig".into(),
+            json!({"activeDirectoryAuth": enabled(a.active_directory), "passwordAuth": enabled(a.password)}),
+        );
     }
     if !props.is_empty() {
         body["properties"] = Value::Object(props);

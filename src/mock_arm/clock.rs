@@ -29,10 +29,14 @@ pub struct Clock {
 const VIRTUAL_EPOCH: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 
 impl Clock {
-    pub fn new(mode: ClockMode) -> Self {
+    /// A clock whose virtual time starts at `start` (default 2025-01-01T00:00:00Z); a real-time
+    /// clock starts now whatever `start` says.
+    pub fn starting(mode: ClockMode, start: Option<OffsetDateTime>) -> Self {
         let epoch = match mode {
-            ClockMode::Virtual => OffsetDateTime::from_unix_timestamp(VIRTUAL_EPOCH)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            ClockMode::Virtual => start.unwrap_or_else(|| {
+                OffsetDateTime::from_unix_timestamp(VIRTUAL_EPOCH)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            }),
             ClockMode::RealTime => OffsetDateTime::now_utc(),
         };
         Self {
@@ -78,7 +82,7 @@ mod tests {
 
     #[test]
     fn virtual_clock_stands_still_until_advanced() {
-        let mut c = Clock::new(ClockMode::Virtual);
+        let mut c = Clock::starting(ClockMode::Virtual, None);
         let t0 = c.now();
         assert_eq!(c.elapsed(), Duration::ZERO);
         assert_eq!(rfc3339(t0), "2025-01-01T00:00:00Z");
@@ -89,7 +93,7 @@ mod tests {
 
     #[test]
     fn real_time_clock_adds_advances() {
-        let mut c = Clock::new(ClockMode::RealTime);
+        let mut c = Clock::starting(ClockMode::RealTime, None);
         c.advance(Duration::from_secs(3600));
         assert!(c.elapsed() >= Duration::from_secs(3600));
     }

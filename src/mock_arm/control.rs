@@ -41,7 +41,7 @@ impl Inner {
     pub fn new(config: MockConfig, base_url: String) -> Self {
         let shared = Shared {
             world: World::default(),
-            clock: Clock::new(config.clock),
+            clock: Clock::starting(config.clock, config.virtual_start),
             buckets: Buckets::default(),
             journal: Journal::new(config.journal_capacity),
             faults: Faults::default(),

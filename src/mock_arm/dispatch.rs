@@ -5,8 +5,8 @@ use super::errors::ArmError;
 use super::router::{Route, Target};
 use super::store::{Reply, Req, World};
 use super::{
-    alerts, containers, diagnostics, firewall, keyvault, lro, management_policy, names, network,
-    pg_config, postgres, storage_account,
+    administrators, alerts, containers, diagnostics, firewall, keyvault, lro, management_policy,
+    names, network, pg_config, postgres, storage_account,
 };
 
 /// Run the handler for a routed request.
@@ -34,6 +34,13 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
             name,
             rule,
         } => firewall::one(world, req, sub, rg, name, rule),
+        Target::PgAdmins { sub, rg, name } => administrators::list(world, req, sub, rg, name),
+        Target::PgAdmin {
+            sub,
+            rg,
+            name,
+            object_id,
+        } => administrators::one(world, req, sub, rg, name, object_id),
         Target::PrivateEndpoint { sub, rg, name } => network::endpoint(world, req, sub, rg, name),
         Target::DnsZoneGroup {
             sub,

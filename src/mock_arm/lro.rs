@@ -25,6 +25,8 @@ pub enum OpKind {
     PgConfiguration,
     /// PUT or DELETE of a server firewall rule.
     PgFirewall,
+    /// PUT or DELETE of a server's Microsoft Entra administrator.
+    PgAdministrator,
     StorageCreate,
     /// PUT of a private endpoint or a private DNS zone group (Microsoft.Network).
     NetworkPut,
@@ -44,6 +46,7 @@ impl OpKind {
             Self::PgDelete => d.pg_delete,
             Self::PgConfiguration => d.pg_configuration,
             Self::PgFirewall => d.pg_firewall,
+            Self::PgAdministrator => d.pg_administrator,
             Self::StorageCreate => d.storage_create,
             Self::NetworkPut | Self::NetworkDelete => d.network,
         }

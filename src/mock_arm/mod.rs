@@ -10,6 +10,7 @@
 //! durations, throttling refill and the 7-day auto-start of a stopped server all run on the clock,
 //! which tests move with [`MockArm::advance`]. See `docs/mock-arm.md` for the control API.
 
+mod administrators;
 mod alerts;
 pub mod bench;
 mod clock;
@@ -29,6 +30,7 @@ mod network;
 mod pg_config;
 mod pg_rules;
 mod postgres;
+mod restore;
 mod router;
 mod server;
 mod storage_account;
@@ -80,6 +82,8 @@ pub struct LroDurations {
     pub pg_configuration: Duration,
     /// PUT or DELETE of a server firewall rule.
     pub pg_firewall: Duration,
+    /// PUT or DELETE of a server's Microsoft Entra administrator.
+    pub pg_administrator: Duration,
     pub storage_create: Duration,
     /// Private endpoints and private DNS zone groups (PUT and DELETE).
     pub network: Duration,
@@ -97,6 +101,7 @@ impl LroDurations {
             pg_delete: d,
             pg_configuration: d,
             pg_firewall: d,
+            pg_administrator: d,
             storage_create: d,
             network: d,
         }
@@ -133,6 +138,15 @@ pub struct MockConfig {
     /// version only once it is this old (Azure Storage checks the vault about once a day; zero:
     /// on the next read).
     pub storage_key_follow_delay: Duration,
+    /// `--pg-fqdn HOST:PORT`: the `fullyQualifiedDomainName` of every server the mock creates, so
+    /// that clients connect to a local PostgreSQL (the `:PORT` form is the mock's own; Azure
+    /// reports a host name only). None: `{name}.postgres.database.azure.com`.
+    pub pg_fqdn: Option<String>,
+    /// `--pg-restore-fqdn HOST:PORT`: the same for servers created by a point-in-time restore (a
+    /// second local PostgreSQL, filled by the test as "the restore"); falls back to `pg_fqdn`.
+    pub pg_restore_fqdn: Option<String>,
+    /// Where the virtual clock starts (default 2025-01-01T00:00:00Z); ignored in real time.
+    pub virtual_start: Option<time::OffsetDateTime>,
 }
 
 /// How the mock answers a server-parameter write while the server is busy.
@@ -157,6 +171,9 @@ impl Default for MockConfig {
             journal_capacity: 100_000,
             busy_configuration_writes: BusyWrites::default(),
             storage_key_follow_delay: Duration::ZERO,
+            pg_fqdn: None,
+            pg_restore_fqdn: None,
+            virtual_start: None,
         }
     }
 }

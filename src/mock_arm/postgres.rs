@@ -8,6 +8,7 @@ use super::lro::{begin, Begin, Effect, OpKind};
 use super::names;
 use super::pg_config;
 use super::pg_rules::{check_encryption, check_network, check_rules, derive, INVALID_PARAMETER};
+use super::restore;
 use super::store::{arm_id, fill_defaults, guid, merge_patch, set_at, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
@@ -294,9 +295,12 @@ fn create(
         })?
         .to_string();
     let mut body = Value::Object(input);
-    let mode = str_at(&body, &["properties", "createMode"])
-        .unwrap_or("Default")
-        .to_ascii_lowercase();
+    let mode = restore::create_mode(&body);
+    let restored = mode == "pointintimerestore";
+    if restored {
+        let source = restore::check_point_in_time(world, req, &body)?;
+        restore::inherit(&mut body, &source);
+    }
     if str_at(&body, &["sku", "name"]).is_none() || str_at(&body, &["sku", "tier"]).is_none() {
         if mode == "create" || mode == "default" {
             return Err(ArmError::bad_request(
@@ -348,6 +352,13 @@ fn create(
         set_at(&mut body, &[k], defaults[k].clone());
     }
     fill_defaults(&mut body, &defaults);
+    if let Some(f) = restore::fqdn(req.cfg, restored) {
+        set_at(
+            &mut body,
+            &["properties", "fullyQualifiedDomainName"],
+            json!(f),
+        );
+    }
     derive(&mut body, None, world.next_seq());
     let mut pending = body.clone();
     set_at(

@@ -1,7 +1,7 @@
 //! Which resource a path names (ARM paths are case-insensitive), its api-versions and the id the
 //! journal counts it against. `dispatch.rs` runs the handler of a routed request.
 
-use super::{diagnostics, network, postgres, storage_account};
+use super::{administrators, diagnostics, network, postgres, storage_account};
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
 const STORAGE_VERSIONS: &[&str] = &[
@@ -67,6 +67,17 @@ pub enum Target {
         rg: String,
         name: String,
         rule: String,
+    },
+    PgAdmins {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    PgAdmin {
+        sub: String,
+        rg: String,
+        name: String,
+        object_id: String,
     },
     PrivateEndpoint {
         sub: String,
@@ -274,6 +285,25 @@ pub fn route(segs: &[&str]) -> Option<Route> {
                     PG_VERSIONS,
                     "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules",
                 ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "administrators"]) => (
+                    Target::PgAdmins {
+                        sub,
+                        rg,
+                        name: s(7),
+                    },
+                    PG_VERSIONS,
+                    postgres::TYPE,
+                ),
+                ("microsoft.dbforpostgresql", ["flexibleservers", _, "administrators", _]) => (
+                    Target::PgAdmin {
+                        sub,
+                        rg,
+                        name: s(7),
+                        object_id: s(9),
+                    },
+                    PG_VERSIONS,
+                    administrators::TYPE,
+                ),
                 ("microsoft.network", ["privateendpoints", _]) => (
                     Target::PrivateEndpoint {
                         sub,
@@ -443,6 +473,18 @@ fn journal_id(t: &Target) -> Option<String> {
             rule,
         } => format!(
             "{}/firewallRules/{rule}",
+            postgres::server_id(sub, rg, name)
+        ),
+        Target::PgAdmins { sub, rg, name } => {
+            format!("{}/administrators", postgres::server_id(sub, rg, name))
+        }
+        Target::PgAdmin {
+            sub,
+            rg,
+            name,
+            object_id,
+        } => format!(
+            "{}/administrators/{object_id}",
             postgres::server_id(sub, rg, name)
         ),
         Target::PrivateEndpoint { sub, rg, name } => network::pe_id(sub, rg, name),

@@ -2,10 +2,14 @@
 //! point in time it restores to. The orchestration (ARM create, verify, delete) is in
 //! `reconcile::drill`.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use croner::Cron;
 use time::OffsetDateTime;
+
+use super::{CmkKeys, KeyRef, ObservedEncryption, ObservedServer, Op, PgTarget};
+use crate::api::EffectiveSpec;
 
 /// How far behind "now" the drill restores: the newest point Azure reliably has backed up.
 pub const RESTORE_LAG: time::Duration = time::Duration::minutes(5);
@@ -70,6 +74,66 @@ pub fn is_scratch_of(server: &str, name: &str) -> bool {
                 && server.starts_with(head.rsplit_once('-').map_or(head, |(p, _)| p))))
 }
 
+/// The create PUT of a scratch server: a point-in-time restore of the plane's server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgRestore {
+    /// The source's region (a point-in-time restore stays in it).
+    pub location: String,
+    /// `sourceServerResourceId`.
+    pub source_id: String,
+    /// `pointInTimeUTC`, RFC 3339.
+    pub point_in_time_utc: String,
+    /// For a source with a customer-managed key: the same key and identity (the service requires
+    /// them on the restore of such a server).
+    pub cmk: Option<CmkKeys>,
+    /// The owner tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The write that creates scratch server `scratch_name`: `source` (the plane's server as
+/// observed) restored to `point`, owner-tagged, carrying the source's key and identity when it
+/// has a customer-managed key.
+pub fn restore_op(
+    eff: &EffectiveSpec,
+    source: &ObservedServer,
+    scratch_name: &str,
+    point: OffsetDateTime,
+    owner: &str,
+) -> Op {
+    let cmk = match &source.encryption {
+        ObservedEncryption::AzureKeyVault {
+            key_uri,
+            identity_id,
+            ..
+        } => identity_id
+            .clone()
+            .or_else(|| eff.encryption.as_ref().map(|e| e.identity_id.clone()))
+            .map(|identity_id| CmkKeys {
+                primary: KeyRef {
+                    uri: key_uri.clone(),
+                    identity_id,
+                },
+                geo: None,
+            }),
+        ObservedEncryption::SystemManaged => None,
+    };
+    let target = PgTarget {
+        subscription_id: eff.azure.subscription_id.clone(),
+        resource_group: eff.azure.resource_group.clone(),
+        server_name: scratch_name.to_owned(),
+    };
+    Op::DrillRestore(
+        target,
+        Box::new(PgRestore {
+            location: eff.azure.location.clone(),
+            source_id: source.id.clone(),
+            point_in_time_utc: super::observed::unix_rfc3339(point.unix_timestamp()),
+            cmk,
+            tags: super::owner::owner_tags(owner),
+        }),
+    )
+}
+
 fn fnv1a(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
@@ -108,5 +172,59 @@ mod tests {
         assert!(is_scratch_of("pg-dev", "pg-dev-drill-202612020805"));
         assert!(is_scratch_of(&long, &n));
         assert!(!is_scratch_of("pg-dev", "pg-dev-replica"));
+    }
+
+    fn prod() -> EffectiveSpec {
+        crate::api::load(include_str!("../../examples/prod.yaml"))
+            .expect("prod")
+            .1
+    }
+
+    #[test]
+    fn the_restore_names_its_source_point_and_owner() {
+        let e = prod();
+        let src = ObservedServer {
+            id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/acme-prod-pg".into(),
+            ..Default::default()
+        };
+        let at = datetime!(2026-12-02 08:05 UTC);
+        let Op::DrillRestore(t, r) =
+            restore_op(&e, &src, "x-drill-1", restore_point(at), "folder/p")
+        else {
+            panic!("not a restore");
+        };
+        assert_eq!(t.server_name, "x-drill-1");
+        assert_eq!(t.resource_group, e.azure.resource_group);
+        assert_eq!(r.source_id, src.id);
+        assert_eq!(r.point_in_time_utc, "2026-12-02T08:00:00Z");
+        assert_eq!(r.tags[super::super::owner::OWNER_TAG], "folder/p");
+        assert_eq!(r.cmk, None);
+    }
+
+    #[test]
+    fn a_cmk_source_is_restored_with_its_key_and_identity() {
+        let e = prod();
+        let src = ObservedServer {
+            encryption: ObservedEncryption::AzureKeyVault {
+                key_uri: "https://kv/keys/k/1".into(),
+                identity_id: Some("/id".into()),
+                geo_key_uri: Some("https://kv2/keys/k/2".into()),
+            },
+            ..Default::default()
+        };
+        let Op::DrillRestore(_, r) =
+            restore_op(&e, &src, "s", datetime!(2026-12-02 08:00 UTC), "o")
+        else {
+            panic!("not a restore");
+        };
+        let k = r.cmk.expect("key carried");
+        assert_eq!(
+            (k.primary.uri.as_str(), k.primary.identity_id.as_str()),
+            ("https://kv/keys/k/1", "/id")
+        );
+        assert!(
+            k.geo.is_none(),
+            "the scratch server has no geo-redundant backup"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod deletion;
 pub mod diagnostics;
 pub mod drill;
+pub mod entra_admin;
 pub mod firewall;
 pub mod key_gate;
 pub mod lifecycle;
@@ -151,6 +152,9 @@ pub struct PgServerPatch {
     pub key: Option<CmkKeys>,
     /// `network.publicNetworkAccess`.
     pub public_network_access: Option<String>,
+    /// `authConfig`: both fields are sent, as the service defaults an omitted `passwordAuth` to
+    /// Enabled.
+    pub auth_config: Option<AuthConfig>,
 }
 
 /// A versioned Key Vault key URI and the user-assigned identity that uses it.
@@ -189,6 +193,18 @@ pub enum Op {
     FirewallPut(PgTarget, crate::api::network::FirewallRule),
     /// DELETE one server firewall rule (only under `firewallRulesExclusive`, or teardown).
     FirewallDelete(PgTarget, String),
+    /// PUT the server's Microsoft Entra administrator `administrators/{objectId}` (create or
+    /// replace; long-running). Never deleted: an administrator the spec does not declare is left.
+    EntraAdminPut(PgTarget, crate::api::database::EntraAdmin),
+    /// PUT a restore drill's scratch server: `createMode: PointInTimeRestore` of the plane's
+    /// server (long-running). Built by [`drill::restore_op`].
+    DrillRestore(PgTarget, Box<drill::PgRestore>),
+    /// DELETE a restore drill's scratch server (long-running). Refused by the client unless
+    /// `scratch` is a scratch name of `source` ([`drill::is_scratch_of`]): never the source.
+    DrillDelete {
+        scratch: PgTarget,
+        source: String,
+    },
     /// Private endpoints and their private DNS zone groups.
     Network(network::NetworkOp),
     /// PUT the operator's diagnostic setting on a resource (create or full replace; synchronous).

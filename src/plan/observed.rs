@@ -81,6 +81,24 @@ pub struct ObservedWindow {
     pub start_minute: u8,
 }
 
+/// A server's `authConfig`: which sign-ins it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `activeDirectoryAuth`: Microsoft Entra sign-in.
+    pub active_directory: bool,
+    /// `passwordAuth`: PostgreSQL passwords.
+    pub password: bool,
+}
+
+/// The server's Microsoft Entra administrator with the declared object id
+/// (`flexibleServers/{s}/administrators/{objectId}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedAdmin {
+    pub principal_name: String,
+    pub principal_type: String,
+    pub tenant_id: Option<String>,
+}
+
 /// The observed PostgreSQL flexible server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedServer {
@@ -116,6 +134,8 @@ pub struct ObservedServer {
     pub delegated_subnet: Option<String>,
     /// `privateEndpointConnections`.
     pub connections: Vec<super::observed_network::ObservedConnection>,
+    /// `authConfig` (None: not reported).
+    pub auth: Option<AuthConfig>,
 }
 
 /// One observed server parameter (configuration).
@@ -151,6 +171,9 @@ pub struct ObservedPostgres {
     pub firewall_rules: Option<BTreeMap<String, super::observed_network::ObservedFirewallRule>>,
     /// The declared private endpoint, when it exists.
     pub private_endpoint: Option<super::observed_network::ObservedPrivateEndpoint>,
+    /// The administrator with the declared `entraAdmin.objectId`: None when it was not read (no
+    /// server, or none declared), `Some(None)` when the server has no such administrator.
+    pub entra_admin: Option<Option<ObservedAdmin>>,
 }
 
 impl ObservedPostgres {

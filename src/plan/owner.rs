@@ -107,6 +107,7 @@ fn is_server_op(op: &Op) -> bool {
             | Op::PgConfigure(..)
             | Op::FirewallPut(..)
             | Op::FirewallDelete(..)
+            | Op::EntraAdminPut(..)
             | Op::AlertPut(..)
     ) || matches!(op, Op::DiagPut(t, _) if t.scope == DiagScope::Server)
 }

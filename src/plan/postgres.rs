@@ -7,8 +7,8 @@ use super::observed::{ObservedEncryption, ObservedPostgres, ObservedServer, Obse
 use super::rules::{self, StorageVerdict};
 use super::CmkKeys;
 use super::{
-    firewall, network, pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate, PgServerPatch,
-    PgTarget, Plan, Refusal, Verb,
+    entra_admin, firewall, network, pg_config, pg_keys, Action, FieldChange, Op, PgServerCreate,
+    PgServerPatch, PgTarget, Plan, Refusal, Verb,
 };
 use crate::api::spec::{HaMode, ServerState, SkuTier};
 use crate::api::EffectiveSpec;
@@ -142,6 +142,7 @@ pub fn plan(eff: &EffectiveSpec, obs: &ObservedPostgres, now: OffsetDateTime) ->
     let fw = firewall::plan(eff, obs.firewall_rules.as_ref(), &resource, &tgt);
     actions.extend(fw.actions);
     plan.notes.extend(fw.notes);
+    actions.extend(entra_admin::plan(eff, obs, &resource, &tgt).actions);
     if !stopped && !want_running {
         actions.push(state_action(
             &resource,

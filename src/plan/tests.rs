@@ -100,6 +100,10 @@ pub(super) fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
             public_network_access: Some(format!("{:?}", pg.network.public_access)),
             delegated_subnet: pg.network.delegated_subnet_resource_id.clone(),
             connections: super::network_tests::in_sync(eff, super::network::Service::Postgres).1,
+            auth: Some(crate::plan::AuthConfig {
+                active_directory: true,
+                password: false,
+            }),
         }),
         firewall_rules: Some(
             pg.network
@@ -127,6 +131,13 @@ pub(super) fn in_sync(eff: &EffectiveSpec) -> ObservedPostgres {
         key_versions: Vec::new(),
         geo_key_versions: Vec::new(),
         name_unavailable: None,
+        entra_admin: pg.entra_admin.as_ref().map(|a| {
+            Some(crate::plan::ObservedAdmin {
+                principal_name: a.principal_name.clone(),
+                principal_type: a.principal_type.as_str().into(),
+                tenant_id: a.tenant_id.clone(),
+            })
+        }),
     }
 }
 

@@ -81,6 +81,14 @@ impl ArmApi for GatedArm {
         self.inner.observe(eff).await
     }
 
+    async fn get_server(
+        &self,
+        eff: &EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<crate::plan::ObservedServer>, ArmError> {
+        self.inner.get_server(eff, name).await
+    }
+
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         if !self.gate.is_leader() {
             // Transient for the engine: nothing is reported as an error, nothing is sent.

@@ -226,6 +226,23 @@ impl ArmApi for FakeArm {
         }
         Ok(observed)
     }
+    async fn get_server(
+        &self,
+        eff: &engram_operator::api::EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<engram_operator::plan::ObservedServer>, ArmError> {
+        self.timeline
+            .lock()
+            .unwrap()
+            .push(format!("arm get server {name}"));
+        // The plane's own server as observed; no other server exists here.
+        Ok(self
+            .observed
+            .postgres
+            .server
+            .clone()
+            .filter(|_| name == eff.postgres.server_name))
+    }
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         let what = format!("{op:?}");
         let verb = what.split('(').next().unwrap_or_default().to_owned();

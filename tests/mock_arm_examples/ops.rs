@@ -10,6 +10,7 @@ use super::common::{Resp, T};
 /// (file-name prefix, method, path template, setup)
 pub const OPS: &[(&str, &str, &str, &str)] = &[
     ("ServerCreate", "PUT", "PG", ""),
+    ("ServerCreatePointInTimeRestore", "PUT", "PG", "pitr"),
     ("ServersCreate", "PUT", "PG", ""),
     ("ServerGet", "GET", "PG", "pg"),
     ("ServersGet", "GET", "PG", "pg"),
@@ -167,6 +168,30 @@ pub const OPS: &[(&str, &str, &str, &str)] = &[
         "pgfw",
     ),
     ("ServerGetWithPrivateEndpoints", "GET", "PG", "pgpe"),
+    (
+        "AdministratorAdd",
+        "PUT",
+        "PG/administrators/{objectId}",
+        "pgentra",
+    ),
+    (
+        "AdministratorGet",
+        "GET",
+        "PG/administrators/{objectId}",
+        "pgadmin",
+    ),
+    (
+        "AdministratorDelete",
+        "DELETE",
+        "PG/administrators/{objectId}",
+        "pgadmin",
+    ),
+    (
+        "AdministratorsListByServer",
+        "GET",
+        "PG/administrators",
+        "pgadmin",
+    ),
     ("PrivateEndpointCreate", "PUT", "PE", ""),
     ("PrivateEndpointGet", "GET", "PE", "pe"),
     ("PrivateEndpointDelete", "DELETE", "PE", "pe"),

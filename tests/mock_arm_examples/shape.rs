@@ -106,6 +106,10 @@ pub fn sdk_parse(name: &str, body: &Value) -> Result<(), String> {
         serde_json::from_value::<pgm::ServerListResult>(b).map(|_| ())
     } else if name.starts_with("Server") {
         serde_json::from_value::<pgm::Server>(b).map(|_| ())
+    } else if name.starts_with("AdministratorsList") {
+        serde_json::from_value::<pgm::AdministratorListResult>(b).map(|_| ())
+    } else if name.starts_with("Administrator") {
+        serde_json::from_value::<pgm::ActiveDirectoryAdministrator>(b).map(|_| ())
     } else if name.starts_with("FirewallRuleList") {
         serde_json::from_value::<pgm::FirewallRuleListResult>(b).map(|_| ())
     } else if name.starts_with("FirewallRule") {
