@@ -178,7 +178,7 @@ impl LocalPostgres {
         );
         su.batch_execute(&setup)
             .await
-            .map_err(|e| step("create the roles", e))?;
+            .map_err(|e| step("create the roles", super::connect_reason(&e)))?;
         Ok(pg)
     }
 
@@ -196,7 +196,7 @@ impl LocalPostgres {
             .dbname(database)
             .connect(NoTls)
             .await
-            .map_err(|e| step("connect as postgres", e))?;
+            .map_err(|e| step("connect as postgres", super::connect_reason(&e)))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -215,7 +215,7 @@ impl LocalPostgres {
             .dbname(database)
             .connect(NoTls)
             .await
-            .map_err(|e| step("connect as the operator's role", e))?;
+            .map_err(|e| step("connect as the operator's role", super::connect_reason(&e)))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });

@@ -7,12 +7,14 @@
 //! Azure never does; TLS may be relaxed only when that host is loopback, and the log says so.
 
 pub mod catalog;
+pub mod drill;
 pub mod local;
 pub mod vector;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use azure_core::auth::TokenCredential;
 use tokio_postgres::config::SslMode;
@@ -20,6 +22,10 @@ use tokio_postgres::Client;
 
 /// PostgreSQL's port on Azure.
 pub const PORT: u16 = 5432;
+/// How often the restore drill's heartbeat is stamped between passes.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
+/// A heartbeat no pass has asked for in this long stops (the drill was undeclared, the plane went).
+const HEARTBEAT_IDLE: Duration = Duration::from_secs(3600);
 
 /// Why the database could not be reached or changed. Never carries a password or token.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +101,8 @@ pub struct Db {
     connect_timeout: Duration,
     /// How long a pass waits for an index build before leaving it to run in the background.
     pub build_wait: Duration,
+    /// Servers whose heartbeat ticks between passes → when a pass last asked for it.
+    beats: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 /// A host and port parsed from ARM's `fullyQualifiedDomainName`.
@@ -138,6 +146,7 @@ impl Db {
             auth,
             connect_timeout: Duration::from_secs(10),
             build_wait: Duration::from_secs(30),
+            beats: Arc::default(),
         }
     }
 
@@ -213,6 +222,43 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Keeps the restore drill's heartbeat on the server at `fqdn` ticking every minute between
+    /// passes, until no pass has asked for an hour.
+    pub fn keep_heartbeat(&self, fqdn: &str, role: Option<&str>) {
+        {
+            let mut beats = self.beats.lock().unwrap_or_else(|p| p.into_inner());
+            if beats.insert(fqdn.to_owned(), Instant::now()).is_some() {
+                return;
+            }
+        }
+        let (db, fqdn, role) = (self.clone(), fqdn.to_owned(), role.map(str::to_owned));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let idle = {
+                    let mut beats = db.beats.lock().unwrap_or_else(|p| p.into_inner());
+                    let idle = beats
+                        .get(&fqdn)
+                        .is_none_or(|t| t.elapsed() > HEARTBEAT_IDLE);
+                    if idle {
+                        beats.remove(&fqdn);
+                    }
+                    idle
+                };
+                if idle {
+                    return;
+                }
+                if let Err(e) = drill::heartbeat(&db, &fqdn, role.as_deref()).await {
+                    tracing::warn!(error = %e, "restore drill heartbeat failed");
+                }
+            }
+        });
+    }
+}
+
 async fn drive<F>(conn: F)
 where
     F: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
@@ -223,7 +269,7 @@ where
 }
 
 /// The server's message without echoing what we sent.
-fn connect_reason(e: &tokio_postgres::Error) -> String {
+pub(crate) fn connect_reason(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => e.to_string(),

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod cleanup;
 pub mod conditions;
+pub mod drill;
 pub mod rotation;
 pub mod status;
 pub use status::network_status;
@@ -39,6 +40,8 @@ pub struct Outcome {
     pub settled: bool,
     /// The key rotation steps of this pass, for the audit trail.
     pub key_events: Vec<crate::plan::rotation::KeyEvent>,
+    /// A restore drill that finished in this pass, for Events and metrics.
+    pub drill_finished: Option<crate::api::status::DrillRun>,
 }
 
 impl Outcome {
@@ -65,6 +68,9 @@ pub struct Context {
     /// Access to the servers' databases (pgvector, the restore drill); None: none configured.
     pub db: Option<std::sync::Arc<crate::database::Db>>,
 }
+
+/// How soon a pass looks again at a restore drill in flight.
+const DRILL_POLL: Duration = Duration::from_secs(60);
 
 /// Default of `--max-operation-age`: no ARM operation of ours should run this long.
 pub const DEFAULT_MAX_OPERATION_AGE: Duration = Duration::from_secs(2 * 3600);
@@ -250,6 +256,15 @@ pub async fn reconcile(
     )
     .await;
     let building = vector.as_ref().is_some_and(|v| v.building);
+    let drill = drill::step(
+        arm,
+        eff,
+        &observed,
+        prev.restore_drill.as_ref(),
+        ctx,
+        enforce && !fatal,
+    )
+    .await;
 
     // 7. Status and requeue.
     let more = enforce && (writes > 0 || !plan.actions.is_empty() || !plan.waiting.is_empty());
@@ -260,6 +275,11 @@ pub async fn reconcile(
         Some(poll_soon(retry_hint, ctx))
     } else {
         Some(jittered(Duration::from_secs(eff.resync_seconds)))
+    };
+    // A drill in flight is looked at within a minute; it does not hold `run --once`.
+    let requeue_after = match requeue_after {
+        Some(d) if drill.in_flight => Some(d.min(DRILL_POLL)),
+        other => other,
     };
     let mut status = status::build(status::Inputs {
         prev,
@@ -277,14 +297,17 @@ pub async fn reconcile(
         rotation: &key_step,
     });
     status.vector = vector.map(|v| v.status);
+    status.restore_drill = drill.status;
+    status::drill_condition(&mut status, ctx);
     Outcome {
         status,
         requeue_after,
         plan: Some(plan),
-        writes,
+        writes: writes + drill.writes,
         fatal,
         settled: fatal || !busy_now,
         key_events: key_step.events,
+        drill_finished: drill.finished,
     }
 }
 

@@ -83,6 +83,7 @@ pub fn invalid(prev: &EngramDataPlaneStatus, errors: &[FieldError], ctx: &Contex
         fatal: true,
         settled: true,
         key_events: Vec::new(),
+        drill_finished: None,
     }
 }
 
@@ -156,6 +157,7 @@ pub fn arm_unreadable(
         fatal: !transient && !access,
         settled: !transient,
         key_events: Vec::new(),
+        drill_finished: None,
     }
 }
 
@@ -517,4 +519,31 @@ fn storage_summary(observed: &Observed) -> Option<StorageObserved> {
         lifecycle_rules: rules,
         ..Default::default()
     })
+}
+
+/// A failed restore drill is Degraded (RestoreDrillFailed) until one succeeds, unless something
+/// else already degrades the plane. The source server is never touched because of it.
+pub fn drill_condition(s: &mut EngramDataPlaneStatus, ctx: &Context) {
+    let failed = s
+        .restore_drill
+        .as_ref()
+        .and_then(|d| d.last.as_ref())
+        .filter(|r| r.result.as_deref() == Some("Failed"));
+    let already = conditions::get(&s.conditions, DEGRADED).is_some_and(|c| c.status == "True");
+    if let (Some(run), false) = (failed, already) {
+        let msg = format!(
+            "restore drill {} failed: {}",
+            run.server,
+            run.message.as_deref().unwrap_or("no reason recorded")
+        );
+        conditions::set(
+            &mut s.conditions,
+            DEGRADED,
+            true,
+            "RestoreDrillFailed",
+            msg,
+            ctx.generation,
+            ctx.now,
+        );
+    }
 }
