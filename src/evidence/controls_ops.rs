@@ -18,6 +18,7 @@ pub(super) fn evaluate(i: &Inputs<'_>) -> Vec<Control> {
         alert_rules(i),
         immutability(i),
         drift(i),
+        restore_drill(i),
     ]
 }
 
@@ -369,4 +370,58 @@ fn drift(i: &Inputs<'_>) -> Control {
         entries.join("; ")
     };
     row(ID, T, pass_if(entries.is_empty()), detail, obs, vec![])
+}
+
+/// Backups proven restorable: the last restore drill (status.restoreDrill) succeeded, with its
+/// RPO and RTO; unknown until one has run; n/a when no drill is declared.
+fn restore_drill(i: &Inputs<'_>) -> Control {
+    const ID: &str = "AI-SEC-01.21";
+    const T: &str = "Restore drill: backups restore";
+    let Some(spec) = &i.eff.postgres.restore_drill else {
+        return row(
+            ID,
+            T,
+            Outcome::NotApplicable,
+            "no postgres.restoreDrill is declared: nothing proves the backups restore",
+            vec![],
+            vec![],
+        );
+    };
+    let drill = i.status.and_then(|s| s.restore_drill.as_ref());
+    let Some(last) = drill.and_then(|d| d.last.as_ref()) else {
+        return row(
+            ID,
+            T,
+            Outcome::Unknown,
+            format!(
+                "no drill has finished yet (schedule {:?}; next due {})",
+                spec.schedule,
+                or_dash(drill.and_then(|d| d.next_due.as_deref()))
+            ),
+            vec![],
+            vec![],
+        );
+    };
+    let secs = |v: Option<i64>| v.map_or("not measured".to_owned(), |s| format!("{s} s"));
+    let ok = last.result.as_deref() == Some("Succeeded");
+    let obs = vec![
+        ("scratchServer", last.server.clone()),
+        ("requestedAt", last.requested_at.clone()),
+        ("restorePoint", last.restore_point.clone()),
+        ("result", or_dash(last.result.as_deref()).to_owned()),
+        ("rpoSeconds", secs(last.rpo_seconds)),
+        ("rtoSeconds", secs(last.rto_seconds)),
+    ];
+    let detail = format!(
+        "restore to {} {}: RPO {}, RTO {}{}",
+        last.restore_point,
+        if ok { "verified" } else { "failed" },
+        secs(last.rpo_seconds),
+        secs(last.rto_seconds),
+        last.message
+            .as_deref()
+            .map(|m| format!("; {m}"))
+            .unwrap_or_default()
+    );
+    row(ID, T, pass_if(ok), detail, obs, vec![])
 }

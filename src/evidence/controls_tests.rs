@@ -179,3 +179,38 @@ fn different_keys_fail_the_unified_key_control_and_a_refused_vault_read_is_unkno
     assert_eq!(vault.outcome, Outcome::Unknown);
     assert!(vault.detail.contains("403"), "{}", vault.detail);
 }
+
+#[test]
+fn a_restore_drill_passes_on_success_fails_on_failure_and_is_unknown_before_the_first() {
+    let mut eff = dev();
+    let o = observed("v1", "v1", 1);
+    let drill = |c: &[Control]| get(c, "AI-SEC-01.21").outcome;
+    assert_eq!(drill(&judge(&eff, &o, None)), Outcome::NotApplicable);
+    eff.postgres.restore_drill = Some(crate::api::database::RestoreDrill {
+        schedule: "weekly".into(),
+        ..Default::default()
+    });
+    assert_eq!(drill(&judge(&eff, &o, None)), Outcome::Unknown);
+    let run = |result: &str| crate::api::status::DrillRun {
+        server: "acme-dev-pg-drill-202612060300".into(),
+        result: Some(result.into()),
+        rpo_seconds: Some(42),
+        rto_seconds: Some(1900),
+        ..Default::default()
+    };
+    let mut status = EngramDataPlaneStatus::default();
+    status.restore_drill = Some(crate::api::status::RestoreDrillStatus {
+        last: Some(run("Succeeded")),
+        ..Default::default()
+    });
+    let c = judge(&eff, &o, Some(&status));
+    let row = get(&c, "AI-SEC-01.21");
+    assert_eq!(row.outcome, Outcome::Pass);
+    assert_eq!(row.observed["rpoSeconds"], "42 s");
+    assert!(row.detail.contains("RTO 1900 s"), "{row:?}");
+    status.restore_drill = Some(crate::api::status::RestoreDrillStatus {
+        last: Some(run("Failed")),
+        ..Default::default()
+    });
+    assert_eq!(drill(&judge(&eff, &o, Some(&status))), Outcome::Fail);
+}

@@ -226,6 +226,12 @@ impl Folder {
                 continue;
             };
             log_outcome(&plane.name, &out);
+            if let Some(run) = &out.drill_finished {
+                tracing::info!(plane = %plane.name, scratch = %run.server, result = ?run.result, rpo_s = ?run.rpo_seconds, rto_s = ?run.rto_seconds, message = ?run.message, "restore drill finished");
+                if let Some(m) = &self.opts.metrics {
+                    m.restore_drill(&format!("folder/{}", plane.name), run);
+                }
+            }
             let lines: Vec<String> = out
                 .key_events
                 .iter()

@@ -279,6 +279,10 @@ async fn apply(
         println!("{}", crate::reconcile::audit::tagged(&line));
     }
     publish(ctx, &o, kube_events::key_events(&out.key_events)).await;
+    if let Some(run) = &out.drill_finished {
+        ctx.health.metrics.restore_drill(&key(&o), run);
+        publish(ctx, &o, vec![kube_events::drill_event(run)]).await;
+    }
     record_drift(ctx, &prev, &out.status);
     ctx.set_open(key(&o), Some(&out.status));
     ctx.health

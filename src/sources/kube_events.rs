@@ -58,6 +58,32 @@ pub fn key_events(events: &[crate::plan::rotation::KeyEvent]) -> Vec<Event> {
         .collect()
 }
 
+/// A finished restore drill: Normal RestoreDrillSucceeded or Warning RestoreDrillFailed, with the
+/// scratch server, RPO and RTO.
+pub fn drill_event(run: &crate::api::status::DrillRun) -> Event {
+    let ok = run.result.as_deref() == Some("Succeeded");
+    let secs = |v: Option<i64>| v.map_or("not measured".to_owned(), |s| format!("{s} s"));
+    let mut note = format!(
+        "restore to {} of {}: RPO {}, RTO {}",
+        run.restore_point,
+        run.server,
+        secs(run.rpo_seconds),
+        secs(run.rto_seconds)
+    );
+    if let Some(m) = &run.message {
+        note.push_str(&format!(": {m}"));
+    }
+    if run.kept {
+        note.push_str(" (scratch server kept: keepFailed)");
+    }
+    let (type_, reason) = if ok {
+        (EventType::Normal, "RestoreDrillSucceeded")
+    } else {
+        (EventType::Warning, "RestoreDrillFailed")
+    };
+    event(type_, reason, "RestoreDrill", note)
+}
+
 fn is_true(s: &EngramDataPlaneStatus, type_: &str) -> bool {
     conditions::get(&s.conditions, type_).is_some_and(|c| c.status == "True")
 }

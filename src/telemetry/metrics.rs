@@ -36,6 +36,21 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// A data plane's restore drills, by result.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DrillLabels {
+    /// The data plane (`{namespace}/{name}` or `folder/{name}`).
+    pub plane: String,
+    /// Succeeded or Failed.
+    pub result: String,
+}
+
+/// One data plane.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlaneLabels {
+    pub plane: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -49,6 +64,9 @@ pub struct Metrics {
     drift_open: Gauge,
     pending_operations: Gauge,
     leader: Gauge,
+    restore_drills: Family<DrillLabels, Counter>,
+    restore_drill_rpo: Family<PlaneLabels, Gauge>,
+    restore_drill_rto: Family<PlaneLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -120,8 +138,29 @@ impl Default for Metrics {
             "1 when this replica may write to ARM and status",
             leader.clone(),
         );
+        let restore_drills = Family::<DrillLabels, Counter>::default();
+        registry.register(
+            "restore_drill_runs",
+            "Finished point-in-time restore drills, by data plane and result",
+            restore_drills.clone(),
+        );
+        let restore_drill_rpo = Family::<PlaneLabels, Gauge>::default();
+        registry.register(
+            "restore_drill_rpo_seconds",
+            "Restore point minus the newest heartbeat found in the last drill's restore",
+            restore_drill_rpo.clone(),
+        );
+        let restore_drill_rto = Family::<PlaneLabels, Gauge>::default();
+        registry.register(
+            "restore_drill_rto_seconds",
+            "From the last drill's restore request to its verification",
+            restore_drill_rto.clone(),
+        );
         Self {
             registry,
+            restore_drills,
+            restore_drill_rpo,
+            restore_drill_rto,
             reconciles,
             reconcile_duration,
             arm_requests,
@@ -182,6 +221,26 @@ impl Metrics {
         self.pending_operations.set(pending_operations);
     }
 
+    /// A restore drill of `plane` finished.
+    pub fn restore_drill(&self, plane: &str, run: &crate::api::status::DrillRun) {
+        let result = run.result.clone().unwrap_or_else(|| "Failed".into());
+        self.restore_drills
+            .get_or_create(&DrillLabels {
+                plane: plane.to_owned(),
+                result,
+            })
+            .inc();
+        let labels = PlaneLabels {
+            plane: plane.to_owned(),
+        };
+        if let Some(rpo) = run.rpo_seconds {
+            self.restore_drill_rpo.get_or_create(&labels).set(rpo);
+        }
+        if let Some(rto) = run.rto_seconds {
+            self.restore_drill_rto.get_or_create(&labels).set(rto);
+        }
+    }
+
     /// Whether this replica leads.
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
@@ -229,6 +288,15 @@ mod tests {
         m.drift("postgres", 3, 2);
         m.set_open(1, 4);
         m.set_leader(true);
+        m.restore_drill(
+            "engram/acme",
+            &crate::api::status::DrillRun {
+                result: Some("Succeeded".into()),
+                rpo_seconds: Some(90),
+                rto_seconds: Some(1800),
+                ..Default::default()
+            },
+        );
         let text = m.encode();
         for line in [
             "engram_reconciles_total{result=\"ok\"} 1",
@@ -242,6 +310,9 @@ mod tests {
             "engram_drift_open 1",
             "engram_pending_operations 4",
             "engram_leader 1",
+            "engram_restore_drill_runs_total{plane=\"engram/acme\",result=\"Succeeded\"} 1",
+            "engram_restore_drill_rpo_seconds{plane=\"engram/acme\"} 90",
+            "engram_restore_drill_rto_seconds{plane=\"engram/acme\"} 1800",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
