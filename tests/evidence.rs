@@ -80,10 +80,11 @@ async fn a_converged_prod_plane_passes_with_cited_reads_and_no_write() {
     let report: Value = serde_json::from_str(&stdout).expect("json report");
     assert_eq!(report["control"], "AI-SEC-01");
     let got = outcomes(&report);
-    let expected: Vec<(String, String)> = (1..=20)
+    let expected: Vec<(String, String)> = (1..=21)
         .map(|n| {
             let outcome = match n {
                 5 => "not-applicable",  // no rotation recorded yet
+                21 => "not-applicable", // examples/prod.yaml declares no restore drill
                 7 => "service-maximum", // Storage: TLS1_2 is its highest minimum
                 _ => "pass",
             };
@@ -254,7 +255,7 @@ async fn the_html_renders_in_headless_chromium_with_the_control_table_and_the_sv
         dom.contains("<table class=\"controls\" id=\"controls-acme-prod\">"),
         "control table in the DOM"
     );
-    assert_eq!(dom.matches("<tr class=").count(), 20, "one row per control");
+    assert_eq!(dom.matches("<tr class=").count(), 21, "one row per control");
     assert!(dom.contains("data-control=\"AI-SEC-01.8\" data-outcome=\"pass\""));
     assert!(dom.contains("<svg") && dom.contains("id=\"encryption-flow\""));
     assert!(dom.contains("Azure Key Vault") && dom.contains("kv-acme-prod.vault.azure.net"));

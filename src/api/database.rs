@@ -59,7 +59,11 @@ pub struct VectorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ef_search: Option<u32>,
     /// maintenance_work_mem for index builds, MiB (64-16384). Default: the server's setting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "maintenanceWorkMemMiB",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub maintenance_work_mem_mib: Option<u32>,
 }
 
