@@ -7,9 +7,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VectorStatus {
-    /// When the databases were last read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_at: Option<String>,
     /// Why the databases could not be read or changed this pass (no secret in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -75,7 +72,9 @@ pub struct RestoreDrillStatus {
     /// The last finished drill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<DrillRun>,
-    /// Latest heartbeat written to engram_ops.heartbeat on the source server (RFC 3339).
+    /// A heartbeat written to engram_ops.heartbeat on the source server (RFC 3339), recorded at
+    /// most every 15 minutes: a status that changed on every pass would be a write (and, in
+    /// Kubernetes, a watch event) on every pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_heartbeat: Option<String>,
 }

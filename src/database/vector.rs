@@ -138,7 +138,6 @@ pub async fn step(
         Ok((now_plan, ran, err))
     }
     .await;
-    pass.status.observed_at = Some(crate::reconcile::status::rfc3339(now));
     match result {
         Ok((plan, ran, err)) => {
             pass.building = plan.building;

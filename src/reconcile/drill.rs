@@ -20,6 +20,9 @@ use super::status::rfc3339;
 /// A restore that has not produced a Ready server after this long has failed.
 const RESTORE_TIMEOUT: time::Duration = time::Duration::hours(8);
 
+/// How stale status.restoreDrill.lastHeartbeat may get before a pass records a newer one.
+const HEARTBEAT_RECORD: time::Duration = time::Duration::minutes(15);
+
 /// What the drill did this pass.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DrillStep {
@@ -68,7 +71,10 @@ pub async fn step(
     if let (Some(db), Some(fqdn), true) = (db, source.and_then(|s| s.fqdn.as_deref()), enforce) {
         match sql::heartbeat(db, fqdn, role).await {
             Ok(_) => {
-                st.last_heartbeat = Some(rfc3339(now));
+                let recorded = st.last_heartbeat.as_deref().and_then(parse);
+                if recorded.is_none_or(|t| now - t >= HEARTBEAT_RECORD) {
+                    st.last_heartbeat = Some(rfc3339(now));
+                }
                 db.keep_heartbeat(fqdn, role);
             }
             Err(e) => tracing::warn!(error = %e, "restore drill heartbeat failed"),
