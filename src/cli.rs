@@ -125,6 +125,9 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// pgvector HNSW index builds on a throwaway local PostgreSQL (.ci/tools.sh installs it):
+    /// random vectors loaded server-side, CREATE INDEX timed for each m/ef_construction.
+    Hnsw(crate::bench::hnsw::HnswArgs),
 }
 
 /// A duration such as `2h`, `90m`, `600s` or `600` (seconds).
@@ -430,6 +433,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                     planes,
                     concurrency,
                 } => runtime()?.block_on(crate::bench::reconcile(planes, concurrency))?,
+                BenchTarget::Hnsw(args) => runtime()?
+                    .block_on(crate::bench::hnsw::output(&args))
+                    .map_err(|e| Error::Usage(e.to_string()))?,
             };
             writeln_out(&mut out, &report)?;
             Ok(0)

@@ -346,3 +346,129 @@ fn sku_auto_with_bad_sizing_is_a_validation_error() {
         "{out}"
     );
 }
+
+/// The `postgres:` block `size postgres --vector` prints after its report.
+fn emitted_vector_block(out: &str) -> &str {
+    let start = out.find("\npostgres:\n").expect("a postgres: block") + 1;
+    &out[start..]
+}
+
+/// `block` (`postgres:\n  vector: …`) placed under spec.postgres of the auto-sized prod fixture.
+fn fixture_with(block: &str) -> String {
+    let vector: String = block.lines().skip(1).map(|l| format!("  {l}\n")).collect();
+    let fixture = include_str!("fixtures/auto-prod.yaml");
+    fixture.replacen("  postgres:\n", &format!("  postgres:\n{vector}"), 1)
+}
+
+#[test]
+fn vector_block_for_each_seed_row_loads_back_through_the_api() {
+    use engram_operator::api::database::Opclass;
+    // Seed §2 rows, plus one past 1M and one past 10M facts (the calculator sizes up to 16M). (m, efConstruction, efSearch,
+    // maintenanceWorkMemMib for facts × 2 on the chosen SKU.)
+    for (s, f, c, env, want) in [
+        ("100", "1K", "10", "dev", (16, 64, 40, 64)),
+        ("500", "10K", "20", "test", (16, 64, 40, 64)),
+        ("2000", "100K", "50", "uat", (16, 64, 40, 448)),
+        ("10K", "1M", "200", "prod", (16, 128, 64, 4096)),
+        ("10K", "2M", "200", "prod", (24, 128, 100, 8192)),
+        ("10K", "12M", "200", "prod", (32, 200, 100, 16384)),
+    ] {
+        let (code, out, err) = run(&[
+            "size",
+            "postgres",
+            "--sessions",
+            s,
+            "--facts",
+            f,
+            "--connections",
+            c,
+            "--environment",
+            env,
+            "--vector",
+        ]);
+        assert_eq!(code, 0, "{f}: {err}");
+        let block = emitted_vector_block(&out);
+        let (_, eff) = engram_operator::api::load(&fixture_with(block))
+            .unwrap_or_else(|e| panic!("{f}: the emitted block does not load: {e:?}\n{block}"));
+        let v = eff.postgres.vector.expect("vector declared");
+        assert_eq!(v.databases.len(), 1, "{f}");
+        assert_eq!(v.databases[0].name, "engram", "{f}");
+        let ix = &v.databases[0].indexes[0];
+        assert_eq!(
+            (ix.table.as_str(), ix.column.as_str()),
+            ("facts", "embedding")
+        );
+        assert_eq!(ix.opclass, Opclass::vector_cosine_ops);
+        let got = (
+            ix.m(),
+            ix.ef_construction(),
+            v.ef_search.expect("efSearch"),
+            v.maintenance_work_mem_mib.expect("maintenanceWorkMemMib"),
+        );
+        assert_eq!(got, want, "{f} facts:\n{block}");
+    }
+}
+
+#[test]
+fn vector_json_carries_the_block_and_its_figures() {
+    let v = postgres_json(
+        "2000",
+        "100000",
+        "50",
+        &["--vector", "--dims", "768", "--vector-database", "zep"],
+    );
+    let vec = &v["vector"];
+    assert_eq!(vec["dims"], 768);
+    assert_eq!(vec["grown_facts"], 200_000);
+    assert_eq!(vec["fits"], true);
+    // 200,000 × (768 × 4 + 16 × 2 × 8) B = 634.8 MiB; × 1.25 → 793.5 → 832 (D2s_v3: 8 GiB, cap 2,048).
+    assert_eq!(vec["maintenance_work_mem_mib"], 832);
+    assert_eq!(vec["spec"]["databases"][0]["name"], "zep");
+    assert_eq!(
+        vec["spec"]["databases"][0]["indexes"][0]["efConstruction"],
+        64
+    );
+    assert_eq!(v["sku"]["name"], "Standard_D2s_v3");
+    // Without --vector the JSON has no vector field.
+    assert!(postgres_json("2000", "100000", "50", &[])
+        .get("vector")
+        .is_none());
+}
+
+#[test]
+fn vector_flags_are_checked() {
+    let base = [
+        "size",
+        "postgres",
+        "--sessions",
+        "1",
+        "--facts",
+        "1",
+        "--connections",
+        "1",
+    ];
+    for (extra, want) in [
+        (
+            vec!["--vector", "--dims", "2001"],
+            "--dims: must be a whole number from 1 to 2,000",
+        ),
+        (
+            vec!["--vector", "--vector-database", "postgres"],
+            "--vector-database: must be 1-63",
+        ),
+        (
+            vec!["--vector", "--vector-database", "1x"],
+            "--vector-database: must be 1-63",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra.iter());
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 1, "{extra:?}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    // --dims means nothing without --vector.
+    let mut args = base.to_vec();
+    args.extend(["--dims", "384"]);
+    assert_eq!(run(&args).0, 2);
+}

@@ -6,6 +6,7 @@ pub mod blob;
 pub mod catalog;
 pub mod format;
 pub mod postgres;
+pub mod vector;
 
 use crate::api::profiles::Environment;
 use crate::api::spec::{SizingInput, Sku};
@@ -107,14 +108,73 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `size postgres`: the report as text, or as JSON with `--json`.
+/// `size postgres`: the report as text, or as JSON with `--json`; with `--vector`, the starting
+/// `postgres.vector` block after it (text) or under `vector` (JSON).
 pub fn postgres_output(args: &postgres::PostgresArgs) -> Result<String, crate::Error> {
-    let report = postgres::size(&postgres::PostgresInput::from_args(args)?)?;
-    if args.json {
-        Ok(serde_json::to_string_pretty(&report)? + "\n")
+    let input = postgres::PostgresInput::from_args(args)?;
+    let report = postgres::size(&input)?;
+    let vector = if args.vector {
+        Some(vector_suggestion(args, &input, &report)?)
     } else {
-        Ok(report.text())
+        None
+    };
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct WithVector<'a> {
+            #[serde(flatten)]
+            report: &'a postgres::PostgresReport,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            vector: Option<&'a vector::VectorSuggestion>,
+        }
+        let out = WithVector {
+            report: &report,
+            vector: vector.as_ref(),
+        };
+        Ok(serde_json::to_string_pretty(&out)? + "\n")
+    } else {
+        let mut text = report.text();
+        if let Some(v) = &vector {
+            text.push('\n');
+            text.push_str(&v.yaml()?);
+        }
+        Ok(text)
     }
+}
+
+/// The `--vector` block for the sized load: dims and database from the flags, the build memory
+/// for the chosen SKU's RAM.
+fn vector_suggestion(
+    args: &postgres::PostgresArgs,
+    input: &postgres::PostgresInput,
+    report: &postgres::PostgresReport,
+) -> Result<vector::VectorSuggestion, SizingError> {
+    let dims = match args.dims.as_deref() {
+        None => vector::DEFAULT_DIMS,
+        Some(raw) => {
+            let n = parse_count("--dims", raw, u64::from(vector::MAX_DIMS))?;
+            // At most MAX_DIMS, so it fits.
+            u32::try_from(n).unwrap_or(vector::MAX_DIMS)
+        }
+    };
+    let database = args
+        .vector_database
+        .as_deref()
+        .unwrap_or(vector::DEFAULT_DATABASE);
+    use crate::api::validate::database::{is_identifier, is_system_database};
+    if !is_identifier(database) || is_system_database(database) {
+        return Err(SizingError::invalid(
+            "--vector-database",
+            database,
+            "must be 1-63 letters, digits and underscores, not starting with a digit, and not a system database",
+        ));
+    }
+    Ok(vector::suggest(
+        input.facts,
+        dims,
+        input.growth,
+        f64::from(report.sku.memory_gib),
+        database,
+    ))
 }
 
 /// `size blob`: the report as text, or as JSON with `--json`.

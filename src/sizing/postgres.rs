@@ -67,6 +67,16 @@ pub struct PostgresArgs {
     /// Storage safety factor (1.5-2.0, default 1.5).
     #[arg(long, allow_hyphen_values = true)]
     pub safety: Option<String>,
+    /// Also emit a starting `postgres.vector` block: HNSW m / efConstruction / efSearch for the
+    /// facts, maintenanceWorkMemMib for the chosen SKU (docs/sizing.md, "pgvector HNSW").
+    #[arg(long)]
+    pub vector: bool,
+    /// Embedding dimensions for --vector (1-2000, default 384).
+    #[arg(long, allow_hyphen_values = true, requires = "vector")]
+    pub dims: Option<String>,
+    /// The database of the --vector block (default engram).
+    #[arg(long = "vector-database", requires = "vector")]
+    pub vector_database: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -15,6 +15,14 @@ pub fn is_identifier(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// A database the service itself keeps: never declared in `postgres.vector`.
+pub fn is_system_database(name: &str) -> bool {
+    matches!(
+        name,
+        "postgres" | "azure_maintenance" | "azure_sys" | "template0" | "template1"
+    )
+}
+
 const IDENT_RULE: &str = "must be 1-63 letters, digits and underscores, not starting with a digit";
 
 fn ident(e: &mut Errors, path: String, s: &str) {
@@ -75,10 +83,7 @@ pub(super) fn vector(e: &mut Errors, v: &VectorSpec) {
             format!("{:?} is declared twice", db.name),
         );
         e.check(
-            !matches!(
-                db.name.as_str(),
-                "postgres" | "azure_maintenance" | "azure_sys" | "template0" | "template1"
-            ),
+            !is_system_database(&db.name),
             format!("{dp}.name"),
             format!("{:?} is a system database of the service", db.name),
         );
@@ -103,7 +108,7 @@ pub(super) fn vector(e: &mut Errors, v: &VectorSpec) {
     if let Some(m) = v.maintenance_work_mem_mib {
         e.check(
             (64..=16_384).contains(&m),
-            format!("{p}.maintenanceWorkMemMiB"),
+            format!("{p}.maintenanceWorkMemMib"),
             format!("{m} is out of range: must be 64-16384 MiB"),
         );
     }

@@ -1,6 +1,9 @@
 //! `engram-operator bench reconcile`: many data planes converged from nothing against the
 //! in-process mock ARM on its virtual clock (so no Retry-After is waited out), then in-sync passes.
 //! Reports wall time, ARM requests per data plane, what a resync costs of ARM's budget, and memory.
+//! `bench hnsw` (pgvector index builds on a local PostgreSQL) is in `hnsw`.
+
+pub mod hnsw;
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ const LRO: Duration = Duration::from_secs(30);
 /// The dev example, running, renamed for plane `i` in its own subscription (so the client-side
 /// budget of one subscription does not pace the whole benchmark).
 fn spec(i: usize) -> Result<EffectiveSpec> {
-    let text = include_str!("../examples/dev.yaml")
+    let text = include_str!("../../examples/dev.yaml")
         .replace("state: Stopped", "state: Running")
         .replace("name: acme-dev", &format!("name: bench-{i}"))
         .replace("acme-dev-pg", &format!("bench-{i}-pg"))

@@ -1,6 +1,9 @@
 //! `engram-operator demo`: the embedded mock ARM in real time with short operations, every spec of
 //! examples/ converged, then a "portal edit" made out of band, the drift detected and corrected,
-//! and a summary. Finishes in well under a minute.
+//! a key rotation, pgvector inside a local PostgreSQL (`vector`, skipped without one), and a
+//! summary. Finishes in well under a minute.
+
+mod vector;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -177,6 +180,8 @@ pub async fn run(dir: &Path) -> Result<i32> {
     let rotated = rotate_key(&mock, arm.as_ref(), &eff, status, ctx).await?;
     status = rotated.0;
 
+    let vector = vector::step(&mock, arm.as_ref(), &eff, status.clone(), ctx).await?;
+
     let (reads, writes, throttled, _) = arm.stats().snapshot();
     say("== summary");
     say(&format!("   data planes:      {}", planes.len()));
@@ -185,13 +190,15 @@ pub async fn run(dir: &Path) -> Result<i32> {
     ));
     say(&format!("   drift corrected:  {corrected}"));
     say(&format!("   key rotated:      {}", rotated.1));
+    say(&format!("   vector step:      {}", vector.label()));
     say(&format!(
         "   elapsed:          {:.1}s",
         started.elapsed().as_secs_f64()
     ));
     mock.shutdown().await;
     let ready = reconcile::conditions::is_ready(&status.conditions);
-    Ok(if ready && corrected > 0 && rotated.1 {
+    let vector_ok = vector != vector::VectorOutcome::Failed;
+    Ok(if ready && corrected > 0 && rotated.1 && vector_ok {
         0
     } else {
         1
