@@ -364,7 +364,7 @@ fn fixture_with(block: &str) -> String {
 fn vector_block_for_each_seed_row_loads_back_through_the_api() {
     use engram_operator::api::database::Opclass;
     // Seed §2 rows, plus one past 1M and one past 10M facts (the calculator sizes up to 16M). (m, efConstruction, efSearch,
-    // maintenanceWorkMemMib for facts × 2 on the chosen SKU.)
+    // maintenanceWorkMemMiB for facts × 2 on the chosen SKU.)
     for (s, f, c, env, want) in [
         ("100", "1K", "10", "dev", (16, 64, 40, 64)),
         ("500", "10K", "20", "test", (16, 64, 40, 64)),
@@ -403,7 +403,7 @@ fn vector_block_for_each_seed_row_loads_back_through_the_api() {
             ix.m(),
             ix.ef_construction(),
             v.ef_search.expect("efSearch"),
-            v.maintenance_work_mem_mib.expect("maintenanceWorkMemMib"),
+            v.maintenance_work_mem_mib.expect("maintenanceWorkMemMiB"),
         );
         assert_eq!(got, want, "{f} facts:\n{block}");
     }

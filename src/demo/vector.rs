@@ -82,7 +82,7 @@ pub async fn step(
     );
     let b = suggestion.band;
     say(&format!(
-        "   declared (size postgres --vector for {FACTS} facts): database engram, index on facts(embedding), m {} efConstruction {} efSearch {} maintenanceWorkMemMib {}",
+        "   declared (size postgres --vector for {FACTS} facts): database engram, index on facts(embedding), m {} efConstruction {} efSearch {} maintenanceWorkMemMiB {}",
         b.m, b.ef_construction, b.ef_search, suggestion.maintenance_work_mem_mib
     ));
     let mut eff = eff.clone();

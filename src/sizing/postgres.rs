@@ -68,7 +68,7 @@ pub struct PostgresArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub safety: Option<String>,
     /// Also emit a starting `postgres.vector` block: HNSW m / efConstruction / efSearch for the
-    /// facts, maintenanceWorkMemMib for the chosen SKU (docs/sizing.md, "pgvector HNSW").
+    /// facts, maintenanceWorkMemMiB for the chosen SKU (docs/sizing.md, "pgvector HNSW").
     #[arg(long)]
     pub vector: bool,
     /// Embedding dimensions for --vector (1-2000, default 384).

@@ -1,5 +1,5 @@
 //! A starting `postgres.vector` block for a load: HNSW `m` / `efConstruction` / `efSearch` chosen
-//! by the fact count, and `maintenanceWorkMemMib` sized so the graph build fits in memory where
+//! by the fact count, and `maintenanceWorkMemMiB` sized so the graph build fits in memory where
 //! the SKU allows. The rule and its reasons are in docs/sizing.md ("pgvector HNSW").
 
 use serde::Serialize;
@@ -25,7 +25,7 @@ pub const BUILD_HEADROOM: f64 = 1.25;
 /// The share of the server's RAM one build may take: shared buffers take about a quarter, the
 /// connections and the OS page cache (which holds the index for searches) need the rest.
 pub const BUILD_RAM_SHARE: f64 = 0.25;
-/// The range the spec accepts for `maintenanceWorkMemMib`.
+/// The range the spec accepts for `maintenanceWorkMemMiB`.
 pub const WORK_MEM_RANGE: (u32, u32) = (64, 16_384);
 
 /// One band of the rule: up to `max_facts` (inclusive) facts, these parameters.
@@ -187,7 +187,7 @@ impl VectorSuggestion {
             "# pgvector HNSW for {} facts of {} dimensions (docs/sizing.md, \"pgvector HNSW\"):\n\
              # m {}, efConstruction {}, efSearch {}: {}.\n\
              # Build memory for {} facts (× growth): graph ≈ vectors × (dims × 4 + m × 2 × {}) B = {} MiB;\n\
-             # maintenanceWorkMemMib {} {fit}. Needs `vector` in spec.postgres.extensions.\n\
+             # maintenanceWorkMemMiB {} {fit}. Needs `vector` in spec.postgres.extensions.\n\
              {body}",
             super::thousands(self.facts),
             self.dims,
@@ -286,7 +286,7 @@ mod tests {
         assert!(!s.fits);
         let yaml = s.yaml().expect("yaml");
         assert!(yaml.contains("does NOT fit"), "{yaml}");
-        assert!(yaml.contains("maintenanceWorkMemMib: 4096"), "{yaml}");
+        assert!(yaml.contains("maintenanceWorkMemMiB: 4096"), "{yaml}");
     }
 
     #[test]
@@ -298,7 +298,7 @@ mod tests {
         assert!(yaml.contains("table: facts"), "{yaml}");
         assert!(yaml.contains("column: embedding"), "{yaml}");
         assert!(yaml.contains("efConstruction: 64"), "{yaml}");
-        assert!(yaml.contains("maintenanceWorkMemMib: 64"), "{yaml}");
+        assert!(yaml.contains("maintenanceWorkMemMiB: 64"), "{yaml}");
         assert!(s.fits);
     }
 }

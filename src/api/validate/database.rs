@@ -108,7 +108,7 @@ pub(super) fn vector(e: &mut Errors, v: &VectorSpec) {
     if let Some(m) = v.maintenance_work_mem_mib {
         e.check(
             (64..=16_384).contains(&m),
-            format!("{p}.maintenanceWorkMemMib"),
+            format!("{p}.maintenanceWorkMemMiB"),
             format!("{m} is out of range: must be 64-16384 MiB"),
         );
     }
