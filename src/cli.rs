@@ -240,21 +240,7 @@ impl ArmArgs {
 
     /// [`Self::db`] for the ARM settings actually in use (`--arm embedded` replaces them).
     pub fn db_for(&self, s: &crate::azure::ArmSettings) -> Option<crate::database::Db> {
-        use crate::database::{Db, DbAuth};
-        if let Some(file) = &self.pg_password_file {
-            return Some(Db::new(DbAuth::Password {
-                user: self.pg_user.clone(),
-                file: file.clone(),
-            }));
-        }
-        if !matches!(s.credentials, crate::azure::Credentials::Chain) {
-            return None;
-        }
-        let credential = s.credentials.build().ok()?;
-        Some(Db::new(DbAuth::Entra {
-            credential,
-            scope: self.cloud.row().postgres_scope.to_owned(),
-        }))
+        crate::database::Db::for_operator(self.pg_password_file.as_deref(), &self.pg_user, s)
     }
 }
 

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use engram_operator::database::local::{LocalError, LocalPostgres};
+use engram_operator::database::local::LocalPostgres;
 use engram_operator::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
 
 const SPEC: &str = "
@@ -37,13 +37,8 @@ fn run_async(mut c: Command) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_creates_the_extension_and_plan_shows_sql_without_running_it() {
-    let pg = match LocalPostgres::start("engram").await {
-        Ok(pg) => pg,
-        Err(LocalError::NoBinaries) if std::env::var("CI").map_or(true, |v| v != "true") => {
-            eprintln!("skipped: no PostgreSQL binaries (run .ci/tools.sh)");
-            return;
-        }
-        Err(e) => panic!("local PostgreSQL: {e}"),
+    let Some(pg) = support::local_pg().await else {
+        return;
     };
     let m = MockArm::start(MockConfig {
         clock: ClockMode::RealTime,

@@ -13,24 +13,13 @@ use std::time::Duration;
 use engram_operator::api::database::{DrillTable, DrillVerify, RestoreDrill};
 use engram_operator::api::spec::ServerState;
 use engram_operator::api::{EffectiveSpec, EngramDataPlaneStatus};
-use engram_operator::database::local::{LocalError, LocalPostgres};
+use engram_operator::database::local::LocalPostgres;
 use engram_operator::database::{Db, DbAuth};
 use engram_operator::mock_arm::{LroDurations, MockArm, MockConfig};
 use engram_operator::reconcile::{self, Context, Outcome};
 use support::*;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-
-async fn local_pg() -> Option<LocalPostgres> {
-    match LocalPostgres::start("engram").await {
-        Ok(pg) => Some(pg),
-        Err(LocalError::NoBinaries) if std::env::var("CI").map_or(true, |v| v != "true") => {
-            eprintln!("skipped: no PostgreSQL binaries (run .ci/tools.sh)");
-            None
-        }
-        Err(e) => panic!("local PostgreSQL: {e}"),
-    }
-}
 
 struct Rig {
     m: MockArm,

@@ -9,24 +9,12 @@ mod support;
 use engram_operator::api::database::{HnswIndex, Opclass, VectorDatabase, VectorSpec};
 use engram_operator::api::spec::{Mode, RestartPolicy, ServerState};
 use engram_operator::api::{EffectiveSpec, EngramDataPlaneStatus};
-use engram_operator::database::local::{LocalError, LocalPostgres};
+use engram_operator::database::local::LocalPostgres;
 use engram_operator::database::{Db, DbAuth};
 use engram_operator::mock_arm::MockArm;
 use engram_operator::reconcile::{self, Context, Outcome};
 use std::sync::Arc;
 use support::*;
-
-/// A local PostgreSQL, or None when the binaries are absent outside CI.
-pub async fn local_pg() -> Option<LocalPostgres> {
-    match LocalPostgres::start("engram").await {
-        Ok(pg) => Some(pg),
-        Err(LocalError::NoBinaries) if std::env::var("CI").map_or(true, |v| v != "true") => {
-            eprintln!("skipped: no PostgreSQL binaries (run .ci/tools.sh)");
-            None
-        }
-        Err(e) => panic!("local PostgreSQL: {e}"),
-    }
-}
 
 struct Rig {
     m: MockArm,

@@ -150,6 +150,30 @@ impl Db {
         }
     }
 
+    /// How the operator signs in: the password file when given (the mock), else an Entra token from
+    /// the ARM settings' azure_identity chain; none with a static or file ARM token (the mock's,
+    /// which cannot be exchanged for a PostgreSQL audience).
+    pub fn for_operator(
+        password_file: Option<&std::path::Path>,
+        user: &str,
+        arm: &crate::azure::ArmSettings,
+    ) -> Option<Self> {
+        if let Some(file) = password_file {
+            return Some(Self::new(DbAuth::Password {
+                user: user.to_owned(),
+                file: file.to_owned(),
+            }));
+        }
+        if !matches!(arm.credentials, crate::azure::Credentials::Chain) {
+            return None;
+        }
+        let credential = arm.credentials.build().ok()?;
+        Some(Self::new(DbAuth::Entra {
+            credential,
+            scope: arm.cloud.row().postgres_scope.to_owned(),
+        }))
+    }
+
     /// Opens a connection to `database` on the server at `fqdn`. `entra_role` is the role an Entra
     /// token signs in as (postgres.entraAdmin.principalName).
     pub async fn connect(
@@ -201,7 +225,19 @@ impl Db {
             reason,
         };
         let client = if addr.is_loopback() {
-            tracing::warn!(host = %addr.host, port = addr.port, "TLS relaxed: the server is on a loopback address (the mock's --pg-fqdn); Azure servers always get TLS");
+            // Said once per address, not on every connection.
+            static WARNED: Mutex<Vec<(String, u16)>> = Mutex::new(Vec::new());
+            let first = {
+                let mut w = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+                let key = (addr.host.clone(), addr.port);
+                !w.contains(&key) && {
+                    w.push(key);
+                    true
+                }
+            };
+            if first {
+                tracing::warn!(host = %addr.host, port = addr.port, "TLS relaxed: the server is on a loopback address (the mock's --pg-fqdn); Azure servers always get TLS");
+            }
             config.ssl_mode(SslMode::Disable);
             let (client, conn) = config
                 .connect(tokio_postgres::NoTls)

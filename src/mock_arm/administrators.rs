@@ -8,7 +8,7 @@ use serde_json::json;
 use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
 use super::pg_rules::INVALID_PARAMETER;
-use super::postgres::{method_not_allowed, server_id, NOT_READY, TYPE as SERVER_TYPE};
+use super::postgres::{child_write, server_id};
 use super::store::{guid, str_at, Reply, Req, World};
 
 pub const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers/administrators";
@@ -53,36 +53,27 @@ pub fn one(
     server: &str,
     object_id: &str,
 ) -> Result<Reply, ArmError> {
-    let sid = server_id(sub, rg, server);
-    let Some(srv) = world.get(&sid) else {
-        return Err(ArmError::parent_not_found(SERVER_TYPE, server));
+    let w = match child_write(
+        world,
+        req,
+        (sub, rg, server),
+        ("administrators", TYPE, object_id),
+        "Administrators",
+        || {
+            if guid_shaped(object_id) {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "Invalid value given for parameter objectId '{object_id}': a GUID is expected."
+                )))
+            }
+        },
+    )? {
+        Ok(w) => w,
+        Err(reply) => return Ok(reply),
     };
-    let id = format!("{sid}/administrators/{object_id}");
-    if req.method == "GET" {
-        return world.read(&id, TYPE, object_id);
-    }
-    if !matches!(req.method, "PUT" | "DELETE") {
-        return Err(method_not_allowed());
-    }
-    if !guid_shaped(object_id) {
-        return Err(invalid(format!(
-            "Invalid value given for parameter objectId '{object_id}': a GUID is expected."
-        )));
-    }
-    if srv.busy.is_some() {
-        return Err(ArmError::busy(server));
-    }
-    let state = str_at(&srv.body, &["properties", "state"]).unwrap_or("Ready");
-    if state != "Ready" {
-        return Err(ArmError::conflict(
-            NOT_READY,
-            format!("Administrators cannot be changed while the server is not ready. Server Name = {server}, Current Server State = {state}"),
-        ));
-    }
-    let location = str_at(&srv.body, &["location"])
-        .unwrap_or("westus")
-        .replace(' ', "")
-        .to_ascii_lowercase();
+    let (id, location) = (w.id, w.location);
+    let sid = server_id(sub, rg, server);
     let effect = if req.method == "DELETE" {
         if world.get(&id).is_none() {
             return Ok(Reply::empty(204));
@@ -90,7 +81,7 @@ pub fn one(
         Effect::Delete
     } else {
         let entra = str_at(
-            &srv.body,
+            &w.server,
             &["properties", "authConfig", "activeDirectoryAuth"],
         )
         .is_some_and(|a| a.eq_ignore_ascii_case("Enabled"));
@@ -118,7 +109,7 @@ pub fn one(
             ));
         }
         let tenant = match prop("tenantId") {
-            "" => str_at(&srv.body, &["properties", "authConfig", "tenantId"])
+            "" => str_at(&w.server, &["properties", "authConfig", "tenantId"])
                 .filter(|t| !t.is_empty())
                 .map_or_else(|| guid(0, 2), str::to_owned),
             t if guid_shaped(t) => t.to_owned(),

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::errors::ArmError;
 use super::lro::{begin, Begin, Effect, OpKind};
-use super::postgres::{method_not_allowed, server_id, NOT_READY, TYPE as SERVER_TYPE};
+use super::postgres::{child_write, server_id};
 use super::store::{str_at, Reply, Req, World};
 
 const TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules";
@@ -38,32 +38,20 @@ pub fn one(
     server: &str,
     name: &str,
 ) -> Result<Reply, ArmError> {
-    let sid = server_id(sub, rg, server);
-    let Some(srv) = world.get(&sid) else {
-        return Err(ArmError::parent_not_found(SERVER_TYPE, server));
+    let w = match child_write(
+        world,
+        req,
+        (sub, rg, server),
+        ("firewallRules", TYPE, name),
+        "Firewall rules",
+        || Ok(()),
+    )? {
+        Ok(w) => w,
+        Err(reply) => return Ok(reply),
     };
-    let id = format!("{sid}/firewallRules/{name}");
-    if req.method == "GET" {
-        return world.read(&id, TYPE, name);
-    }
-    if !matches!(req.method, "PUT" | "DELETE") {
-        return Err(method_not_allowed());
-    }
-    if srv.busy.is_some() {
-        return Err(ArmError::busy(server));
-    }
-    let state = str_at(&srv.body, &["properties", "state"]).unwrap_or("Ready");
-    if state != "Ready" {
-        return Err(ArmError::conflict(
-            NOT_READY,
-            format!("Firewall rules cannot be changed while the server is not ready. Server Name = {server}, Current Server State = {state}"),
-        ));
-    }
-    let location = str_at(&srv.body, &["location"])
-        .unwrap_or("westus")
-        .replace(' ', "")
-        .to_ascii_lowercase();
-    let public = str_at(&srv.body, &["properties", "network", "publicNetworkAccess"])
+    let (id, location) = (w.id, w.location);
+    let sid = server_id(sub, rg, server);
+    let public = str_at(&w.server, &["properties", "network", "publicNetworkAccess"])
         .unwrap_or("Enabled")
         .eq_ignore_ascii_case("Enabled");
     let effect = if req.method == "DELETE" {

@@ -499,3 +499,57 @@ pub fn fill_identity(body: &mut Value, seq: u64) {
         }
     }
 }
+
+/// What a write under a server (a firewall rule, an administrator) goes on with.
+pub struct ChildWrite {
+    /// The child's resource id.
+    pub id: String,
+    /// The server's body (for its settings), as it is now.
+    pub server: serde_json::Value,
+    /// The server's region, normalised (`eastus2`), for the operation URLs.
+    pub location: String,
+}
+
+/// The common start of a write-capable route under a server: the server must exist; GET reads the
+/// child (`Err(reply)`); only PUT and DELETE go on, after `check` of the request, and only while
+/// the server is not busy and is Ready (`what` names the children in that refusal).
+pub fn child_write(
+    world: &World,
+    req: &Req,
+    (sub, rg, server): (&str, &str, &str),
+    (segment, kind, name): (&str, &str, &str),
+    what: &str,
+    check: impl FnOnce() -> Result<(), ArmError>,
+) -> Result<Result<ChildWrite, Reply>, ArmError> {
+    let sid = server_id(sub, rg, server);
+    let Some(srv) = world.get(&sid) else {
+        return Err(ArmError::parent_not_found(TYPE, server));
+    };
+    let id = format!("{sid}/{segment}/{name}");
+    if req.method == "GET" {
+        return world.read(&id, kind, name).map(Err);
+    }
+    if !matches!(req.method, "PUT" | "DELETE") {
+        return Err(method_not_allowed());
+    }
+    check()?;
+    if srv.busy.is_some() {
+        return Err(ArmError::busy(server));
+    }
+    let state = str_at(&srv.body, &["properties", "state"]).unwrap_or("Ready");
+    if state != "Ready" {
+        return Err(ArmError::conflict(
+            NOT_READY,
+            format!("{what} cannot be changed while the server is not ready. Server Name = {server}, Current Server State = {state}"),
+        ));
+    }
+    let location = str_at(&srv.body, &["location"])
+        .unwrap_or("westus")
+        .replace(' ', "")
+        .to_ascii_lowercase();
+    Ok(Ok(ChildWrite {
+        id,
+        server: srv.body.clone(),
+        location,
+    }))
+}

@@ -200,3 +200,17 @@ pub async fn passes_at(arm: &Arm, eff: &EffectiveSpec, secs: &[i64]) -> Vec<Outc
     }
     outs
 }
+
+/// A throwaway local PostgreSQL with pgvector (the operator's role `engram`), or None when the
+/// binaries are absent outside CI (.ci/tools.sh installs them; in CI their absence fails).
+pub async fn local_pg() -> Option<engram_operator::database::local::LocalPostgres> {
+    use engram_operator::database::local::{LocalError, LocalPostgres};
+    match LocalPostgres::start("engram").await {
+        Ok(pg) => Some(pg),
+        Err(LocalError::NoBinaries) if std::env::var("CI").map_or(true, |v| v != "true") => {
+            eprintln!("skipped: no PostgreSQL binaries (run .ci/tools.sh)");
+            None
+        }
+        Err(e) => panic!("local PostgreSQL: {e}"),
+    }
+}
