@@ -59,6 +59,10 @@ pub struct EngramDataPlaneStatus {
     /// The point-in-time restore drill (postgres.restoreDrill).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_drill: Option<RestoreDrillStatus>,
+    /// The annotation `engram.zimax.net/reconcile-policy` in force at the last pass, when it is
+    /// not `manage` (observe, skip or detach-on-delete): how a change of it is noticed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_policy: Option<String>,
 }
 
 /// A key-version rotation across every consumer of the key, tracked until each consumer's own

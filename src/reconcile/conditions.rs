@@ -1,4 +1,4 @@
-//! Kubernetes-style conditions: Ready, Progressing, Drifted, Degraded. `lastTransitionTime` moves
+//! Kubernetes-style conditions: Ready, Progressing, Drifted, Degraded (and Paused). `lastTransitionTime` moves
 //! only when a condition's status changes.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -13,6 +13,8 @@ pub const DEGRADED: &str = "Degraded";
 pub const KEY_ROTATED: &str = "KeyRotated";
 /// With `encryption.rotation.maxKeyAgeDays`: True when the key version in use is older.
 pub const KEY_ROTATION_DUE: &str = "KeyRotationDue";
+/// True while the annotation `engram.zimax.net/reconcile-policy: skip` pauses the data plane.
+pub const PAUSED: &str = "Paused";
 
 fn ts(now: OffsetDateTime) -> Time {
     Time(Timestamp::from_second(now.unix_timestamp()).unwrap_or(Timestamp::UNIX_EPOCH))

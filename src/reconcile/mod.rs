@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod conditions;
 pub mod drill;
+pub mod policy;
 pub mod rotation;
 pub mod status;
 pub use status::network_status;

@@ -34,6 +34,7 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         storage: prev.storage.clone(),
         key_rotation: prev.key_rotation.clone(),
         diagnostics: prev.diagnostics.clone(),
+        reconcile_policy: prev.reconcile_policy.clone(),
         ..Default::default()
     }
 }

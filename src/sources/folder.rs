@@ -69,6 +69,8 @@ struct Plane {
     name: String,
     digest: u64,
     spec: Spec,
+    /// metadata.annotations (the reconcile-policy switch is read there).
+    annotations: BTreeMap<String, String>,
     generation: i64,
     status: EngramDataPlaneStatus,
     next_at: Instant,
@@ -154,6 +156,10 @@ impl Folder {
             let parsed = api::parse(&text).ok();
             let name = plane_name(&file, parsed.as_ref());
             let spec = api::load(&text).map(|(_, eff)| eff);
+            let annotations = parsed
+                .as_ref()
+                .and_then(|r| r.metadata.annotations.clone())
+                .unwrap_or_default();
             let (status, generation) = match self.planes.remove(&file) {
                 Some(old) => (old.status, old.generation + 1),
                 None => (
@@ -172,6 +178,7 @@ impl Folder {
                     name,
                     digest: d,
                     spec,
+                    annotations,
                     generation,
                     status,
                     next_at: Instant::now(),
@@ -193,6 +200,7 @@ impl Folder {
             }
             let (arm, sem, path) = (self.arm.clone(), sem.clone(), path.clone());
             let spec = plane.spec.clone();
+            let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
             let ctx = Context {
                 now: time::OffsetDateTime::now_utc(),
@@ -209,9 +217,10 @@ impl Folder {
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
                 let started = std::time::Instant::now();
-                let out = reconcile::reconcile(arm.as_ref(), spec, &prev, &ctx)
-                    .instrument(span)
-                    .await;
+                let out =
+                    reconcile::policy::reconcile(arm.as_ref(), &annotations, spec, &prev, &ctx)
+                        .instrument(span)
+                        .await;
                 (path, out, started.elapsed(), ctx.now)
             });
         }
@@ -225,6 +234,9 @@ impl Folder {
             let Some(plane) = self.planes.get_mut(&path) else {
                 continue;
             };
+            if let Some(change) = reconcile::policy::change(&plane.status, &out.status) {
+                tracing::info!(plane = %plane.name, "{change}");
+            }
             log_outcome(&plane.name, &out);
             if let Some(run) = &out.drill_finished {
                 tracing::info!(plane = %plane.name, scratch = %run.server, result = ?run.result, rpo_s = ?run.rpo_seconds, rto_s = ?run.rto_seconds, message = ?run.message, "restore drill finished");

@@ -21,6 +21,7 @@ use super::leader::{GatedArm, LeaderError, LeaderGate};
 use crate::api::spec::DeletionPolicy;
 use crate::api::{self, EngramDataPlane, EngramDataPlaneStatus};
 use crate::azure::ArmApi;
+use crate::reconcile::policy::ReconcilePolicy;
 use crate::reconcile::{self, cleanup, conditions, Context};
 use crate::telemetry::admin::Health;
 use crate::telemetry::metrics::outcome_label;
@@ -256,7 +257,13 @@ async fn apply(
     let rctx = engine_ctx(&o, ctx);
     let span = tracing::info_span!("reconcile", plane = %key(&o));
     let out = tracing::Instrument::instrument(
-        reconcile::reconcile(&arm, spec.as_ref().map_err(|e| e.as_slice()), &prev, &rctx),
+        reconcile::policy::reconcile(
+            &arm,
+            o.annotations(),
+            spec.as_ref().map_err(|e| e.as_slice()),
+            &prev,
+            &rctx,
+        ),
         span,
     )
     .await;
@@ -268,12 +275,14 @@ async fn apply(
     let accepted = arm.accepted();
     let actions = kube_events::accepted_actions(out.plan.as_ref(), &accepted);
     let spec_changed = prev.observed_generation != o.metadata.generation;
-    publish(
-        ctx,
-        &o,
-        kube_events::after_reconcile(&prev, &out.status, &actions, spec_changed),
-    )
-    .await;
+    let mut events = kube_events::policy_changed(&prev, &out.status);
+    events.extend(kube_events::after_reconcile(
+        &prev,
+        &out.status,
+        &actions,
+        spec_changed,
+    ));
+    publish(ctx, &o, events).await;
     for e in &out.key_events {
         let line = crate::reconcile::audit::line(&key(&o), rctx.now, e);
         println!("{}", crate::reconcile::audit::tagged(&line));
@@ -305,7 +314,17 @@ async fn cleanup(
     let prev = o.status.clone().unwrap_or_default();
     let rctx = engine_ctx(&o, ctx);
     let declared = o.spec.policy.as_ref().and_then(|p| p.deletion);
-    let eff = match api::resolve(&o.spec) {
+    let policy = ReconcilePolicy::from_annotations(o.annotations());
+    if let Some(p) = policy.as_ref().ok().copied().filter(|p| p.detaches()) {
+        // The annotation detaches the plane: the finalizer goes without any ARM request.
+        publish(ctx, &o, vec![kube_events::detached(p)]).await;
+        ctx.set_open(key(&o), None);
+        return Ok(Action::await_change());
+    }
+    let spec = policy
+        .map_err(|e| vec![e])
+        .and_then(|_| api::resolve(&o.spec));
+    let eff = match spec {
         Ok(eff) => eff,
         Err(_) if declared != Some(DeletionPolicy::Delete) => {
             publish(

@@ -221,6 +221,36 @@ pub fn after_reconcile(
 }
 
 /// Events after a cleanup pass (the declaration is being deleted).
+/// `ReconcilePolicyChanged` when the annotation `engram.zimax.net/reconcile-policy` was set,
+/// changed or cleared since the last pass.
+pub fn policy_changed(prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) -> Vec<Event> {
+    crate::reconcile::policy::change(prev, next)
+        .map(|note| {
+            event(
+                EventType::Normal,
+                "ReconcilePolicyChanged",
+                "Reconcile",
+                note,
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The declaration was deleted under `skip` or `detach-on-delete`: Azure left untouched.
+pub fn detached(policy: crate::reconcile::policy::ReconcilePolicy) -> Event {
+    event(
+        EventType::Normal,
+        "Retained",
+        "Delete",
+        format!(
+            "Azure resources left untouched (annotation {}={}); finalizer released",
+            crate::reconcile::policy::ANNOTATION,
+            policy.as_str()
+        ),
+    )
+}
+
 pub fn after_cleanup(
     prev: &EngramDataPlaneStatus,
     next: &EngramDataPlaneStatus,
