@@ -16,6 +16,8 @@ mod cluster;
 mod harness;
 #[path = "kube_binary/lifecycle.rs"]
 mod lifecycle;
+#[path = "kube_binary/policy.rs"]
+mod policy;
 #[path = "kube_binary/replicas.rs"]
 mod replicas;
 #[path = "kube_binary/soak.rs"]

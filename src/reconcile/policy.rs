@@ -146,13 +146,51 @@ pub fn paused(prev: &EngramDataPlaneStatus, ctx: &Context) -> Outcome {
     }
 }
 
-/// The line an Event (Kubernetes) or a log line (folder) carries when the recorded policy changed
-/// between two statuses: "reconcile-policy skip set", "reconcile-policy skip cleared".
-pub fn change(prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) -> Option<String> {
+/// The recorded policy changed between two statuses: `value` was set (or replaced another), or
+/// was cleared (back to `manage`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub value: String,
+    pub set: bool,
+}
+
+impl Change {
+    /// What an Event (Kubernetes) or a log line (folder) says: "reconcile-policy skip set",
+    /// "reconcile-policy skip cleared".
+    pub fn note(&self) -> String {
+        let what = if self.set { "set" } else { "cleared" };
+        format!("reconcile-policy {} {what}", self.value)
+    }
+
+    /// The Event's action, distinct per value and direction: Events with the same reason and
+    /// action are folded into one series that keeps the first note.
+    pub fn action(&self) -> String {
+        let value: String = self
+            .value
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("{}{value}", if self.set { "Set" } else { "Clear" })
+    }
+}
+
+/// The change of the recorded policy between two statuses, if any.
+pub fn change(prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) -> Option<Change> {
     match (&prev.reconcile_policy, &next.reconcile_policy) {
         (a, b) if a == b => None,
-        (_, Some(now)) => Some(format!("reconcile-policy {now} set")),
-        (Some(was), None) => Some(format!("reconcile-policy {was} cleared")),
+        (_, Some(now)) => Some(Change {
+            value: now.clone(),
+            set: true,
+        }),
+        (Some(was), None) => Some(Change {
+            value: was.clone(),
+            set: false,
+        }),
         (None, None) => None,
     }
 }
@@ -186,19 +224,21 @@ mod tests {
             reconcile_policy: p.map(str::to_owned),
             ..Default::default()
         };
-        assert_eq!(change(&with(None), &with(None)), None);
-        assert_eq!(change(&with(Some("skip")), &with(Some("skip"))), None);
+        let note = |a, b| change(&with(a), &with(b)).map(|c| (c.note(), c.action()));
+        let pair = |n: &str, a: &str| Some((n.to_owned(), a.to_owned()));
+        assert_eq!(note(None, None), None);
+        assert_eq!(note(Some("skip"), Some("skip")), None);
         assert_eq!(
-            change(&with(None), &with(Some("skip"))).as_deref(),
-            Some("reconcile-policy skip set")
+            note(None, Some("skip")),
+            pair("reconcile-policy skip set", "SetSkip")
         );
         assert_eq!(
-            change(&with(Some("skip")), &with(None)).as_deref(),
-            Some("reconcile-policy skip cleared")
+            note(Some("skip"), None),
+            pair("reconcile-policy skip cleared", "ClearSkip")
         );
         assert_eq!(
-            change(&with(Some("skip")), &with(Some("observe"))).as_deref(),
-            Some("reconcile-policy observe set")
+            note(Some("skip"), Some("detach-on-delete")),
+            pair("reconcile-policy detach-on-delete set", "SetDetachOnDelete")
         );
     }
 }

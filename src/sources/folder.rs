@@ -235,7 +235,7 @@ impl Folder {
                 continue;
             };
             if let Some(change) = reconcile::policy::change(&plane.status, &out.status) {
-                tracing::info!(plane = %plane.name, "{change}");
+                tracing::info!(plane = %plane.name, "{}", change.note());
             }
             log_outcome(&plane.name, &out);
             if let Some(run) = &out.drill_finished {

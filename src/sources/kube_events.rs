@@ -220,17 +220,16 @@ pub fn after_reconcile(
     out
 }
 
-/// Events after a cleanup pass (the declaration is being deleted).
 /// `ReconcilePolicyChanged` when the annotation `engram.zimax.net/reconcile-policy` was set,
 /// changed or cleared since the last pass.
 pub fn policy_changed(prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) -> Vec<Event> {
     crate::reconcile::policy::change(prev, next)
-        .map(|note| {
+        .map(|c| {
             event(
                 EventType::Normal,
                 "ReconcilePolicyChanged",
-                "Reconcile",
-                note,
+                &c.action(),
+                c.note(),
             )
         })
         .into_iter()
@@ -251,6 +250,7 @@ pub fn detached(policy: crate::reconcile::policy::ReconcilePolicy) -> Event {
     )
 }
 
+/// Events after a cleanup pass (the declaration is being deleted).
 pub fn after_cleanup(
     prev: &EngramDataPlaneStatus,
     next: &EngramDataPlaneStatus,
