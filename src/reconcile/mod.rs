@@ -46,6 +46,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A pass that sent nothing and has nothing to come back for until the object changes
+    /// (`fatal`: because of the spec).
+    pub fn settled_without_arm(status: EngramDataPlaneStatus, fatal: bool) -> Self {
+        Self {
+            status,
+            requeue_after: None,
+            plan: None,
+            writes: 0,
+            fatal,
+            settled: true,
+            key_events: Vec::new(),
+            drill_finished: None,
+        }
+    }
+
     /// True when the data plane is Ready.
     pub fn ready(&self) -> bool {
         conditions::is_ready(&self.status.conditions)

@@ -134,16 +134,7 @@ pub fn paused(prev: &EngramDataPlaneStatus, ctx: &Context) -> Outcome {
         ctx.generation,
         ctx.now,
     );
-    Outcome {
-        status: s,
-        requeue_after: None,
-        plan: None,
-        writes: 0,
-        fatal: false,
-        settled: true,
-        key_events: Vec::new(),
-        drill_finished: None,
-    }
+    Outcome::settled_without_arm(s, false)
 }
 
 /// The recorded policy changed between two statuses: `value` was set (or replaced another), or

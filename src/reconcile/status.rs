@@ -76,16 +76,7 @@ pub fn invalid(prev: &EngramDataPlaneStatus, errors: &[FieldError], ctx: &Contex
         g,
         ctx.now,
     );
-    Outcome {
-        status: s,
-        requeue_after: None,
-        plan: None,
-        writes: 0,
-        fatal: true,
-        settled: true,
-        key_events: Vec::new(),
-        drill_finished: None,
-    }
+    Outcome::settled_without_arm(s, true)
 }
 
 /// ARM could not be read: keep pending operations, report the error.
