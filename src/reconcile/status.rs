@@ -84,6 +84,7 @@ pub fn invalid(prev: &EngramDataPlaneStatus, errors: &[FieldError], ctx: &Contex
         settled: true,
         key_events: Vec::new(),
         drill_finished: None,
+        exports: None,
     }
 }
 
@@ -158,6 +159,7 @@ pub fn arm_unreadable(
         settled: !transient,
         key_events: Vec::new(),
         drill_finished: None,
+        exports: None,
     }
 }
 
