@@ -20,6 +20,20 @@ use std::collections::BTreeMap;
 use super::Observed;
 use crate::api::{EffectiveSpec, EngramDataPlaneStatus};
 
+/// Every key the operator may export (a published key no longer in the map is stale).
+pub const KEYS: &[&str] = &[
+    "PGHOST",
+    "PGPORT",
+    "PGSSLMODE",
+    "PGDATABASE",
+    "PGDATABASES",
+    "PG_ENTRA_ADMIN",
+    "BLOB_ENDPOINT",
+    "BLOB_CONTAINERS",
+    "KEY_VERSION_POSTGRES",
+    "KEY_VERSION_STORAGE",
+];
+
 /// PostgreSQL's port on a flexible server.
 pub const PG_PORT: u16 = 5432;
 
@@ -87,7 +101,14 @@ pub fn build(
         "KEY_VERSION_STORAGE",
         status.storage.as_ref().and_then(|s| s.key_version.clone()),
     );
+    debug_assert!(out.keys().all(|k| KEYS.contains(&k.as_str())));
     out
+}
+
+/// True when `published` differs from `desired` in a key the operator exports: a value missing
+/// or different, or an export key that is no longer wanted. Keys someone else added are theirs.
+pub fn differs(published: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> bool {
+    KEYS.iter().any(|k| published.get(*k) != desired.get(*k))
 }
 
 /// The map as an env file: one `KEY=value` line per key, in key order.
@@ -188,5 +209,21 @@ mod tests {
         }
         assert_eq!(m["PGHOST"], "127.0.0.1");
         assert_eq!(m["PGPORT"], "6543");
+    }
+
+    #[test]
+    fn published_maps_differ_only_in_export_keys() {
+        let e = eff(include_str!("../../examples/database/prod-database.yaml"));
+        let want = build(&e, &observed("h"), &status());
+        let mut have = want.clone();
+        assert!(!differs(&have, &want));
+        have.insert("APP_OWN".into(), "theirs".into());
+        assert!(!differs(&have, &want), "someone else's key");
+        have.insert("PGHOST".into(), "old".into());
+        assert!(differs(&have, &want), "a changed value");
+        let mut fewer = want.clone();
+        fewer.remove("KEY_VERSION_STORAGE");
+        assert!(differs(&want, &fewer), "a stale export key");
+        assert!(differs(&fewer, &want), "a missing one");
     }
 }
