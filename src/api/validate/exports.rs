@@ -47,6 +47,12 @@ pub(super) fn exports(e: &mut Errors, x: &Exports) {
             format!("{P}.file"),
             format!("{file:?} must be a file path relative to the spec file's folder, without '..' (absolute paths are refused)"),
         );
+        let lower = file.to_ascii_lowercase();
+        e.check(
+            !lower.ends_with(".yaml") && !lower.ends_with(".yml"),
+            format!("{P}.file"),
+            format!("{file:?} ends in .yaml or .yml: folder mode would read it as a spec (use e.g. .env)"),
+        );
     }
 }
 
@@ -92,6 +98,12 @@ mod tests {
         assert_eq!(paths, vec!["spec.exports.configMap", "spec.exports.file"]);
         assert!(errors[0].rule.contains("DNS-1123"), "{}", errors[0]);
         assert!(errors[1].rule.contains("'..'"), "{}", errors[1]);
+        let yaml_named = format!(
+            "{}  exports:\n    file: acme.yaml\n",
+            include_str!("../../../examples/dev.yaml")
+        );
+        let errors = crate::api::load(&yaml_named).expect_err("refused");
+        assert_eq!(errors[0].path, "spec.exports.file", "{errors:?}");
         let empty = format!(
             "{}  exports: {{}}\n",
             include_str!("../../../examples/dev.yaml")
