@@ -86,11 +86,13 @@ async fn the_config_map_follows_the_plane_and_is_written_only_on_change() {
     let m: MockArm = support::mock().await;
     let arm: Arc<dyn ArmApi> = Arc::new(support::arm(&m));
     let text = std::fs::read_to_string("examples/database/prod-database.yaml").expect("example");
-    let mut plane: EngramDataPlane = serde_saphyr::from_str(&text).expect("parses");
-    plane.spec.exports = Some(engram_operator::api::spec::Exports {
-        config_map: Some(CM.into()),
-        file: None,
-    });
+    let plane: EngramDataPlane = serde_saphyr::from_str(&text).expect("parses");
+    let declared = plane
+        .spec
+        .exports
+        .as_ref()
+        .and_then(|x| x.config_map.as_deref());
+    assert_eq!(declared, Some(CM), "the example declares the ConfigMap");
     let api: Api<EngramDataPlane> = Api::namespaced(client.clone(), "engram");
     api.create(&PostParams::default(), &plane)
         .await
