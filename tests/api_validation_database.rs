@@ -117,4 +117,7 @@ fn the_database_example_loads_as_written() {
         eff.postgres.entra_admin.expect("admin").principal_name,
         "engram-operator"
     );
+    let exports = eff.exports.expect("exports");
+    assert_eq!(exports.config_map.as_deref(), Some("acme-prod-connection"));
+    assert_eq!(exports.file.as_deref(), Some("acme-prod.env"));
 }

@@ -204,3 +204,73 @@ async fn audit_log_gets_one_json_line_per_key_rotation_step() {
         .as_str()
         .is_some_and(|id| id.len() == 36));
 }
+
+#[tokio::test]
+async fn the_export_file_follows_the_plane_and_is_written_only_on_change() {
+    let m = mock().await;
+    let (_dir, specs, _status, mut folder) = dev_folder(&m);
+    let text = std::fs::read_to_string("examples/dev.yaml").unwrap();
+    std::fs::write(
+        specs.join("dev.yaml"),
+        format!("{text}  exports:\n    file: out/acme-dev.env\n"),
+    )
+    .unwrap();
+    let file = specs.join("out/acme-dev.env");
+    let ready = |s: &engram_operator::api::EngramDataPlaneStatus| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    let mut converged = false;
+    for _ in 0..30 {
+        folder.scan().unwrap();
+        folder.force_due();
+        folder.pass().await.unwrap();
+        if folder.statuses().iter().any(|(_, s)| ready(s)) {
+            converged = true;
+            break;
+        }
+        assert!(!file.exists(), "exported before Ready");
+        m.advance(LRO);
+    }
+    assert!(converged, "{:?}", folder.statuses());
+    let env = |host: &str| {
+        format!(
+            "BLOB_CONTAINERS=record-plane\nBLOB_ENDPOINT=https://acmeengramdev.blob.core.windows.net/\n\
+             PGHOST={host}\nPGPORT=5432\nPGSSLMODE=require\n"
+        )
+    };
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        env("acme-dev-pg.postgres.database.azure.com")
+    );
+
+    // In sync: not rewritten (a write is a new file renamed in place: a new inode).
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(&file).unwrap().ino();
+    for _ in 0..2 {
+        folder.force_due();
+        folder.pass().await.unwrap();
+    }
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), ino, "rewritten");
+
+    // The server's address changes in Azure: the file follows (a new file renamed in place).
+    let server = server_id(&dev());
+    m.edit(
+        &server,
+        serde_json::json!({"properties": {"fullyQualifiedDomainName": "acme-dev-pg.example.internal"}}),
+    )
+    .expect("edit");
+    folder.force_due();
+    folder.pass().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        env("acme-dev-pg.example.internal")
+    );
+    assert_ne!(std::fs::metadata(&file).unwrap().ino(), ino);
+    let names: Vec<_> = std::fs::read_dir(specs.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("acme-dev.env")]);
+}

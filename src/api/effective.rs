@@ -92,6 +92,8 @@ pub struct EffectiveSpec {
     /// None: no audit logs are routed (uat and prod report it).
     pub diagnostics: Option<EffectiveDiagnostics>,
     pub overrides: Overrides,
+    /// `spec.exports`, as declared.
+    pub exports: Option<Exports>,
 }
 
 /// Resolve a declared spec into its effective spec, or return every validation error found.
@@ -273,6 +275,7 @@ fn apply_profile(
             key_vault_id: d.key_vault_id.clone(),
         }),
         overrides: spec.overrides.clone().unwrap_or_default(),
+        exports: spec.exports.clone(),
     })
 }
 
@@ -342,6 +345,7 @@ impl EffectiveSpec {
                 key_vault_id: d.key_vault_id.clone(),
             }),
             overrides: (self.overrides != Overrides::default()).then(|| self.overrides.clone()),
+            exports: self.exports.clone(),
         }
     }
 

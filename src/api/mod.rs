@@ -3,6 +3,7 @@
 
 pub mod database;
 pub mod effective;
+pub mod exports;
 pub mod load;
 pub mod network;
 pub mod pg_parameters;

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::database::{EntraAdmin, RestoreDrill, VectorSpec};
+pub use super::exports::Exports;
 pub use super::network::{FirewallRule, PgNetwork, PrivateEndpointSpec, StorageNetwork};
 use super::status::EngramDataPlaneStatus;
 
@@ -64,6 +65,9 @@ pub struct EngramDataPlaneSpec {
     /// Explicit, audited exceptions to the environment's safety rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<Overrides>,
+    /// Connection details for the applications (no secrets), published once the plane is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exports: Option<Exports>,
 }
 
 /// The Azure subscription, resource group and region of the data plane.

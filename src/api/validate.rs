@@ -8,6 +8,7 @@ use super::spec::*;
 
 pub mod database;
 mod diagnostics;
+mod exports;
 mod network;
 mod storage;
 use storage::storage;
@@ -104,6 +105,9 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     }
     if let Some(d) = &spec.diagnostics {
         diagnostics::diagnostics(&mut e, d, spec.encryption.as_ref());
+    }
+    if let Some(x) = &spec.exports {
+        exports::exports(&mut e, x);
     }
     e.0
 }

@@ -76,6 +76,7 @@ pub fn map_account(v: &Value) -> ObservedAccount {
         encryption,
         network_acls: super::network::map_acls(v),
         connections: super::network::map_connections(v),
+        primary_blob_endpoint: p(&["primaryEndpoints", "blob"]),
     }
 }
 
@@ -379,7 +380,12 @@ mod tests {
         });
         v["properties"]["encryption"]["keyvaultproperties"]["currentVersionedKeyIdentifier"] =
             json!("https://kv.vault.azure.net/keys/k/v9");
+        v["properties"]["primaryEndpoints"] = json!({"blob": "https://acct.blob.core.windows.net/", "dfs": "https://acct.dfs.core.windows.net/"});
         let a = map_account(&v);
+        assert_eq!(
+            a.primary_blob_endpoint.as_deref(),
+            Some("https://acct.blob.core.windows.net/")
+        );
         assert_eq!(a.user_assigned_identities, vec!["/id"]);
         assert_eq!(a.allow_blob_public_access, Some(false));
         let ObservedAccountEncryption::KeyVault(k) = a.encryption else {

@@ -9,6 +9,7 @@ pub mod deletion;
 pub mod diagnostics;
 pub mod drill;
 pub mod entra_admin;
+pub mod exports;
 pub mod firewall;
 pub mod key_gate;
 pub mod lifecycle;

@@ -77,6 +77,9 @@ pub struct ObservedAccount {
     pub network_acls: super::observed_network::ObservedNetworkAcls,
     /// `privateEndpointConnections`.
     pub connections: Vec<super::observed_network::ObservedConnection>,
+    /// `primaryEndpoints.blob`, e.g. `https://{account}.blob.core.windows.net/` (None: not
+    /// reported yet, as while the account is being created).
+    pub primary_blob_endpoint: Option<String>,
 }
 
 /// One observed lifecycle rule, reduced to what the spec can express; everything else that is set on

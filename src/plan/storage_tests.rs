@@ -58,6 +58,10 @@ pub(super) fn storage_in_sync(eff: &EffectiveSpec) -> ObservedStorage {
         },
         network_acls: super::network::desired_acls(eff),
         connections: super::network_tests::in_sync(eff, super::network::Service::Blob).1,
+        primary_blob_endpoint: Some(format!(
+            "https://{}.blob.core.windows.net/",
+            st.account_name
+        )),
     };
     let lifecycle = (!st.lifecycle.is_empty()).then(|| {
         st.lifecycle

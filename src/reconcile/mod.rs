@@ -43,6 +43,9 @@ pub struct Outcome {
     pub key_events: Vec<crate::plan::rotation::KeyEvent>,
     /// A restore drill that finished in this pass, for Events and metrics.
     pub drill_finished: Option<crate::api::status::DrillRun>,
+    /// The connection details to publish (`spec.exports`), when the plane is Ready; None leaves
+    /// whatever was published before as it is.
+    pub exports: Option<BTreeMap<String, String>>,
 }
 
 impl Outcome {
@@ -58,6 +61,7 @@ impl Outcome {
             settled: true,
             key_events: Vec::new(),
             drill_finished: None,
+            exports: None,
         }
     }
 
@@ -315,6 +319,8 @@ pub async fn reconcile(
     status.vector = vector.map(|v| v.status);
     status.restore_drill = drill.status;
     status::drill_condition(&mut status, ctx);
+    let exports = (eff.exports.is_some() && conditions::is_ready(&status.conditions))
+        .then(|| plan::exports::build(eff, &observed, &status));
     Outcome {
         status,
         requeue_after,
@@ -324,6 +330,7 @@ pub async fn reconcile(
         settled: fatal || !busy_now,
         key_events: key_step.events,
         drill_finished: drill.finished,
+        exports,
     }
 }
 

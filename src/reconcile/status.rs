@@ -150,6 +150,7 @@ pub fn arm_unreadable(
         settled: !transient,
         key_events: Vec::new(),
         drill_finished: None,
+        exports: None,
     }
 }
 

@@ -108,15 +108,41 @@ pub fn read_status(dir: &Path, name: &str) -> Option<EngramDataPlaneStatus> {
 
 /// Write a status file atomically.
 pub fn write_status(dir: &Path, name: &str, status: &EngramDataPlaneStatus) -> Result<()> {
+    let text = serde_saphyr::to_string(status).map_err(|e| Error::Yaml(e.to_string()))?;
+    write_atomic(&status_path(dir, name), &text)
+}
+
+/// Write a file atomically: a temporary file beside it (`.{name}.tmp`), then a rename, so a
+/// reader sees the old contents or the new, never half of them. Creates the folder.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let io = |source| Error::Io {
-        path: dir.display().to_string(),
+        path: path.display().to_string(),
         source,
     };
+    let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let text = serde_saphyr::to_string(status).map_err(|e| Error::Yaml(e.to_string()))?;
-    let tmp = dir.join(format!(".{name}.status.yaml.tmp"));
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{file}.tmp"));
     std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, status_path(dir, name)).map_err(io)
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Write a plane's exports (`spec.exports.file`, an env file) when its contents differ from the
+/// file's. True when written.
+pub fn write_exports(path: &Path, exports: &BTreeMap<String, String>) -> Result<bool> {
+    let text = crate::plan::exports::env_file(exports);
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    write_atomic(path, &text)?;
+    Ok(true)
+}
+
+/// Where the export file of the plane declared in `spec_file` goes, if it declares one: relative
+/// to the spec file's folder (validation refuses absolute paths and `..`).
+fn export_path(spec_file: &Path, spec: &Spec) -> Option<PathBuf> {
+    let file = spec.as_ref().ok()?.exports.as_ref()?.file.as_deref()?;
+    Some(spec_file.parent().unwrap_or(Path::new(".")).join(file))
 }
 
 /// The folder runner.
@@ -264,6 +290,18 @@ impl Folder {
                 write_status(dir, &plane.name, &out.status)?;
             }
             plane.status = out.status.clone();
+            if let (Some(exports), Some(file)) = (&out.exports, export_path(&path, &plane.spec)) {
+                match write_exports(&file, exports) {
+                    Ok(true) => {
+                        tracing::info!(plane = %plane.name, file = %file.display(), "exports written")
+                    }
+                    Ok(false) => {}
+                    // Not fatal to the runner: the other planes go on; the next pass retries.
+                    Err(e) => {
+                        tracing::warn!(plane = %plane.name, error = %e, "cannot write the exports")
+                    }
+                }
+            }
             // A fatal outcome waits for the spec to change (a new digest resets next_at).
             plane.next_at = Instant::now()
                 + out

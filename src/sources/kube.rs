@@ -272,6 +272,14 @@ async fn apply(
         return Err(KubeError::NotLeader);
     }
     patch_status(api, &name, &prev, &out.status).await?;
+    let config_map = o
+        .spec
+        .exports
+        .as_ref()
+        .and_then(|x| x.config_map.as_deref());
+    if let (Some(cm), Some(data)) = (config_map, &out.exports) {
+        super::kube_exports::publish(&ctx.client, &o, cm, data).await?;
+    }
     let accepted = arm.accepted();
     let actions = kube_events::accepted_actions(out.plan.as_ref(), &accepted);
     let spec_changed = prev.observed_generation != o.metadata.generation;

@@ -4,4 +4,5 @@
 pub mod folder;
 pub mod kube;
 pub mod kube_events;
+pub mod kube_exports;
 pub mod leader;
