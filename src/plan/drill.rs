@@ -62,16 +62,16 @@ pub fn scratch_name(server: &str, at: OffsetDateTime) -> String {
     format!("{prefix}-{hash}{suffix}")
 }
 
-/// True for a name this operator gives scratch servers of `server`'s drills.
+/// True for a name this operator gives scratch servers of `server`'s drills: exactly
+/// [`scratch_name`] of `server` at the minute its stamp names (the shortened form's hash included),
+/// so the delete guard cannot be met by a look-alike.
 pub fn is_scratch_of(server: &str, name: &str) -> bool {
-    let Some((head, stamp)) = name.rsplit_once("-drill-") else {
+    let Some((_, stamp)) = name.rsplit_once("-drill-") else {
         return false;
     };
-    stamp.len() == 12
-        && stamp.chars().all(|c| c.is_ascii_digit())
-        && (head == server
-            || (server.len() + 19 > MAX_NAME
-                && server.starts_with(head.rsplit_once('-').map_or(head, |(p, _)| p))))
+    let format = time::macros::format_description!("[year][month][day][hour][minute]");
+    time::PrimitiveDateTime::parse(stamp, &format)
+        .is_ok_and(|at| scratch_name(server, at.assume_utc()) == name)
 }
 
 /// The create PUT of a scratch server: a point-in-time restore of the plane's server.
@@ -172,6 +172,11 @@ mod tests {
         assert!(is_scratch_of("pg-dev", "pg-dev-drill-202612020805"));
         assert!(is_scratch_of(&long, &n));
         assert!(!is_scratch_of("pg-dev", "pg-dev-replica"));
+        // A look-alike of the shortened form with another hash is not ours.
+        let prefix = n.split_once("-drill-").map(|(h, _)| h).unwrap_or_default();
+        let forged = format!("{}-000000-drill-202612020805", &prefix[..prefix.len() - 7]);
+        assert_ne!(forged, n);
+        assert!(!is_scratch_of(&long, &forged));
     }
 
     fn prod() -> EffectiveSpec {
