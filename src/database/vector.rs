@@ -173,13 +173,14 @@ struct Conns<'a> {
 
 impl Conns<'_> {
     async fn get(&mut self, database: &str) -> Result<&Client, DbError> {
-        if !self.open.contains_key(database) {
-            let c = self.db.connect(self.fqdn, database, self.role).await?;
-            self.open.insert(database.to_owned(), c);
+        use std::collections::btree_map::Entry;
+        match self.open.entry(database.to_owned()) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => {
+                let c = self.db.connect(self.fqdn, database, self.role).await?;
+                Ok(v.insert(c))
+            }
         }
-        self.open
-            .get(database)
-            .ok_or_else(|| DbError::NoCredential("connection vanished".into()))
     }
 }
 
