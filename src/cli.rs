@@ -189,6 +189,9 @@ pub struct ArmArgs {
     /// the vault's host. Never needed against Azure.
     #[arg(long = "keyvault-endpoint", env = "ENGRAM_KEYVAULT_ENDPOINT")]
     pub keyvault_endpoint: Option<String>,
+    /// The Entra authority for every token request (default: the cloud's), e.g. the mock's.
+    #[arg(long = "authority-host", env = "ENGRAM_AUTHORITY_HOST")]
+    pub authority_host: Option<String>,
     /// A static bearer token (for the mock ARM). Visible in the process list: prefer
     /// --arm-token-file. Without either, the azure_identity chain is used (workload identity,
     /// managed identity, Azure CLI, environment).
@@ -219,6 +222,7 @@ impl ArmArgs {
         let mut s = crate::azure::ArmSettings::with_token(endpoint, "");
         s.cloud = self.cloud;
         s.keyvault_endpoint = self.keyvault_endpoint.clone();
+        s.authority_host = self.authority_host.clone();
         s.credentials = match (&self.arm_token, &self.arm_token_file) {
             (Some(t), _) => {
                 if std::env::var_os("ENGRAM_ARM_TOKEN").is_none() {

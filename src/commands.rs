@@ -74,8 +74,14 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         tracing::info!(%bound, "admin endpoints: /livez /readyz /metrics");
     }
     let db = args.arm.db_for(&settings).map(Arc::new);
+    // One budget and one set of counters for the operator's client and every plane's own.
+    let shared = crate::azure::Shared {
+        metrics: Some(health.metrics.clone()),
+        ..Default::default()
+    };
     let arm: Arc<dyn ArmApi> =
-        Arc::new(Arm::with_metrics(settings, health.metrics.clone()).map_err(arm_error)?);
+        Arc::new(Arm::sharing(settings.clone(), shared.clone()).map_err(arm_error)?);
+    let clients = Arc::new(crate::azure::ArmClients::new(settings, shared, arm.clone()));
     let poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
     if args.kube {
         let opts = KubeOptions {
@@ -89,6 +95,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             poll_interval,
             max_operation_age: args.max_operation_age.0,
             db: db.clone(),
+            clients: Some(clients),
         };
         crate::sources::kube::run(opts, arm, health)
             .await
@@ -106,6 +113,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     opts.poll_interval = poll_interval;
     opts.max_operation_age = args.max_operation_age.0;
     opts.db = db;
+    opts.clients = Some(clients);
     opts.metrics = Some(health.metrics.clone());
     // Folder mode has no cache to sync: ready as soon as it runs.
     health.set_ready(true);

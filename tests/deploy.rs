@@ -97,10 +97,16 @@ fn rbac_is_least_privilege() {
         let allowed = g.starts_with("engram.zimax.net/engramdataplanes")
             || g.starts_with("events.k8s.io/events:")
             || g.starts_with("coordination.k8s.io/leases:")
-            || ["/configmaps:get", "/configmaps:create", "/configmaps:patch"].contains(&g.as_str());
+            || [
+                "/configmaps:get",
+                "/configmaps:create",
+                "/configmaps:patch",
+                "/secrets:get",
+            ]
+            .contains(&g.as_str());
         assert!(
             allowed,
-            "grant outside its own CRD, events, leases and the exports' ConfigMaps: {g}"
+            "grant outside its own CRD, events, leases, the exports' ConfigMaps and credential Secrets (get only): {g}"
         );
         assert!(
             !g.contains(":delete") && !g.contains(":deletecollection"),
@@ -115,6 +121,7 @@ fn rbac_is_least_privilege() {
         "coordination.k8s.io/leases:update",
         "/configmaps:get",
         "/configmaps:patch",
+        "/secrets:get",
     ] {
         assert!(grants.iter().any(|g| g == needed), "missing {needed}");
     }

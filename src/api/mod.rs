@@ -1,6 +1,7 @@
 //! The `EngramDataPlane` API: spec and status types (the CRD), environment profiles, the effective
 //! spec, validation and loading from YAML.
 
+pub mod azure;
 pub mod database;
 pub mod effective;
 pub mod exports;
@@ -10,6 +11,7 @@ pub mod pg_parameters;
 pub mod profiles;
 pub mod spec;
 pub mod status;
+pub mod status_azure;
 pub mod status_database;
 pub mod validate;
 

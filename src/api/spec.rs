@@ -10,6 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::azure::AzureTarget;
 pub use super::database::{EntraAdmin, RestoreDrill, VectorSpec};
 pub use super::exports::Exports;
 pub use super::network::{FirewallRule, PgNetwork, PrivateEndpointSpec, StorageNetwork};
@@ -68,18 +69,6 @@ pub struct EngramDataPlaneSpec {
     /// Connection details for the applications (no secrets), published once the plane is Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exports: Option<Exports>,
-}
-
-/// The Azure subscription, resource group and region of the data plane.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AzureTarget {
-    /// Azure subscription id (a GUID).
-    pub subscription_id: String,
-    /// Resource group that holds the server, the account and the alerts (1-90 characters).
-    pub resource_group: String,
-    /// Azure region, e.g. eastus2.
-    pub location: String,
 }
 
 /// Operator behaviour for this data plane.

@@ -63,6 +63,9 @@ pub struct EngramDataPlaneStatus {
     /// not `manage` (observe, skip or detach-on-delete): how a change of it is noticed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconcile_policy: Option<String>,
+    /// The Entra principal the operator uses for this plane (spec.azure.credentialFrom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<super::status_azure::AzureStatus>,
 }
 
 /// A key-version rotation across every consumer of the key, tracked until each consumer's own

@@ -113,6 +113,13 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
 }
 
 fn azure_target(e: &mut Errors, a: &AzureTarget) {
+    if let Some(c) = &a.credential_from {
+        e.check(
+            !c.trim().is_empty() && c.len() <= 253 && !c.chars().any(char::is_control),
+            "spec.azure.credentialFrom",
+            "must name a Secret (Kubernetes) or a file (folder mode): 1-253 characters, no control characters",
+        );
+    }
     e.check(
         is_guid(&a.subscription_id),
         "spec.azure.subscriptionId",
@@ -488,7 +495,8 @@ pub fn validate_effective(spec: &EngramDataPlaneSpec, eff: &EffectiveSpec) -> Ve
     e.0
 }
 
-pub(super) fn is_guid(s: &str) -> bool {
+/// A GUID in its 8-4-4-4-12 hexadecimal form.
+pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

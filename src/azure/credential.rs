@@ -84,14 +84,64 @@ impl TokenCredential for FileToken {
     }
 }
 
+/// The process's workload identity from its environment (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+/// `AZURE_FEDERATED_TOKEN_FILE`, as AKS injects them), when it has one and no client secret.
+fn environment_workload_identity() -> Option<(String, String, std::path::PathBuf)> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if var(super::plane_credential::SECRET).is_some() {
+        return None;
+    }
+    Some((
+        var(super::plane_credential::TENANT)?,
+        var(super::plane_credential::CLIENT)?,
+        var(super::plane_credential::TOKEN_FILE)?.into(),
+    ))
+}
+
+/// The operator's own federated token file (`AZURE_FEDERATED_TOKEN_FILE`), which a data plane's
+/// credential without a secret or token file of its own uses.
+pub fn operator_token_file() -> Option<std::path::PathBuf> {
+    std::env::var_os(super::plane_credential::TOKEN_FILE)
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
+}
+
 impl Credentials {
-    /// Build the azure_core credential.
-    pub fn build(&self) -> Result<Arc<dyn TokenCredential>, ArmError> {
+    /// Build the azure_core credential; `authority` is the Entra authority host. Workload
+    /// identity from the environment uses our credential, which re-reads the federated token
+    /// file at every token request; the rest of the chain is azure_identity's.
+    pub fn build(&self, authority: &azure_core::Url) -> Result<Arc<dyn TokenCredential>, ArmError> {
         match self {
             Self::Static(t) => Ok(Arc::new(StaticToken(Secret::new(t.clone())))),
             Self::TokenFile(p) => Ok(Arc::new(FileToken(p.clone()))),
-            Self::Chain => azure_identity::create_credential()
-                .map_err(|e| ArmError::CredentialInvalid(e.to_string())),
+            Self::Chain => match environment_workload_identity() {
+                Some((tenant, client, file)) => {
+                    Ok(Arc::new(super::identity::WorkloadIdentity::new(
+                        authority.clone(),
+                        &tenant,
+                        &client,
+                        file,
+                    )))
+                }
+                None => azure_identity::create_credential()
+                    .map_err(|e| ArmError::CredentialInvalid(e.to_string())),
+            },
+        }
+    }
+
+    /// Who the credential signs in as, as the throttle budget counts it: `{tenant}/{client}` when
+    /// the environment names them, else `static`, `token-file` or `default`.
+    pub fn principal(&self) -> String {
+        match self {
+            Self::Static(_) => "static".into(),
+            Self::TokenFile(_) => "token-file".into(),
+            Self::Chain => match (
+                std::env::var(super::plane_credential::TENANT),
+                std::env::var(super::plane_credential::CLIENT),
+            ) {
+                (Ok(t), Ok(c)) if !t.is_empty() && !c.is_empty() => format!("{t}/{c}"),
+                _ => "default".into(),
+            },
         }
     }
 }

@@ -3,16 +3,19 @@
 //! planner's `Op`s to SDK requests; nothing outside this folder sees an SDK type.
 
 mod alerts;
+pub mod clients;
 pub mod cloud;
 pub mod credential;
 mod diagnostics;
 pub mod drill;
 pub mod entra_admin;
 pub mod error;
+pub mod identity;
 mod keyvault;
 mod names;
 mod network;
 pub mod network_wire;
+pub mod plane_credential;
 pub mod policy;
 mod postgres;
 mod storage;
@@ -32,10 +35,12 @@ use azure_mgmt_postgresql::package_flexibleserver_2024_08_01 as pgsdk;
 use azure_mgmt_storage::package_2023_05 as stsdk;
 use backon::{ExponentialBuilder, Retryable};
 
+pub use clients::{ArmClients, NoCredential};
 pub use cloud::{Cloud, CloudRow};
 pub use credential::Credentials;
 pub use error::ArmError;
 pub use keyvault::versions_url as keyvault_versions_url;
+pub use plane_credential::PlaneCredential;
 pub use policy::{ReadLog, ReadRecord, Stats};
 pub use storage_map::lifecycle_rules_json;
 
@@ -43,6 +48,16 @@ use crate::api::EffectiveSpec;
 use crate::plan::{Observed, ObservedServer, Op};
 use policy::ArmPolicy;
 use throttle::Budget;
+
+/// What every ARM client of the process shares, whatever credential it signs in with: the
+/// throttle budget (keyed by principal and subscription, as ARM counts), the request counters
+/// and the Prometheus metrics.
+#[derive(Clone, Debug, Default)]
+pub struct Shared {
+    pub budget: Arc<Budget>,
+    pub stats: Arc<Stats>,
+    pub metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+}
 
 /// Azure public cloud Resource Manager.
 pub const PUBLIC_CLOUD: &str = "https://management.azure.com";
@@ -59,6 +74,9 @@ pub struct ArmSettings {
     /// against Azure.
     pub keyvault_endpoint: Option<String>,
     pub credentials: Credentials,
+    /// `--authority-host`: the Entra authority instead of the cloud's (a sovereign or test
+    /// authority such as the mock's).
+    pub authority_host: Option<String>,
     /// Retries per call for retryable errors (exponential backoff with jitter).
     pub max_retries: usize,
     /// First backoff delay.
@@ -69,6 +87,15 @@ pub struct ArmSettings {
 }
 
 impl ArmSettings {
+    /// The Entra authority: `--authority-host`, else the cloud's.
+    pub fn authority(&self) -> Result<Url, ArmError> {
+        let a = self
+            .authority_host
+            .as_deref()
+            .unwrap_or(self.cloud.row().authority_host);
+        Url::parse(a).map_err(|e| ArmError::Decode(format!("--authority-host {a}: {e}")))
+    }
+
     /// Settings for an endpoint with a static token (the mock).
     pub fn with_token(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
@@ -76,6 +103,7 @@ impl ArmSettings {
             cloud: Cloud::default(),
             keyvault_endpoint: None,
             credentials: Credentials::Static(token.into()),
+            authority_host: None,
             max_retries: 6,
             min_backoff: Duration::from_millis(200),
             application_id: crate::telemetry::user_agent(None),
@@ -150,13 +178,13 @@ const LOCATION: HeaderName = HeaderName::from_static("location");
 impl Arm {
     /// Build the clients. The SDK's own retries are off; [`ArmPolicy`] and our backoff own retries.
     pub fn new(settings: ArmSettings) -> Result<Self, ArmError> {
-        Self::build(settings, None, None)
+        Self::build(settings, Shared::default(), None, None)
     }
 
     /// Like [`Arm::new`], also keeping every read with its URL and request id ([`Arm::reads`]):
     /// for a report that cites where each value came from (`evidence`), never for the operator.
     pub fn recording_reads(settings: ArmSettings) -> Result<Self, ArmError> {
-        Self::build(settings, None, Some(Arc::default()))
+        Self::build(settings, Shared::default(), Some(Arc::default()), None)
     }
 
     /// The reads so far, when recorded (see [`Arm::recording_reads`]); empty otherwise.
@@ -169,13 +197,39 @@ impl Arm {
         settings: ArmSettings,
         metrics: Arc<crate::telemetry::metrics::Metrics>,
     ) -> Result<Self, ArmError> {
-        Self::build(settings, Some(metrics), None)
+        let shared = Shared {
+            metrics: Some(metrics),
+            ..Shared::default()
+        };
+        Self::build(settings, shared, None, None)
+    }
+
+    /// A client of the operator's own credential that shares `shared` (budget, counters) with
+    /// every other client of the process.
+    pub fn sharing(settings: ArmSettings, shared: Shared) -> Result<Self, ArmError> {
+        Self::build(settings, shared, None, None)
+    }
+
+    /// A client signed in as a data plane's own credential, sharing `shared`.
+    pub fn for_plane(
+        settings: ArmSettings,
+        shared: Shared,
+        credential: &PlaneCredential,
+    ) -> Result<Self, ArmError> {
+        let token = credential.build(&settings.authority()?);
+        Self::build(
+            settings,
+            shared,
+            None,
+            Some((token, credential.principal())),
+        )
     }
 
     fn build(
         settings: ArmSettings,
-        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+        shared: Shared,
         reads: Option<Arc<ReadLog>>,
+        plane: Option<(Arc<dyn TokenCredential>, String)>,
     ) -> Result<Self, ArmError> {
         let endpoint = Url::parse(&settings.endpoint)
             .map_err(|e| ArmError::Decode(format!("--arm-endpoint {}: {e}", settings.endpoint)))?;
@@ -184,24 +238,35 @@ impl Arm {
             Some(u) => {
                 let u = Url::parse(u)
                     .map_err(|e| ArmError::Decode(format!("--keyvault-endpoint {u}: {e}")))?;
-                tracing::warn!(endpoint = %u, "Key Vault requests go to a test override (--keyvault-endpoint), not to the vault's host");
+                if plane.is_none() {
+                    tracing::warn!(endpoint = %u, "Key Vault requests go to a test override (--keyvault-endpoint), not to the vault's host");
+                }
                 Some(u)
             }
             None => None,
         };
-        if matches!(settings.credentials, Credentials::Chain)
-            && std::env::var_os("AZURE_AUTHORITY_HOST").is_none()
-        {
-            // azure_identity reads the Entra authority from the environment.
-            std::env::set_var("AZURE_AUTHORITY_HOST", cloud.authority_host);
-        }
-        let credential = settings.credentials.build()?;
-        let budget = Arc::new(Budget::default());
-        let stats = Arc::new(Stats::default());
+        let authority = settings.authority()?;
+        let (credential, principal) = match plane {
+            Some(p) => p,
+            None => {
+                if matches!(settings.credentials, Credentials::Chain)
+                    && std::env::var_os("AZURE_AUTHORITY_HOST").is_none()
+                {
+                    // azure_identity reads the Entra authority from the environment.
+                    std::env::set_var("AZURE_AUTHORITY_HOST", authority.as_str());
+                }
+                (
+                    settings.credentials.build(&authority)?,
+                    settings.credentials.principal(),
+                )
+            }
+        };
+        let stats = shared.stats.clone();
         let policy: Arc<dyn azure_core::Policy> = Arc::new(ArmPolicy {
-            budget,
+            budget: shared.budget,
+            principal: principal.into(),
             stats: stats.clone(),
-            metrics,
+            metrics: shared.metrics,
             reads: reads.clone(),
         });
         let options = ClientOptions::default()

@@ -140,6 +140,9 @@ fn cited_url(request: &Request) -> String {
 #[derive(Debug)]
 pub struct ArmPolicy {
     pub budget: Arc<Budget>,
+    /// Who signs the requests (`{tenant}/{client}`): ARM's limits are per principal and
+    /// subscription, so the budget is keyed by both.
+    pub principal: Arc<str>,
     pub stats: Arc<Stats>,
     /// Prometheus metrics (requests by method / kind / status, throttle waits), when exported.
     pub metrics: Option<Arc<Metrics>>,
@@ -182,7 +185,8 @@ impl Policy for ArmPolicy {
         request: &mut Request,
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        let sub = subscription_of(request.url());
+        // One bucket per principal and subscription, shared by every client of the process.
+        let sub = format!("{} {}", self.principal, subscription_of(request.url()));
         let class = match request.method() {
             Method::Get | Method::Head => Class::Read,
             _ => Class::Write,

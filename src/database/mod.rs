@@ -167,7 +167,7 @@ impl Db {
         if !matches!(arm.credentials, crate::azure::Credentials::Chain) {
             return None;
         }
-        let credential = arm.credentials.build().ok()?;
+        let credential = arm.credentials.build(&arm.authority().ok()?).ok()?;
         Some(Self::new(DbAuth::Entra {
             credential,
             scope: arm.cloud.row().postgres_scope.to_owned(),

@@ -43,6 +43,8 @@ pub struct FolderOptions {
     pub audit_log: Option<PathBuf>,
     /// Access to the servers' databases (pgvector, restore drills).
     pub db: Option<Arc<crate::database::Db>>,
+    /// Per-plane credentials (spec.azure.credentialFrom); None: every plane uses the runner's.
+    pub clients: Option<Arc<crate::azure::ArmClients>>,
 }
 
 impl FolderOptions {
@@ -59,6 +61,7 @@ impl FolderOptions {
             metrics: None,
             audit_log: None,
             db: None,
+            clients: None,
         }
     }
 }
@@ -161,6 +164,30 @@ impl Folder {
         }
     }
 
+    /// The client of the plane's credential (its file read afresh each pass), and the status
+    /// naming it; the runner's client and no status without per-plane credentials.
+    fn plane_client(
+        &self,
+        spec_file: &Path,
+        spec: &Spec,
+    ) -> (
+        Arc<dyn ArmApi>,
+        Option<crate::api::status_azure::AzureStatus>,
+    ) {
+        let Some(clients) = &self.opts.clients else {
+            return (self.arm.clone(), None);
+        };
+        let from = spec
+            .as_ref()
+            .ok()
+            .and_then(|s| s.azure.credential_from.as_deref());
+        let r = super::credentials::resolve(
+            clients,
+            super::credentials::folder_lookup(spec_file, from),
+        );
+        (r.arm, Some(r.status))
+    }
+
     /// Rescan the folder: pick up added and changed files, forget removed ones.
     pub fn scan(&mut self) -> Result<()> {
         let files = crate::cli::spec_files(&self.opts.specs)?;
@@ -224,7 +251,8 @@ impl Folder {
             if plane.next_at > now {
                 continue;
             }
-            let (arm, sem, path) = (self.arm.clone(), sem.clone(), path.clone());
+            let (arm, azure) = self.plane_client(path, &plane.spec);
+            let (sem, path) = (sem.clone(), path.clone());
             let spec = plane.spec.clone();
             let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
@@ -243,10 +271,13 @@ impl Folder {
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
                 let started = std::time::Instant::now();
-                let out =
+                let mut out =
                     reconcile::policy::reconcile(arm.as_ref(), &annotations, spec, &prev, &ctx)
                         .instrument(span)
                         .await;
+                if azure.is_some() {
+                    out.status.azure = azure;
+                }
                 (path, out, started.elapsed(), ctx.now)
             });
         }

@@ -83,6 +83,9 @@ pub struct Ctx {
     pub error_backoff: Duration,
     /// Access to the servers' databases (pgvector, restore drills).
     pub db: Option<Arc<crate::database::Db>>,
+    /// Per-plane credentials (spec.azure.credentialFrom, the namespace's `engram-credential`);
+    /// None: every plane uses `arm`.
+    pub clients: Option<Arc<crate::azure::ArmClients>>,
     /// Open drift and pending operations per data plane, for the gauges.
     open: Mutex<BTreeMap<String, (i64, i64)>>,
 }
@@ -109,6 +112,7 @@ impl Ctx {
             max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
             error_backoff: Duration::from_secs(30),
             db: None,
+            clients: None,
             open: Mutex::new(BTreeMap::new()),
         }
     }
@@ -253,10 +257,11 @@ async fn apply(
     let name = o.name_any();
     let spec = api::resolve(&o.spec);
     let prev = o.status.clone().unwrap_or_default();
-    let arm = GatedArm::new(ctx.arm.clone(), ctx.gate.clone());
+    let (plane_arm, azure) = plane_client(&o, ctx).await?;
+    let arm = GatedArm::new(plane_arm, ctx.gate.clone());
     let rctx = engine_ctx(&o, ctx);
     let span = tracing::info_span!("reconcile", plane = %key(&o));
-    let out = tracing::Instrument::instrument(
+    let mut out = tracing::Instrument::instrument(
         reconcile::policy::reconcile(
             &arm,
             o.annotations(),
@@ -270,6 +275,9 @@ async fn apply(
     if !ctx.gate.is_leader() {
         // The lease went during the pass: the gate already withheld writes; no status either.
         return Err(KubeError::NotLeader);
+    }
+    if azure.is_some() {
+        out.status.azure = azure;
     }
     patch_status(api, &name, &prev, &out.status).await?;
     let config_map = o
@@ -311,6 +319,28 @@ async fn apply(
         Some(d) => Action::requeue(d),
         None => Action::await_change(),
     })
+}
+
+/// The client of the plane's credential (looked up afresh each pass), and the status naming it;
+/// the operator's client and no status without per-plane credentials.
+async fn plane_client(
+    o: &EngramDataPlane,
+    ctx: &Ctx,
+) -> Result<
+    (
+        Arc<dyn ArmApi>,
+        Option<crate::api::status_azure::AzureStatus>,
+    ),
+    KubeError,
+> {
+    let Some(clients) = &ctx.clients else {
+        return Ok((ctx.arm.clone(), None));
+    };
+    let ns = o.namespace().ok_or(KubeError::Unnamed)?;
+    let from = o.spec.azure.credential_from.as_deref();
+    let found = super::credentials::kube_lookup(&ctx.client, &ns, from).await?;
+    let r = super::credentials::resolve(clients, found);
+    Ok((r.arm, Some(r.status)))
 }
 
 async fn cleanup(
@@ -377,7 +407,8 @@ async fn cleanup(
             });
         }
     };
-    let arm = GatedArm::new(ctx.arm.clone(), ctx.gate.clone());
+    let (plane_arm, _) = plane_client(&o, ctx).await?;
+    let arm = GatedArm::new(plane_arm, ctx.gate.clone());
     let c = cleanup::cleanup(&arm, &eff, &prev, &rctx).await;
     if !ctx.gate.is_leader() {
         return Err(KubeError::NotLeader);
@@ -444,6 +475,8 @@ pub struct KubeOptions {
     pub poll_interval: Duration,
     pub max_operation_age: Duration,
     pub db: Option<Arc<crate::database::Db>>,
+    /// Per-plane credentials; None: every plane uses the operator's.
+    pub clients: Option<Arc<crate::azure::ArmClients>>,
 }
 
 /// A stream that yields each time this replica becomes leader (so every object is reconciled);
@@ -492,6 +525,7 @@ pub async fn run(
     ctx.poll_interval = opts.poll_interval;
     ctx.max_operation_age = opts.max_operation_age;
     ctx.db = opts.db.clone();
+    ctx.clients = opts.clients.clone();
     let controller = Controller::new(api, watcher::Config::default().any_semantic());
     let store = controller.store();
     let ready = health.clone();

@@ -1,6 +1,7 @@
 //! Front doors: where specs come from and where status goes. `folder` is the GitOps front door;
 //! `kube` the Kubernetes one; both call the same `reconcile::reconcile`. `leader` gates writes.
 
+pub mod credentials;
 pub mod folder;
 pub mod kube;
 pub mod kube_events;
