@@ -82,9 +82,15 @@ impl WorkloadIdentity {
             "application/x-www-form-urlencoded",
         );
         req.set_body(form);
-        let rsp = self.http.execute_request(&req).await?;
+        let unreachable = |e: azure_core::Error| {
+            Self::credential_error(format!(
+                "token request for client {} in tenant {} to {}: {e}",
+                self.client_id, self.tenant_id, self.authority
+            ))
+        };
+        let rsp = self.http.execute_request(&req).await.map_err(unreachable)?;
         let status = u16::from(rsp.status());
-        let body = rsp.into_body().collect().await?;
+        let body = rsp.into_body().collect().await.map_err(unreachable)?;
         if !(200..300).contains(&status) {
             return Err(Self::credential_error(refusal(
                 &self.tenant_id,
@@ -180,20 +186,45 @@ pub fn refusal(tenant_id: &str, client_id: &str, status: u16, body: &str) -> Str
     }
 }
 
-/// azure_identity's client-secret credential, whose refusals [`explain`] turns into ours.
+/// azure_identity's client-secret credential, its refusals turned into ours by [`explain`].
 pub fn client_secret(
     authority: Url,
     tenant_id: &str,
     client_id: &str,
     secret: &str,
 ) -> Arc<dyn TokenCredential> {
-    Arc::new(azure_identity::ClientSecretCredential::new(
-        azure_core::new_http_client(),
-        authority,
-        tenant_id.to_owned(),
-        client_id.to_owned(),
-        secret.to_owned(),
-    ))
+    Arc::new(Explaining {
+        inner: azure_identity::ClientSecretCredential::new(
+            azure_core::new_http_client(),
+            authority,
+            tenant_id.to_owned(),
+            client_id.to_owned(),
+            secret.to_owned(),
+        ),
+        tenant_id: tenant_id.to_owned(),
+        client_id: client_id.to_owned(),
+    })
+}
+
+/// A credential whose errors say which application Entra refused and why.
+#[derive(Debug)]
+struct Explaining<C> {
+    inner: C,
+    tenant_id: String,
+    client_id: String,
+}
+
+#[async_trait::async_trait]
+impl<C: TokenCredential> TokenCredential for Explaining<C> {
+    async fn get_token(&self, scopes: &[&str]) -> azure_core::Result<AccessToken> {
+        self.inner.get_token(scopes).await.map_err(|e| {
+            WorkloadIdentity::credential_error(explain(&self.tenant_id, &self.client_id, &e))
+        })
+    }
+
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        self.inner.clear_cache().await
+    }
 }
 
 /// A token error as the operator reports it: for an Entra refusal, [`refusal`]'s form (the
@@ -209,7 +240,16 @@ pub fn explain(tenant_id: &str, client_id: &str, e: &azure_core::Error) -> Strin
             "Entra refused client {client_id} in tenant {tenant_id}: {code} ({})",
             meaning(&code)
         ),
-        None => text,
+        None => {
+            // The causes' own texts (a connection error names the authority's URL, nothing more).
+            let mut text = format!("token request for client {client_id} in tenant {tenant_id}: {text}");
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
