@@ -61,7 +61,7 @@ impl ArmClients {
     pub fn for_credential(
         &self,
         credential: &PlaneCredential,
-    ) -> Result<Arc<dyn ArmApi>, ArmError> {
+    ) -> Result<Arc<Arm>, ArmError> {
         let now = Instant::now();
         let print = credential.fingerprint();
         let replaced = {

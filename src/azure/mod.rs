@@ -187,6 +187,11 @@ impl Arm {
         Self::build(settings, Shared::default(), Some(Arc::default()), None)
     }
 
+    /// The token credential this client signs in with (a plane's database sign-in uses it too).
+    pub fn token_credential(&self) -> Arc<dyn TokenCredential> {
+        self.credential.clone()
+    }
+
     /// The reads so far, when recorded (see [`Arm::recording_reads`]); empty otherwise.
     pub fn reads(&self) -> Vec<ReadRecord> {
         self.reads.as_ref().map(|r| r.records()).unwrap_or_default()

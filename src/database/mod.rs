@@ -174,6 +174,19 @@ impl Db {
         }))
     }
 
+    /// The same access, signed in with a data plane's own Entra credential (a customer's tenant,
+    /// spec.azure.credentialFrom) instead of the operator's; a password sign-in is kept as it is.
+    pub fn signed_in_as(&self, credential: Arc<dyn TokenCredential>) -> Self {
+        let mut db = self.clone();
+        if let DbAuth::Entra { scope, .. } = &self.auth {
+            db.auth = DbAuth::Entra {
+                credential,
+                scope: scope.clone(),
+            };
+        }
+        db
+    }
+
     /// Opens a connection to `database` on the server at `fqdn`. `entra_role` is the role an Entra
     /// token signs in as (postgres.entraAdmin.principalName).
     pub async fn connect(

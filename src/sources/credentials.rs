@@ -16,6 +16,7 @@ use kube::Api;
 use crate::api::status_azure::{AzureStatus, Principal};
 use crate::azure::credential::operator_token_file;
 use crate::azure::{ArmApi, ArmClients, NoCredential, PlaneCredential};
+use crate::database::Db;
 
 /// The namespace's default credential Secret.
 pub const DEFAULT_SECRET: &str = "engram-credential";
@@ -35,6 +36,29 @@ pub enum Lookup {
 pub struct Resolved {
     pub arm: Arc<dyn ArmApi>,
     pub status: AzureStatus,
+    /// The plane's own token credential (its database sign-in uses it too); None for the
+    /// operator's.
+    pub credential: Option<Arc<dyn azure_core::auth::TokenCredential>>,
+}
+
+impl Resolved {
+    /// The operator's own client, without a per-plane status (per-plane credentials are off).
+    pub fn operator(arm: Arc<dyn ArmApi>) -> Self {
+        Self {
+            arm,
+            status: AzureStatus::default(),
+            credential: None,
+        }
+    }
+
+    /// The database access of this plane: the operator's, signed in as the plane's own identity
+    /// when it has one.
+    pub fn db(&self, operator: &Option<Arc<Db>>) -> Option<Arc<Db>> {
+        match (operator, &self.credential) {
+            (Some(db), Some(c)) => Some(Arc::new(db.signed_in_as(c.clone()))),
+            (db, _) => db.clone(),
+        }
+    }
 }
 
 /// The operator's own principal, as far as its environment tells.
@@ -63,12 +87,17 @@ fn principal_of(c: &PlaneCredential) -> Principal {
 
 /// The client for what the lookup found.
 pub fn resolve(clients: &ArmClients, found: Lookup) -> Resolved {
+    let mut credential = None;
     let (arm, principal): (Arc<dyn ArmApi>, Principal) = match found {
         Lookup::Operator => (clients.global(), operator_principal()),
         Lookup::Plane(c) => {
-            let arm = clients
-                .for_credential(&c)
-                .unwrap_or_else(|e| Arc::new(NoCredential::new(format!("{}: {e}", c.source))));
+            let arm: Arc<dyn ArmApi> = match clients.for_credential(&c) {
+                Ok(arm) => {
+                    credential = Some(arm.token_credential());
+                    arm
+                }
+                Err(e) => Arc::new(NoCredential::new(format!("{}: {e}", c.source))),
+            };
             (arm, principal_of(&c))
         }
         Lookup::Invalid(source, why) => {
@@ -86,6 +115,7 @@ pub fn resolve(clients: &ArmClients, found: Lookup) -> Resolved {
         status: AzureStatus {
             principal: Some(principal),
         },
+        credential,
     }
 }
 

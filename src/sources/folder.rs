@@ -164,28 +164,17 @@ impl Folder {
         }
     }
 
-    /// The client of the plane's credential (its file read afresh each pass), and the status
-    /// naming it; the runner's client and no status without per-plane credentials.
-    fn plane_client(
-        &self,
-        spec_file: &Path,
-        spec: &Spec,
-    ) -> (
-        Arc<dyn ArmApi>,
-        Option<crate::api::status_azure::AzureStatus>,
-    ) {
+    /// The client of the plane's credential (its file read afresh each pass), the status naming
+    /// it and the plane's database access; the runner's client without per-plane credentials.
+    fn plane_client(&self, spec_file: &Path, spec: &Spec) -> super::credentials::Resolved {
         let Some(clients) = &self.opts.clients else {
-            return (self.arm.clone(), None);
+            return super::credentials::Resolved::operator(self.arm.clone());
         };
         let from = spec
             .as_ref()
             .ok()
             .and_then(|s| s.azure.credential_from.as_deref());
-        let r = super::credentials::resolve(
-            clients,
-            super::credentials::folder_lookup(spec_file, from),
-        );
-        (r.arm, Some(r.status))
+        super::credentials::resolve(clients, super::credentials::folder_lookup(spec_file, from))
     }
 
     /// Rescan the folder: pick up added and changed files, forget removed ones.
@@ -251,8 +240,9 @@ impl Folder {
             if plane.next_at > now {
                 continue;
             }
-            let (arm, azure) = self.plane_client(path, &plane.spec);
-            let (sem, path) = (sem.clone(), path.clone());
+            let resolved = self.plane_client(path, &plane.spec);
+            let azure = self.opts.clients.is_some().then(|| resolved.status.clone());
+            let (arm, sem, path) = (resolved.arm.clone(), sem.clone(), path.clone());
             let spec = plane.spec.clone();
             let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
@@ -263,7 +253,7 @@ impl Folder {
                 dry_run: false,
                 max_operation_age: self.opts.max_operation_age,
                 owner: format!("folder/{}", plane.name),
-                db: self.opts.db.clone(),
+                db: resolved.db(&self.opts.db),
             };
             let name = plane.name.clone();
             set.spawn(async move {

@@ -257,9 +257,10 @@ async fn apply(
     let name = o.name_any();
     let spec = api::resolve(&o.spec);
     let prev = o.status.clone().unwrap_or_default();
-    let (plane_arm, azure) = plane_client(&o, ctx).await?;
-    let arm = GatedArm::new(plane_arm, ctx.gate.clone());
-    let rctx = engine_ctx(&o, ctx);
+    let plane = plane_client(&o, ctx).await?;
+    let arm = GatedArm::new(plane.arm.clone(), ctx.gate.clone());
+    let mut rctx = engine_ctx(&o, ctx);
+    rctx.db = plane.db(&ctx.db);
     let span = tracing::info_span!("reconcile", plane = %key(&o));
     let mut out = tracing::Instrument::instrument(
         reconcile::policy::reconcile(
@@ -276,8 +277,8 @@ async fn apply(
         // The lease went during the pass: the gate already withheld writes; no status either.
         return Err(KubeError::NotLeader);
     }
-    if azure.is_some() {
-        out.status.azure = azure;
+    if ctx.clients.is_some() {
+        out.status.azure = Some(plane.status);
     }
     patch_status(api, &name, &prev, &out.status).await?;
     let config_map = o
@@ -321,26 +322,19 @@ async fn apply(
     })
 }
 
-/// The client of the plane's credential (looked up afresh each pass), and the status naming it;
-/// the operator's client and no status without per-plane credentials.
+/// The client of the plane's credential (looked up afresh each pass), the status naming it, and
+/// the plane's database access; the operator's client and no status without per-plane credentials.
 async fn plane_client(
     o: &EngramDataPlane,
     ctx: &Ctx,
-) -> Result<
-    (
-        Arc<dyn ArmApi>,
-        Option<crate::api::status_azure::AzureStatus>,
-    ),
-    KubeError,
-> {
+) -> Result<super::credentials::Resolved, KubeError> {
     let Some(clients) = &ctx.clients else {
-        return Ok((ctx.arm.clone(), None));
+        return Ok(super::credentials::Resolved::operator(ctx.arm.clone()));
     };
     let ns = o.namespace().ok_or(KubeError::Unnamed)?;
     let from = o.spec.azure.credential_from.as_deref();
     let found = super::credentials::kube_lookup(&ctx.client, &ns, from).await?;
-    let r = super::credentials::resolve(clients, found);
-    Ok((r.arm, Some(r.status)))
+    Ok(super::credentials::resolve(clients, found))
 }
 
 async fn cleanup(
@@ -407,8 +401,8 @@ async fn cleanup(
             });
         }
     };
-    let (plane_arm, _) = plane_client(&o, ctx).await?;
-    let arm = GatedArm::new(plane_arm, ctx.gate.clone());
+    let plane = plane_client(&o, ctx).await?;
+    let arm = GatedArm::new(plane.arm, ctx.gate.clone());
     let c = cleanup::cleanup(&arm, &eff, &prev, &rctx).await;
     if !ctx.gate.is_leader() {
         return Err(KubeError::NotLeader);
