@@ -40,6 +40,7 @@ mod postgres;
 mod restore;
 mod router;
 mod server;
+pub mod standalone;
 mod storage_account;
 mod store;
 mod throttle;
