@@ -77,6 +77,9 @@ pub enum Error {
     /// The merge patch or fault was not acceptable.
     #[error("invalid control request: {0}")]
     Invalid(String),
+    /// A file of the standalone mock could not be read or used.
+    #[error("mock ARM configuration: {0}")]
+    Config(String),
 }
 
 /// How long each kind of long-running operation takes, in (virtual) time.

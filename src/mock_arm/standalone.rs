@@ -10,9 +10,9 @@ use super::{EntraPrincipal, Error, MockArm, MockConfig};
 /// A parse error names the place only, never a value, as the file holds client secrets.
 pub fn load_principals(path: &Path) -> Result<Vec<EntraPrincipal>, Error> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
-        Error::Invalid(format!(
+        Error::Config(format!(
             "{} is not a JSON list of principals ({:?} error at line {}, column {})",
             path.display(),
             e.classify(),
