@@ -84,6 +84,9 @@ pub enum Command {
         /// Servers created by a point-in-time restore report this one instead (default: --pg-fqdn).
         #[arg(long, value_name = "HOST:PORT")]
         pg_restore_fqdn: Option<String>,
+        /// A JSON list of the principals its Entra authority issues tokens to.
+        #[arg(long, value_name = "FILE")]
+        entra_principals: Option<PathBuf>,
     },
     /// Run the mock Kubernetes API server (see docs/mock-kube.md) until Ctrl-C.
     MockKube {
@@ -391,7 +394,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             lro_seconds,
             pg_fqdn,
             pg_restore_fqdn,
+            entra_principals,
         } => {
+            let usage = |e: crate::mock_arm::Error| Error::Usage(e.to_string());
+            let mut entra = crate::mock_arm::EntraConfig::default();
+            if let Some(path) = entra_principals {
+                entra.principals =
+                    crate::mock_arm::standalone::load_principals(&path).map_err(usage)?;
+            }
             let config = crate::mock_arm::MockConfig {
                 token: token.0,
                 clock: if real_time {
@@ -404,9 +414,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )),
                 pg_fqdn,
                 pg_restore_fqdn,
+                entra,
                 ..Default::default()
             };
-            runtime()?.block_on(mock_arm(listen, config))
+            let serving = crate::mock_arm::standalone::serve_until_ctrl_c(listen, config);
+            runtime()?.block_on(serving).map_err(usage)?;
+            Ok(0)
         }
         Command::MockKube { listen, kubeconfig } => {
             runtime()?.block_on(mock_kube(listen, kubeconfig.as_deref()))
@@ -555,26 +568,6 @@ pub(crate) fn write_out(out: &mut impl Write, s: &str) -> Result<()> {
 pub(crate) fn writeln_out(out: &mut impl Write, s: &str) -> Result<()> {
     write_out(out, s)?;
     write_out(out, "\n")
-}
-
-async fn mock_arm(
-    listen: std::net::SocketAddr,
-    config: crate::mock_arm::MockConfig,
-) -> Result<i32> {
-    use crate::mock_arm::MockArm;
-    let mock = MockArm::start_on(listen, config)
-        .await
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    eprintln!(
-        "mock ARM listening on {} (control API under {}/_mock/), its Key Vault on {} (pass --keyvault-endpoint {}); Ctrl-C to stop",
-        mock.base_url(),
-        mock.base_url(),
-        mock.keyvault_url(),
-        mock.keyvault_url()
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    mock.shutdown().await;
-    Ok(0)
 }
 
 async fn mock_kube(listen: std::net::SocketAddr, kubeconfig: Option<&Path>) -> Result<i32> {

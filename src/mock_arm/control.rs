@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock::{rfc3339, Clock};
+use super::entra::EntraState;
 use super::faults::{FaultSpec, Faults};
 use super::journal::{Journal, JournalEntry, OpClass};
 use super::store::{merge_patch, str_at, World};
@@ -27,6 +28,7 @@ pub struct Shared {
     pub buckets: Buckets,
     pub journal: Journal,
     pub faults: Faults,
+    pub entra: EntraState,
 }
 
 /// The server's state and configuration.
@@ -38,19 +40,21 @@ pub struct Inner {
 }
 
 impl Inner {
-    pub fn new(config: MockConfig, base_url: String) -> Self {
+    /// Fails on a configured Entra principal without a tenant or client id.
+    pub fn new(config: MockConfig, base_url: String) -> Result<Self, Error> {
         let shared = Shared {
             world: World::default(),
             clock: Clock::starting(config.clock, config.virtual_start),
             buckets: Buckets::default(),
             journal: Journal::new(config.journal_capacity),
             faults: Faults::default(),
+            entra: EntraState::new(&config.entra)?,
         };
-        Self {
+        Ok(Self {
             config,
             base_url,
             state: Mutex::new(shared),
-        }
+        })
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -71,6 +75,10 @@ impl Inner {
 
     pub fn now(&self) -> String {
         rfc3339(self.lock().clock.now())
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.lock().clock.now().unix_timestamp()
     }
 
     pub fn journal(&self) -> Vec<JournalEntry> {
@@ -139,6 +147,7 @@ impl Inner {
         s.buckets.clear();
         s.journal.clear();
         s.faults.clear();
+        s.entra.clear_requests();
     }
 
     pub fn dump(&self) -> Value {
@@ -163,6 +172,7 @@ impl Inner {
             "keys": keyvault::dump(&s.world),
             "faults": s.faults.list(),
             "counts": s.journal.counts(),
+            "entra": s.entra.dump(s.clock.now().unix_timestamp()),
         })
     }
 }
@@ -183,6 +193,7 @@ pub fn routes() -> Router<std::sync::Arc<Inner>> {
         )
         .route("/_mock/reset", post(reset))
         .route("/_mock/dump", get(dump))
+        .merge(super::entra::control_routes())
 }
 
 fn bad(msg: String) -> Response {

@@ -43,6 +43,11 @@ pub struct JournalEntry {
     /// The client's `User-Agent` (empty when it sent none): which replica or tool sent it, as
     /// ARM's request logs show.
     pub user_agent: String,
+    /// Who sent it: `{tenant}/{clientId}` for a token of the mock's Entra authority, `static` for
+    /// `MockConfig.token`, empty when the request was not authenticated (refused, or answered by
+    /// a fault first).
+    #[serde(default)]
+    pub principal: String,
     /// The `x-ms-request-id` the answer carried (unique per request, from `seq`).
     pub request_id: String,
 }
@@ -151,6 +156,7 @@ mod tests {
             resource_id: id.into(),
             fault: None,
             user_agent: String::new(),
+            principal: String::new(),
             request_id: String::new(),
         }
     }

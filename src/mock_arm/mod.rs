@@ -8,7 +8,10 @@
 //! long-running operations, 409 while busy, throttling) and the service rules from
 //! `shared/arm-contract/FACTS.md`. Time is virtual unless [`ClockMode::RealTime`] is chosen: LRO
 //! durations, throttling refill and the 7-day auto-start of a stopped server all run on the clock,
-//! which tests move with [`MockArm::advance`]. See `docs/mock-arm.md` for the control API.
+//! which tests move with [`MockArm::advance`]. A third listener plays the Microsoft Entra ID
+//! authority ([`MockArm::entra_url`]): it issues tokens to the principals of [`EntraConfig`], and
+//! ARM and Key Vault attribute each request to its token's principal. See `docs/mock-arm.md` for
+//! the control API.
 
 mod administrators;
 mod alerts;
@@ -18,6 +21,10 @@ mod containers;
 mod control;
 mod diagnostics;
 mod dispatch;
+mod entra;
+mod entra_auth;
+mod entra_jwt;
+mod entra_token;
 mod errors;
 mod faults;
 mod firewall;
@@ -33,6 +40,7 @@ mod postgres;
 mod restore;
 mod router;
 mod server;
+pub mod standalone;
 mod storage_account;
 mod store;
 mod throttle;
@@ -44,6 +52,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use clock::ClockMode;
+pub use entra::{EntraConfig, EntraPrincipal, FederatedCredential, TokenRequest};
+pub use entra_jwt::{assertion, token_claims, TOKEN_EXCHANGE_AUDIENCE};
 pub use errors::ArmError;
 pub use faults::{FaultKind, FaultSpec};
 pub use journal::{JournalEntry, OpClass};
@@ -67,6 +77,9 @@ pub enum Error {
     /// The merge patch or fault was not acceptable.
     #[error("invalid control request: {0}")]
     Invalid(String),
+    /// A file of the standalone mock could not be read or used.
+    #[error("mock ARM configuration: {0}")]
+    Config(String),
 }
 
 /// How long each kind of long-running operation takes, in (virtual) time.
@@ -147,6 +160,8 @@ pub struct MockConfig {
     pub pg_restore_fqdn: Option<String>,
     /// Where the virtual clock starts (default 2025-01-01T00:00:00Z); ignored in real time.
     pub virtual_start: Option<time::OffsetDateTime>,
+    /// The mock Entra authority: its principals, token lifetime and subscription tenants.
+    pub entra: EntraConfig,
 }
 
 /// How the mock answers a server-parameter write while the server is busy.
@@ -174,6 +189,7 @@ impl Default for MockConfig {
             pg_fqdn: None,
             pg_restore_fqdn: None,
             virtual_start: None,
+            entra: EntraConfig::default(),
         }
     }
 }
@@ -183,6 +199,7 @@ pub struct MockArm {
     inner: Arc<Inner>,
     addr: SocketAddr,
     keyvault_addr: SocketAddr,
+    entra_addr: SocketAddr,
     serving: crate::serving::Serving,
 }
 
@@ -207,17 +224,24 @@ impl MockArm {
             .await
             .map_err(bind_err)?;
         let keyvault_addr = kv.local_addr().map_err(bind_err)?;
-        let inner = Arc::new(Inner::new(config, format!("http://{addr}")));
+        // The Entra authority: another host again.
+        let entra = tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+            .await
+            .map_err(bind_err)?;
+        let entra_addr = entra.local_addr().map_err(bind_err)?;
+        let inner = Arc::new(Inner::new(config, format!("http://{addr}"))?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let arm = server::serve(listener, inner.clone(), stopped.clone(), server::Plane::Arm);
-        let vault = server::serve(kv, inner.clone(), stopped, server::Plane::KeyVault);
+        let vault = server::serve(kv, inner.clone(), stopped.clone(), server::Plane::KeyVault);
+        let authority = server::serve(entra, inner.clone(), stopped, server::Plane::Entra);
         let task = tokio::spawn(async move {
-            tokio::join!(arm, vault);
+            tokio::join!(arm, vault, authority);
         });
         Ok(MockArm {
             inner,
             addr,
             keyvault_addr,
+            entra_addr,
             serving: crate::serving::Serving::new(stop, task),
         })
     }
@@ -236,6 +260,23 @@ impl MockArm {
     /// `Host: {vault}.vault.azure.net` (the operator's `--keyvault-endpoint` does this).
     pub fn keyvault_url(&self) -> String {
         format!("http://{}", self.keyvault_addr)
+    }
+
+    /// The Microsoft Entra authority, e.g. `http://127.0.0.1:PORT`: a client's authority host
+    /// (`{entra_url}/{tenant}/oauth2/v2.0/token`).
+    pub fn entra_url(&self) -> String {
+        format!("http://{}", self.entra_addr)
+    }
+
+    /// Add a principal the authority issues tokens to, or replace the one with the same tenant
+    /// and client id (how a test rotates a secret). Fails without a tenant or client id.
+    pub fn add_principal(&self, principal: EntraPrincipal) -> Result<(), Error> {
+        self.inner.add_principal(principal)
+    }
+
+    /// The journal of token requests, granted and refused (`reset()` empties it).
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.inner.token_requests()
     }
 
     /// ARM settings for a client of this mock: its endpoint, Key Vault override and token.
@@ -258,6 +299,11 @@ impl MockArm {
     /// The current (virtual) time as RFC 3339.
     pub fn now(&self) -> String {
         self.inner.now()
+    }
+
+    /// The current (virtual) time in Unix seconds, e.g. for an assertion's `nbf` and `exp`.
+    pub fn now_unix(&self) -> i64 {
+        self.inner.now_unix()
     }
 
     /// The journal of ARM / Key Vault requests (control API calls are not in it).
@@ -312,7 +358,8 @@ impl MockArm {
         self.inner.clear_faults();
     }
 
-    /// Forget every resource, operation, key, fault, journal entry and bucket; the clock stays.
+    /// Forget every resource, operation, key, fault, journal entry, token request and bucket; the
+    /// clock, the Entra principals and the tokens already issued stay.
     pub fn reset(&self) {
         self.inner.reset();
     }

@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::clock::rfc3339;
 use super::control::{routes, Inner};
 use super::dispatch::{check_api_version, dispatch};
+use super::entra_auth::{authenticate, CHALLENGE};
 use super::errors::ArmError;
 use super::faults::FaultKind;
 use super::journal::{JournalEntry, OpClass};
@@ -34,6 +35,8 @@ pub enum Plane {
     Arm,
     /// Key Vault: the vault is the first label of the `Host` header.
     KeyVault,
+    /// The Microsoft Entra authority (token endpoint only).
+    Entra,
 }
 
 /// Serve until `stop` turns true.
@@ -46,6 +49,7 @@ pub async fn serve(
     let app = match plane {
         Plane::Arm => routes().fallback(front_door),
         Plane::KeyVault => axum::Router::new().fallback(front_door),
+        Plane::Entra => super::entra_token::routes(),
     }
     .layer(Extension(plane))
     .with_state(inner);
@@ -165,6 +169,8 @@ struct Note<'a> {
     journal_id: String,
     fault: Option<u64>,
     user_agent: &'a str,
+    /// Who sent it (empty until authenticated).
+    principal: String,
 }
 
 /// One entry for both listeners. On the ARM listener Key Vault paths are not ARM's, so they find
@@ -184,6 +190,8 @@ async fn front_door(
             Some(s) if s.eq_ignore_ascii_case("keyvault") => None,
             _ => route(&path),
         },
+        // The Entra listener has its own routes and never comes here.
+        Plane::Entra => None,
         Plane::KeyVault => {
             let host = headers
                 .get("host")
@@ -200,12 +208,14 @@ async fn front_door(
             }
         }
     };
-    front(inner, conn, routed, method, &uri, headers, body).await
+    front(inner, conn, plane, routed, method, &uri, headers, body).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn front(
     inner: Arc<Inner>,
     conn: ConnKill,
+    plane: Plane,
     routed: Option<super::router::Route>,
     method: Method,
     uri: &Uri,
@@ -227,6 +237,7 @@ async fn front(
             .get("user-agent")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default(),
+        principal: String::new(),
     };
     // The journal counts a POST that only reads (checkNameAvailability) as a read; ARM's budget
     // counts requests by method, so the bucket below uses `budget`.
@@ -274,25 +285,14 @@ async fn front(
         }
     }
 
-    // 2. Bearer token (never echoed).
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let expected = format!("Bearer {}", inner.config.token);
-    if auth != Some(expected.as_str()) {
-        let e = match auth {
-            None => ArmError::new(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-            ),
-            Some(_) => ArmError::new(
-                401,
-                "InvalidAuthenticationToken",
-                "The access token is invalid.",
-            ),
-        };
-        record(&inner, &note, class, 401);
-        let challenge = "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"";
-        return error_response(&e, vec![("www-authenticate", challenge.to_string())]);
+    // 2. Bearer token (never echoed): who is calling.
+    let sub = routed.as_ref().and_then(|r| r.sub.as_deref());
+    match authenticate(&inner, plane, &headers, sub) {
+        Ok(principal) => note.principal = principal,
+        Err(e) => {
+            record(&inner, &note, class, e.status);
+            return error_response(&e, vec![("www-authenticate", CHALLENGE.to_string())]);
+        }
     }
 
     // 3. Route and api-version.
@@ -348,7 +348,8 @@ async fn front(
     }
 
     let mut s = inner.lock();
-    // 4. Throttling (ARM only: Key Vault has its own limits, not modelled).
+    // 4. Throttling per principal and subscription (ARM only: Key Vault has its own limits, not
+    // modelled).
     let mut extra = Vec::new();
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
@@ -358,7 +359,13 @@ async fn front(
             (OpClass::Write, "DELETE") => "x-ms-ratelimit-remaining-subscription-global-deletes",
             (OpClass::Write, _) => "x-ms-ratelimit-remaining-subscription-global-writes",
         };
-        match s.buckets.take(&inner.config.throttle, sub, budget, elapsed) {
+        match s.buckets.take(
+            &inner.config.throttle,
+            &note.principal,
+            sub,
+            budget,
+            elapsed,
+        ) {
             Ok(left) => extra.push((header, left.to_string())),
             Err(retry) => {
                 let op = match budget {
@@ -434,6 +441,7 @@ fn entry(note: &Note, class: OpClass, status: u16, time: String) -> JournalEntry
         resource_id: note.journal_id.clone(),
         fault: note.fault,
         user_agent: note.user_agent.to_string(),
+        principal: note.principal.clone(),
         request_id: String::new(),
     }
 }

@@ -1,5 +1,5 @@
-//! ARM-style throttling: per-subscription token buckets for reads and writes, refilled on the
-//! mock's clock.
+//! ARM-style throttling: token buckets for reads and writes per principal and subscription (ARM's
+//! limits apply to each caller in each subscription), refilled on the mock's clock.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::OpClass;
 
-/// Bucket sizes and refill rates. Defaults are ARM's per-subscription figures (reads 250 refilling
-/// 25/s, writes 200 refilling 10/s).
+/// Bucket sizes and refill rates. Defaults are ARM's figures per principal and subscription (reads
+/// 250 refilling 25/s, writes 200 refilling 10/s).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ThrottleConfig {
@@ -74,18 +74,19 @@ impl Bucket {
     }
 }
 
-/// Buckets per subscription and class.
+/// Buckets per principal, subscription and class.
 #[derive(Debug, Default)]
 pub struct Buckets {
-    map: HashMap<(String, OpClass), Bucket>,
+    map: HashMap<(String, String, OpClass), Bucket>,
 }
 
 impl Buckets {
-    /// Take a token for `sub`; always returns the remaining count to report, and the Retry-After
-    /// when the request must be refused.
+    /// Take a token for `principal` in `sub`; always returns the remaining count to report, and
+    /// the Retry-After when the request must be refused.
     pub fn take(
         &mut self,
         cfg: &ThrottleConfig,
+        principal: &str,
         sub: &str,
         class: OpClass,
         now: Duration,
@@ -94,7 +95,11 @@ impl Buckets {
             OpClass::Read => (cfg.read_capacity, cfg.read_refill_per_sec),
             OpClass::Write => (cfg.write_capacity, cfg.write_refill_per_sec),
         };
-        let key = (sub.to_ascii_lowercase(), class);
+        let key = (
+            principal.to_ascii_lowercase(),
+            sub.to_ascii_lowercase(),
+            class,
+        );
         let bucket = self
             .map
             .entry(key)
@@ -135,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn buckets_are_per_subscription_and_class() {
+    fn buckets_are_per_principal_subscription_and_class() {
         let cfg = ThrottleConfig {
             read_capacity: 1.0,
             write_capacity: 1.0,
@@ -143,14 +148,15 @@ mod tests {
         };
         let mut all = Buckets::default();
         let t = Duration::ZERO;
-        assert!(all.take(&cfg, "a", OpClass::Read, t).is_ok());
-        assert!(all.take(&cfg, "a", OpClass::Read, t).is_err());
-        assert!(all.take(&cfg, "A", OpClass::Write, t).is_ok());
-        assert!(all.take(&cfg, "b", OpClass::Read, t).is_ok());
+        assert!(all.take(&cfg, "p", "a", OpClass::Read, t).is_ok());
+        assert!(all.take(&cfg, "p", "a", OpClass::Read, t).is_err());
+        assert!(all.take(&cfg, "P", "A", OpClass::Write, t).is_ok());
+        assert!(all.take(&cfg, "p", "b", OpClass::Read, t).is_ok());
+        assert!(all.take(&cfg, "q", "a", OpClass::Read, t).is_ok());
         let off = ThrottleConfig {
             enabled: false,
             ..cfg
         };
-        assert_eq!(all.take(&off, "a", OpClass::Read, t), Ok(0));
+        assert_eq!(all.take(&off, "p", "a", OpClass::Read, t), Ok(0));
     }
 }
