@@ -1,41 +1,24 @@
-//! Per-plane credentials (customer tenants), folder mode: which principal each plane's requests
-//! carry, what an unusable credential does to its plane and only to it.
+//! Per-plane credentials (customer tenants), folder mode, against the mock Entra authority:
+//! which principal each plane's requests carry, what an unusable or refused credential does to its
+//! plane and only to it, and that a rotated secret or token file is used without a restart.
 
 mod support;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use engram_operator::api::EngramDataPlaneStatus;
-use engram_operator::azure::{Arm, ArmApi, ArmClients, Shared};
-use engram_operator::mock_arm::MockArm;
+use engram_operator::azure::{Arm, ArmApi, ArmClients, ArmSettings, Shared};
+use engram_operator::mock_arm::{assertion, MockArm};
 use engram_operator::sources::folder::{Folder, FolderOptions};
-use support::*;
+use support::tenants::*;
 
-const SUB_A: &str = "00000000-0000-0000-0000-00000000000a";
-const SUB_B: &str = "00000000-0000-0000-0000-00000000000b";
-
-/// examples/dev.yaml as plane `name` in `sub`, with its own resource names, running (not stopped)
-/// and reading its credential from `credential` when given.
-fn plane(dir: &Path, name: &str, sub: &str, credential: Option<&str>) {
-    let text = std::fs::read_to_string("examples/dev.yaml").unwrap();
-    let mut text = text
-        .replace("acme-dev", name)
-        .replace("acmeengramdev", &name.replace('-', ""))
-        .replace("00000000-0000-0000-0000-000000000001", sub)
-        .replace("state: Stopped", "state: Running");
-    if let Some(c) = credential {
-        text = text.replace(
-            "    location: eastus2\n",
-            &format!("    location: eastus2\n    credentialFrom: {c}\n"),
-        );
-    }
-    std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
-}
+/// The operator's own subscription (no tenant mapped in the mock).
+const SUB_OWN: &str = "00000000-0000-0000-0000-000000000001";
 
 /// A folder runner over `dir` whose planes may carry their own credentials.
-fn runner(m: &MockArm, dir: &Path) -> Folder {
-    let settings = m.arm_settings();
+fn runner(settings: ArmSettings, dir: &Path) -> Folder {
     let shared = Shared::default();
     let global: Arc<dyn ArmApi> = Arc::new(Arm::sharing(settings.clone(), shared.clone()).unwrap());
     let mut opts = FolderOptions::new(dir);
@@ -43,12 +26,22 @@ fn runner(m: &MockArm, dir: &Path) -> Folder {
     Folder::new(global, opts)
 }
 
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn secret_file(tenant: &str, client: &str, secret: &str) -> String {
+    format!("AZURE_TENANT_ID={tenant}\nAZURE_CLIENT_ID={client}\nAZURE_CLIENT_SECRET={secret}\n")
+}
+
 async fn passes(folder: &mut Folder, m: &MockArm, n: usize) {
     for _ in 0..n {
         folder.scan().unwrap();
         folder.force_due();
         folder.pass().await.unwrap();
-        m.advance(std::time::Duration::from_secs(60));
+        m.advance(Duration::from_secs(60));
     }
 }
 
@@ -61,55 +54,283 @@ fn status_of(folder: &Folder, name: &str) -> EngramDataPlaneStatus {
         .unwrap_or_else(|| panic!("no plane {name}"))
 }
 
-fn condition<'a>(
-    s: &'a EngramDataPlaneStatus,
-    kind: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+/// The message of a True `Degraded` condition whose reason is `reason`.
+fn degraded(s: &EngramDataPlaneStatus, reason: &str) -> Option<String> {
     s.conditions
         .iter()
-        .find(|c| c.type_ == kind && c.status == "True")
+        .find(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == reason)
+        .map(|c| c.message.clone())
 }
 
 fn requests_to(m: &MockArm, sub: &str) -> usize {
-    m.journal()
-        .iter()
-        .filter(|e| e.path.contains(sub))
-        .count()
+    m.journal().iter().filter(|e| e.path.contains(sub)).count()
+}
+
+fn principal(s: &EngramDataPlaneStatus) -> engram_operator::api::status_azure::Principal {
+    s.azure
+        .clone()
+        .and_then(|a| a.principal)
+        .expect("status.azure.principal")
 }
 
 #[tokio::test]
 async fn an_unusable_credential_degrades_its_plane_and_no_other() {
-    let m = mock().await;
+    let m = mock(3599).await;
     let dir = tempfile::tempdir().unwrap();
-    plane(dir.path(), "alpha", SUB_A, None);
-    plane(dir.path(), "beta", SUB_B, Some("creds/beta.env"));
-    let mut folder = runner(&m, dir.path());
+    write(
+        dir.path(),
+        "alpha.yaml",
+        &plane_yaml("alpha", SUB_OWN, None),
+    );
+    write(
+        dir.path(),
+        "beta.yaml",
+        &plane_yaml("beta", SUB_B, Some("creds/beta.env")),
+    );
+    let mut folder = runner(settings(&m), dir.path());
     passes(&mut folder, &m, 3).await;
 
     let beta = status_of(&folder, "beta");
-    let degraded = condition(&beta, "Degraded").expect("beta is Degraded");
-    assert_eq!(degraded.reason, "CredentialInvalid");
-    assert!(degraded.message.contains("beta.env"), "{}", degraded.message);
+    let msg = degraded(&beta, "CredentialInvalid").expect("beta is Degraded");
+    assert!(msg.contains("beta.env"), "{msg}");
     assert!(beta.retry.is_some(), "an access failure backs off");
-    assert_eq!(beta.azure.as_ref().unwrap().principal.as_ref().unwrap().kind, "invalid");
+    assert_eq!(principal(&beta).kind, "invalid");
     assert_eq!(requests_to(&m, SUB_B), 0, "nothing of beta reached ARM");
 
     let alpha = status_of(&folder, "alpha");
-    assert!(condition(&alpha, "Degraded").is_none(), "{:?}", alpha.conditions);
-    assert!(requests_to(&m, SUB_A) > 0);
-    assert_eq!(alpha.azure.as_ref().unwrap().principal.as_ref().unwrap().kind, "operator");
+    assert!(
+        degraded(&alpha, "CredentialInvalid").is_none(),
+        "{:?}",
+        alpha.conditions
+    );
+    assert!(requests_to(&m, SUB_OWN) > 0);
+    assert_eq!(principal(&alpha).kind, "operator");
 
     // A malformed file: the message names the file and the field, never a value.
-    std::fs::create_dir_all(dir.path().join("creds")).unwrap();
-    std::fs::write(
-        dir.path().join("creds/beta.env"),
+    write(
+        dir.path(),
+        "creds/beta.env",
         "AZURE_TENANT_ID=contoso.onmicrosoft.com\nAZURE_CLIENT_ID=s3cr3t-looking-value\n",
-    )
-    .unwrap();
+    );
     passes(&mut folder, &m, 1).await;
-    let beta = status_of(&folder, "beta");
-    let msg = &condition(&beta, "Degraded").unwrap().message;
+    let msg = degraded(&status_of(&folder, "beta"), "CredentialInvalid").unwrap();
     assert!(msg.contains("AZURE_CLIENT_ID must be a GUID"), "{msg}");
     assert!(!msg.contains("s3cr3t"), "{msg}");
     assert_eq!(requests_to(&m, SUB_B), 0);
+}
+
+#[tokio::test]
+async fn a_refused_secret_stays_with_its_plane_and_its_rotation_needs_no_restart() {
+    let m = mock(3599).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "alpha.yaml",
+        &plane_yaml("alpha", SUB_A, Some("creds/a.env")),
+    );
+    write(
+        dir.path(),
+        "beta.yaml",
+        &plane_yaml("beta", SUB_B, Some("creds/b.env")),
+    );
+    write(
+        dir.path(),
+        "creds/a.env",
+        &secret_file(TENANT_A, CLIENT_A, "secret-a-1"),
+    );
+    write(
+        dir.path(),
+        "creds/b.env",
+        &secret_file(TENANT_B, CLIENT_B, "wrong-secret-value"),
+    );
+    let mut folder = runner(settings(&m), dir.path());
+    passes(&mut folder, &m, 4).await;
+
+    // Every request of alpha carries tenant A's principal; beta's wrong secret reached only Entra.
+    let a = format!("{TENANT_A}/{CLIENT_A}");
+    assert_eq!(principals_of(&m, SUB_A), [a.clone()].into());
+    assert_eq!(requests_to(&m, SUB_B), 0);
+    let alpha = status_of(&folder, "alpha");
+    assert!(alpha
+        .conditions
+        .iter()
+        .all(|c| c.type_ != "Degraded" || c.status != "True"));
+    let p = principal(&alpha);
+    assert_eq!(
+        (p.client_id.as_deref(), p.kind.as_str()),
+        (Some(CLIENT_A), "clientSecret")
+    );
+    assert!(p.warning.is_some(), "a client secret is flagged as weaker");
+
+    let beta = status_of(&folder, "beta");
+    let msg = degraded(&beta, "CredentialInvalid").expect("beta is Degraded");
+    assert!(
+        msg.contains("AADSTS7000215") && msg.contains(CLIENT_B),
+        "{msg}"
+    );
+    assert!(!msg.contains("wrong-secret-value"), "{msg}");
+
+    // B's administrator rotates the secret in Entra and in the file: the next pass uses it.
+    m.add_principal(principal_b("secret-b-2")).unwrap();
+    write(
+        dir.path(),
+        "creds/b.env",
+        &secret_file(TENANT_B, CLIENT_B, "secret-b-2"),
+    );
+    passes(&mut folder, &m, 3).await;
+    assert_eq!(
+        principals_of(&m, SUB_B),
+        [format!("{TENANT_B}/{CLIENT_B}")].into()
+    );
+    assert!(
+        m.journal().iter().all(|e| e.status != 401),
+        "no 401 reached ARM"
+    );
+    assert!(degraded(&status_of(&folder, "beta"), "CredentialInvalid").is_none());
+
+    // A's secret rotated while the old one still works: the next pass signs in with the new one.
+    let before = m.token_requests().len();
+    m.add_principal(principal_a("secret-a-2")).unwrap();
+    write(
+        dir.path(),
+        "creds/a.env",
+        &secret_file(TENANT_A, CLIENT_A, "secret-a-2"),
+    );
+    passes(&mut folder, &m, 1).await;
+    let after: Vec<_> = m.token_requests().into_iter().skip(before).collect();
+    assert!(
+        after
+            .iter()
+            .any(|r| r.client_id == CLIENT_A && r.outcome == "issued"),
+        "{after:?}"
+    );
+    assert!(degraded(&status_of(&folder, "alpha"), "CredentialInvalid").is_none());
+}
+
+#[tokio::test]
+async fn a_rewritten_federated_token_file_is_used_on_the_next_token_request() {
+    // Tokens live two minutes: shorter than the client's renewal margin, so every ARM request
+    // asks Entra again, reading the file again.
+    let m = mock(120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("azure-identity-token");
+    let now = m.now_unix();
+    std::fs::write(
+        &token,
+        assertion(ISSUER, SUBJECT, now - 60, now + 600, "first"),
+    )
+    .unwrap();
+    write(
+        dir.path(),
+        "gamma.yaml",
+        &plane_yaml("gamma", SUB_A, Some("creds/w.env")),
+    );
+    write(
+        dir.path(),
+        "creds/w.env",
+        &format!(
+            "AZURE_TENANT_ID={TENANT_A}\nAZURE_CLIENT_ID={CLIENT_W}\nAZURE_FEDERATED_TOKEN_FILE={}\n",
+            token.display()
+        ),
+    );
+    let mut folder = runner(settings(&m), dir.path());
+    passes(&mut folder, &m, 2).await;
+    let first = m.token_requests();
+    assert!(!first.is_empty());
+    assert!(first
+        .iter()
+        .all(|r| r.assertion_jti.as_deref() == Some("first") && r.outcome == "issued"));
+    assert_eq!(
+        principal(&status_of(&folder, "gamma")).kind,
+        "workloadIdentity"
+    );
+
+    // The kubelet rotates the projected token; the first one then expires.
+    let now = m.now_unix();
+    std::fs::write(
+        &token,
+        assertion(ISSUER, SUBJECT, now, now + 7200, "second"),
+    )
+    .unwrap();
+    m.advance(Duration::from_secs(1800));
+    passes(&mut folder, &m, 2).await;
+    let later: Vec<_> = m.token_requests().into_iter().skip(first.len()).collect();
+    assert!(!later.is_empty());
+    assert!(
+        later
+            .iter()
+            .all(|r| r.assertion_jti.as_deref() == Some("second") && r.outcome == "issued"),
+        "{later:?}"
+    );
+    assert_eq!(
+        principals_of(&m, SUB_A),
+        [format!("{TENANT_A}/{CLIENT_W}")].into()
+    );
+    assert!(degraded(&status_of(&folder, "gamma"), "CredentialInvalid").is_none());
+}
+
+#[tokio::test]
+async fn the_budget_counts_per_principal() {
+    use engram_operator::mock_arm::ThrottleConfig;
+    // One subscription, two principals; ARM's read bucket is tiny and barely refills.
+    let m = mock_with_throttle(ThrottleConfig {
+        read_capacity: 1.0,
+        read_refill_per_sec: 0.01,
+        ..ThrottleConfig::default()
+    })
+    .await;
+    let clients = ArmClients::new(
+        settings(&m),
+        Shared::default(),
+        Arc::new(Arm::new(settings(&m)).unwrap()),
+    );
+    let cred = |client: &str, secret: &str| {
+        engram_operator::azure::PlaneCredential::parse_env_file(
+            client,
+            &secret_file(TENANT_A, client, secret),
+            None,
+        )
+        .unwrap()
+    };
+    let a = clients
+        .for_credential(&cred(CLIENT_A, "secret-a-1"))
+        .unwrap();
+    let eff = engram_operator::api::load(&plane_yaml("alpha", SUB_A, None))
+        .unwrap()
+        .1;
+    // A exhausts its bucket: ARM answers 429 with a Retry-After of minutes, and A's client
+    // holds back every request of A to this subscription until then.
+    let blocked = tokio::spawn(async move { a.observe(&eff).await });
+    let a_name = format!("{TENANT_A}/{CLIENT_A}");
+    for _ in 0..500 {
+        if m.journal()
+            .iter()
+            .any(|e| e.status == 429 && e.principal == a_name)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        m.journal().iter().any(|e| e.status == 429),
+        "A was throttled"
+    );
+
+    // W, another principal on the same subscription, is not held back by A's budget.
+    let mut w = engram_operator::mock_arm::EntraPrincipal::new(TENANT_A, CLIENT_W);
+    w.secrets = vec!["secret-w".into()];
+    m.add_principal(w).unwrap();
+    let w = clients.for_credential(&cred(CLIENT_W, "secret-w")).unwrap();
+    let eff = engram_operator::api::load(&plane_yaml("omega", SUB_A, None))
+        .unwrap()
+        .1;
+    let w_name = format!("{TENANT_A}/{CLIENT_W}");
+    let _ = tokio::time::timeout(Duration::from_secs(5), w.observe(&eff)).await;
+    assert!(
+        m.journal()
+            .iter()
+            .any(|e| e.principal == w_name && e.status == 200),
+        "W's reads were sent at once, not after A's Retry-After"
+    );
+    blocked.abort();
 }

@@ -58,10 +58,7 @@ impl ArmClients {
     }
 
     /// The client signed in as `credential`: the cached one, or a new one.
-    pub fn for_credential(
-        &self,
-        credential: &PlaneCredential,
-    ) -> Result<Arc<Arm>, ArmError> {
+    pub fn for_credential(&self, credential: &PlaneCredential) -> Result<Arc<Arm>, ArmError> {
         let now = Instant::now();
         let print = credential.fingerprint();
         let replaced = {

@@ -186,39 +186,66 @@ pub fn refusal(tenant_id: &str, client_id: &str, status: u16, body: &str) -> Str
     }
 }
 
-/// azure_identity's client-secret credential, its refusals turned into ours by [`explain`].
+/// azure_identity's client-secret credential.
 pub fn client_secret(
     authority: Url,
     tenant_id: &str,
     client_id: &str,
     secret: &str,
 ) -> Arc<dyn TokenCredential> {
-    Arc::new(Explaining {
-        inner: azure_identity::ClientSecretCredential::new(
-            azure_core::new_http_client(),
-            authority,
-            tenant_id.to_owned(),
-            client_id.to_owned(),
-            secret.to_owned(),
-        ),
-        tenant_id: tenant_id.to_owned(),
-        client_id: client_id.to_owned(),
-    })
+    Arc::new(azure_identity::ClientSecretCredential::new(
+        azure_core::new_http_client(),
+        authority,
+        tenant_id.to_owned(),
+        client_id.to_owned(),
+        secret.to_owned(),
+    ))
 }
 
-/// A credential whose errors say which application Entra refused and why.
-#[derive(Debug)]
-struct Explaining<C> {
-    inner: C,
+/// A credential whose errors say where it was defined, which application Entra refused and why
+/// (see [`explain`]).
+pub struct Explaining {
+    inner: Arc<dyn TokenCredential>,
     tenant_id: String,
     client_id: String,
+    /// `Secret NAMESPACE/NAME` or the file: where to fix it.
+    source: String,
+}
+
+impl Explaining {
+    pub fn new(
+        inner: Arc<dyn TokenCredential>,
+        tenant_id: &str,
+        client_id: &str,
+        source: &str,
+    ) -> Self {
+        Self {
+            inner,
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            source: source.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Explaining {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Explaining")
+            .field("client_id", &self.client_id)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 #[async_trait::async_trait]
-impl<C: TokenCredential> TokenCredential for Explaining<C> {
+impl TokenCredential for Explaining {
     async fn get_token(&self, scopes: &[&str]) -> azure_core::Result<AccessToken> {
         self.inner.get_token(scopes).await.map_err(|e| {
-            WorkloadIdentity::credential_error(explain(&self.tenant_id, &self.client_id, &e))
+            WorkloadIdentity::credential_error(format!(
+                "{}: {}",
+                self.source,
+                explain(&self.tenant_id, &self.client_id, &e)
+            ))
         })
     }
 
@@ -242,7 +269,8 @@ pub fn explain(tenant_id: &str, client_id: &str, e: &azure_core::Error) -> Strin
         ),
         None => {
             // The causes' own texts (a connection error names the authority's URL, nothing more).
-            let mut text = format!("token request for client {client_id} in tenant {tenant_id}: {text}");
+            let mut text =
+                format!("token request for client {client_id} in tenant {tenant_id}: {text}");
             let mut cause = std::error::Error::source(e);
             while let Some(c) = cause {
                 text.push_str(&format!(": {c}"));

@@ -166,9 +166,10 @@ impl PlaneCredential {
         h.finish()
     }
 
-    /// The token credential, against the Entra authority `authority`.
+    /// The token credential, against the Entra authority `authority`; its errors name
+    /// [`Self::source`].
     pub fn build(&self, authority: &Url) -> Arc<dyn TokenCredential> {
-        match &self.sign_in {
+        let inner: Arc<dyn TokenCredential> = match &self.sign_in {
             SignIn::Federated(file) => Arc::new(super::identity::WorkloadIdentity::new(
                 authority.clone(),
                 &self.tenant_id,
@@ -181,7 +182,13 @@ impl PlaneCredential {
                 &self.client_id,
                 s,
             ),
-        }
+        };
+        Arc::new(super::identity::Explaining::new(
+            inner,
+            &self.tenant_id,
+            &self.client_id,
+            &self.source,
+        ))
     }
 }
 

@@ -214,3 +214,105 @@ pub async fn local_pg() -> Option<engram_operator::database::local::LocalPostgre
         Err(e) => panic!("local PostgreSQL: {e}"),
     }
 }
+
+/// Customer tenants for the per-plane credential tests: tenant A (client A by secret, client W by
+/// workload identity) owns subscription SUB_A; tenant B (client B by secret) owns SUB_B.
+pub mod tenants {
+    use engram_operator::mock_arm::{
+        EntraConfig, EntraPrincipal, FederatedCredential, LroDurations, MockArm, MockConfig,
+    };
+
+    pub const TENANT_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    pub const CLIENT_A: &str = "a1a1a1a1-0000-4000-8000-00000000000a";
+    pub const CLIENT_W: &str = "a2a2a2a2-0000-4000-8000-00000000000c";
+    pub const TENANT_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    pub const CLIENT_B: &str = "b1b1b1b1-0000-4000-8000-00000000000b";
+    pub const SUB_A: &str = "00000000-0000-0000-0000-00000000000a";
+    pub const SUB_B: &str = "00000000-0000-0000-0000-00000000000b";
+    pub const ISSUER: &str = "https://oidc.provider.example/cluster";
+    pub const SUBJECT: &str = "system:serviceaccount:engram-system:engram-operator";
+
+    pub fn principal_a(secret: &str) -> EntraPrincipal {
+        let mut p = EntraPrincipal::new(TENANT_A, CLIENT_A);
+        p.secrets = vec![secret.into()];
+        p
+    }
+
+    pub fn principal_b(secret: &str) -> EntraPrincipal {
+        let mut p = EntraPrincipal::new(TENANT_B, CLIENT_B);
+        p.secrets = vec![secret.into()];
+        p
+    }
+
+    /// The configuration with both tenants; tokens live `token_secs` (mock clock).
+    pub fn config(token_secs: u64) -> MockConfig {
+        let mut w = EntraPrincipal::new(TENANT_A, CLIENT_W);
+        w.federated = vec![FederatedCredential::new(ISSUER, SUBJECT)];
+        let entra = EntraConfig {
+            principals: vec![principal_a("secret-a-1"), principal_b("secret-b-1"), w],
+            token_lifetime: std::time::Duration::from_secs(token_secs),
+            subscription_tenants: [(SUB_A, TENANT_A), (SUB_B, TENANT_B)]
+                .into_iter()
+                .map(|(s, t)| (s.to_owned(), t.to_owned()))
+                .collect(),
+        };
+        MockConfig {
+            lro: LroDurations::uniform(super::LRO),
+            entra,
+            ..MockConfig::default()
+        }
+    }
+
+    /// The mock with both tenants; tokens live `token_secs` (mock clock).
+    pub async fn mock(token_secs: u64) -> MockArm {
+        MockArm::start(config(token_secs))
+            .await
+            .expect("mock starts")
+    }
+
+    /// The mock with both tenants and these ARM limits.
+    pub async fn mock_with_throttle(
+        throttle: engram_operator::mock_arm::ThrottleConfig,
+    ) -> MockArm {
+        let config = MockConfig {
+            throttle,
+            ..config(3599)
+        };
+        MockArm::start(config).await.expect("mock starts")
+    }
+
+    /// The operator's settings against `m`, its Entra authority included.
+    pub fn settings(m: &MockArm) -> engram_operator::azure::ArmSettings {
+        let mut s = m.arm_settings();
+        s.authority_host = Some(m.entra_url());
+        s.min_backoff = std::time::Duration::from_millis(5);
+        s
+    }
+
+    /// examples/dev.yaml as plane `name` in `sub`, with its own resource names, running, its
+    /// credential from `credential` when given.
+    pub fn plane_yaml(name: &str, sub: &str, credential: Option<&str>) -> String {
+        let text = include_str!("../../examples/dev.yaml");
+        let mut text = text
+            .replace("acme-dev", name)
+            .replace("acmeengramdev", &name.replace('-', ""))
+            .replace("00000000-0000-0000-0000-000000000001", sub)
+            .replace("state: Stopped", "state: Running");
+        if let Some(c) = credential {
+            text = text.replace(
+                "    location: eastus2\n",
+                &format!("    location: eastus2\n    credentialFrom: {c}\n"),
+            );
+        }
+        text
+    }
+
+    /// The principals of the journal's requests to `sub` (ARM and Key Vault).
+    pub fn principals_of(m: &MockArm, sub: &str) -> std::collections::BTreeSet<String> {
+        m.journal()
+            .into_iter()
+            .filter(|e| e.path.contains(sub))
+            .map(|e| e.principal)
+            .collect()
+    }
+}
