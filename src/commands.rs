@@ -140,7 +140,18 @@ pub async fn plan(
             return Ok(1);
         }
     };
-    let client = Arm::new(arm.settings()).map_err(arm_error)?;
+    let from = eff.azure.credential_from.as_deref();
+    let client = match crate::sources::credentials::folder_lookup(file, from) {
+        crate::sources::credentials::Lookup::Operator => Arm::new(arm.settings()),
+        crate::sources::credentials::Lookup::Plane(c) => {
+            Arm::for_plane(arm.settings(), Default::default(), &c)
+        }
+        crate::sources::credentials::Lookup::Invalid(_, why) => {
+            writeln_out(out, &format!("credential: {why}"))?;
+            return Ok(1);
+        }
+    }
+    .map_err(arm_error)?;
     let observed = match client.observe(&eff).await {
         Ok(o) => o,
         Err(e) => {

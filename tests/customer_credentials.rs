@@ -334,3 +334,100 @@ async fn the_budget_counts_per_principal() {
     );
     blocked.abort();
 }
+
+fn plan_output(mut c: assert_cmd::Command) -> (i32, String) {
+    let out = tokio::task::block_in_place(move || c.output().expect("runs"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The binary pointed at the mock, with no static token: it signs in through Entra.
+fn binary(m: &MockArm) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("engram-operator").expect("binary");
+    c.env("ENGRAM_ARM_ENDPOINT", m.base_url())
+        .env("ENGRAM_KEYVAULT_ENDPOINT", m.keyvault_url())
+        .env("ENGRAM_AUTHORITY_HOST", m.entra_url())
+        .env_remove("ENGRAM_ARM_TOKEN")
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_workload_identity_comes_from_its_environment_and_authority_host() {
+    let m = mock(120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("azure-identity-token");
+    let now = m.now_unix();
+    std::fs::write(
+        &token,
+        assertion(ISSUER, SUBJECT, now - 60, now + 600, "one"),
+    )
+    .unwrap();
+    write(dir.path(), "alpha.yaml", &plane_yaml("alpha", SUB_A, None));
+    let plan = |m: &MockArm| {
+        let mut c = binary(m);
+        c.env("AZURE_TENANT_ID", TENANT_A)
+            .env("AZURE_CLIENT_ID", CLIENT_W)
+            .env("AZURE_FEDERATED_TOKEN_FILE", &token)
+            .args(["plan", "-f"])
+            .arg(dir.path().join("alpha.yaml"));
+        plan_output(c)
+    };
+    let (code, text) = plan(&m);
+    assert_eq!(code, 2, "changes to make: {text}");
+    let w = format!("{TENANT_A}/{CLIENT_W}");
+    assert_eq!(principals_of(&m, SUB_A), [w.clone()].into());
+
+    assert!(m
+        .token_requests()
+        .iter()
+        .all(|r| r.grant == "client_assertion" && r.assertion_jti.as_deref() == Some("one")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_signs_in_as_the_planes_own_credential_and_names_a_refusal() {
+    let m = mock(3599).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "beta.yaml",
+        &plane_yaml("beta", SUB_B, Some("creds/b.env")),
+    );
+    write(
+        dir.path(),
+        "creds/b.env",
+        &secret_file(TENANT_B, CLIENT_B, "secret-b-1"),
+    );
+    let plan = |m: &MockArm| {
+        let mut c = binary(m);
+        // The operator's own credential would be tenant A's workload identity: not used here.
+        c.env("ENGRAM_ARM_TOKEN", m.token())
+            .args(["plan", "-f"])
+            .arg(dir.path().join("beta.yaml"));
+        plan_output(c)
+    };
+    let (code, text) = plan(&m);
+    assert_eq!(code, 2, "changes to make: {text}");
+    assert_eq!(
+        principals_of(&m, SUB_B),
+        [format!("{TENANT_B}/{CLIENT_B}")].into()
+    );
+
+    write(
+        dir.path(),
+        "creds/b.env",
+        &secret_file(TENANT_B, CLIENT_B, "stale-secret-value"),
+    );
+    let (code, text) = plan(&m);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("AADSTS7000215") && text.contains("b.env"),
+        "{text}"
+    );
+    assert!(!text.contains("stale-secret-value"), "{text}");
+}

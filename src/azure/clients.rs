@@ -147,3 +147,47 @@ impl ArmApi for NoCredential {
         &self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credential(source: &str, client: &str, secret: &str) -> PlaneCredential {
+        let text = format!(
+            "AZURE_TENANT_ID=contoso.onmicrosoft.com\nAZURE_CLIENT_ID={client}\nAZURE_CLIENT_SECRET={secret}"
+        );
+        PlaneCredential::parse_env_file(source, &text, None).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_client_per_credential_replaced_on_change_and_dropped_when_idle() {
+        let settings = ArmSettings::with_token("http://127.0.0.1:9", "t");
+        let global: Arc<dyn ArmApi> = Arc::new(Arm::new(settings.clone()).unwrap());
+        let clients = ArmClients::new(settings, Shared::default(), global);
+        let c1 = "11111111-1111-1111-1111-111111111111";
+        let c2 = "22222222-2222-2222-2222-222222222222";
+        let a = clients.for_credential(&credential("a", c1, "s1")).unwrap();
+        let again = clients.for_credential(&credential("a", c1, "s1")).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &again),
+            "the same credential shares its client"
+        );
+        // The same application named by a second source shares it too.
+        let other = clients.for_credential(&credential("b", c1, "s1")).unwrap();
+        assert!(Arc::ptr_eq(&a, &other));
+        assert_eq!(clients.held(), 1);
+
+        // A rotated secret replaces the client at once.
+        let rotated = clients.for_credential(&credential("a", c1, "s2")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &rotated));
+        assert_eq!(clients.held(), 1);
+
+        clients.for_credential(&credential("c", c2, "x")).unwrap();
+        assert_eq!(clients.held(), 2);
+        tokio::time::advance(IDLE / 2).await;
+        clients.for_credential(&credential("c", c2, "x")).unwrap();
+        tokio::time::advance(IDLE / 2 + Duration::from_secs(1)).await;
+        clients.for_credential(&credential("c", c2, "x")).unwrap();
+        assert_eq!(clients.held(), 1, "the client unused for an hour is gone");
+    }
+}
