@@ -22,6 +22,7 @@ crds:
 
 demo: build
 	$(BIN) validate -f examples/
+	$(BIN) validate -f examples/customer/
 	RUST_LOG=$${RUST_LOG:-warn} $(BIN) demo --specs examples
 
 # Kubernetes mode with plain kubectl against mock-kube and the mock ARM (README, Kubernetes).

@@ -3,6 +3,7 @@
 //! a key rotation, pgvector inside a local PostgreSQL (`vector`, skipped without one), and a
 //! summary. Finishes in well under a minute.
 
+mod customer;
 mod vector;
 
 use std::path::Path;
@@ -66,7 +67,7 @@ fn say(line: &str) {
 pub async fn run(dir: &Path) -> Result<i32> {
     let started = Instant::now();
     let (mock, settings) = start_embedded(Duration::from_secs(2), dir).await?;
-    let arm = Arc::new(Arm::new(settings).map_err(|e| Error::Usage(e.to_string()))?);
+    let arm = Arc::new(Arm::new(settings.clone()).map_err(|e| Error::Usage(e.to_string()))?);
 
     say(&format!(
         "== 1. converge every data plane in {} against the mock ARM",
@@ -181,6 +182,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
     status = rotated.0;
 
     let vector = vector::step(&mock, arm.as_ref(), &eff, status.clone(), ctx).await?;
+    let customer = customer::step(&mock, &settings, dir).await?;
 
     let (reads, writes, throttled, _) = arm.stats().snapshot();
     say("== summary");
@@ -191,6 +193,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
     say(&format!("   drift corrected:  {corrected}"));
     say(&format!("   key rotated:      {}", rotated.1));
     say(&format!("   vector step:      {}", vector.label()));
+    say(&format!("   customer tenant:  {}", customer.label()));
     say(&format!(
         "   elapsed:          {:.1}s",
         started.elapsed().as_secs_f64()
@@ -198,11 +201,14 @@ pub async fn run(dir: &Path) -> Result<i32> {
     mock.shutdown().await;
     let ready = reconcile::conditions::is_ready(&status.conditions);
     let vector_ok = vector != vector::VectorOutcome::Failed;
-    Ok(if ready && corrected > 0 && rotated.1 && vector_ok {
-        0
-    } else {
-        1
-    })
+    let customer_ok = customer != customer::CustomerOutcome::Failed;
+    Ok(
+        if ready && corrected > 0 && rotated.1 && vector_ok && customer_ok {
+            0
+        } else {
+            1
+        },
+    )
 }
 
 /// Step 4: rotate the prod key in the vault and reconcile until every consumer is confirmed,
