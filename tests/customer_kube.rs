@@ -197,7 +197,37 @@ async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() 
             > before_a
     );
 
-    // The Secret is removed from B's plane: a missing named Secret is CredentialInvalid too.
+    // B's administrator rotates the secret in Entra and in the Secret: the next pass uses it,
+    // no restart.
+    m.add_principal(principal_b("secret-b-2")).unwrap();
+    secret(
+        &client,
+        "customer-b",
+        "tenant-b-sp",
+        &[
+            ("AZURE_TENANT_ID", TENANT_B),
+            ("AZURE_CLIENT_ID", CLIENT_B),
+            ("AZURE_CLIENT_SECRET", "secret-b-2"),
+        ],
+    )
+    .await;
+    let before_b = m
+        .journal()
+        .iter()
+        .filter(|e| e.path.contains(SUB_B))
+        .count();
+    let beta = pass(&ctx, &client, "customer-b", "beta").await;
+    assert!(degraded(&beta).is_none(), "{:?}", degraded(&beta));
+    assert!(
+        m.journal()
+            .iter()
+            .filter(|e| e.path.contains(SUB_B))
+            .count()
+            > before_b
+    );
+    assert_eq!(principals_of(&m, SUB_B), [b].into());
+
+    // The plane names a Secret that does not exist: CredentialInvalid too.
     let mut obj = Api::<EngramDataPlane>::namespaced(client.clone(), "customer-b")
         .get("beta")
         .await
