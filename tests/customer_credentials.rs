@@ -32,6 +32,23 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The mock with tokens living two minutes, and a folder holding a projected service-account
+/// token (valid ten minutes) with id `jti`.
+async fn with_token_file(jti: &str) -> (MockArm, tempfile::TempDir, std::path::PathBuf) {
+    let m = mock(120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("azure-identity-token");
+    let now = m.now_unix();
+    std::fs::write(&token, assertion(ISSUER, SUBJECT, now - 60, now + 600, jti)).unwrap();
+    (m, dir, token)
+}
+
+fn files(dir: &Path, list: &[(&str, String)]) {
+    for (rel, text) in list {
+        write(dir, rel, text);
+    }
+}
+
 fn secret_file(tenant: &str, client: &str, secret: &str) -> String {
     format!("AZURE_TENANT_ID={tenant}\nAZURE_CLIENT_ID={client}\nAZURE_CLIENT_SECRET={secret}\n")
 }
@@ -62,10 +79,6 @@ fn degraded(s: &EngramDataPlaneStatus, reason: &str) -> Option<String> {
         .map(|c| c.message.clone())
 }
 
-fn requests_to(m: &MockArm, sub: &str) -> usize {
-    m.journal().iter().filter(|e| e.path.contains(sub)).count()
-}
-
 fn principal(s: &EngramDataPlaneStatus) -> engram_operator::api::status_azure::Principal {
     s.azure
         .clone()
@@ -77,15 +90,15 @@ fn principal(s: &EngramDataPlaneStatus) -> engram_operator::api::status_azure::P
 async fn an_unusable_credential_degrades_its_plane_and_no_other() {
     let m = mock(3599).await;
     let dir = tempfile::tempdir().unwrap();
-    write(
+    files(
         dir.path(),
-        "alpha.yaml",
-        &plane_yaml("alpha", SUB_OWN, None),
-    );
-    write(
-        dir.path(),
-        "beta.yaml",
-        &plane_yaml("beta", SUB_B, Some("creds/beta.env")),
+        &[
+            ("alpha.yaml", plane_yaml("alpha", SUB_OWN, None)),
+            (
+                "beta.yaml",
+                plane_yaml("beta", SUB_B, Some("creds/beta.env")),
+            ),
+        ],
     );
     let mut folder = runner(settings(&m), dir.path());
     passes(&mut folder, &m, 3).await;
@@ -123,25 +136,20 @@ async fn an_unusable_credential_degrades_its_plane_and_no_other() {
 async fn a_refused_secret_stays_with_its_plane_and_its_rotation_needs_no_restart() {
     let m = mock(3599).await;
     let dir = tempfile::tempdir().unwrap();
-    write(
+    files(
         dir.path(),
-        "alpha.yaml",
-        &plane_yaml("alpha", SUB_A, Some("creds/a.env")),
-    );
-    write(
-        dir.path(),
-        "beta.yaml",
-        &plane_yaml("beta", SUB_B, Some("creds/b.env")),
-    );
-    write(
-        dir.path(),
-        "creds/a.env",
-        &secret_file(TENANT_A, CLIENT_A, "secret-a-1"),
-    );
-    write(
-        dir.path(),
-        "creds/b.env",
-        &secret_file(TENANT_B, CLIENT_B, "wrong-secret-value"),
+        &[
+            (
+                "alpha.yaml",
+                plane_yaml("alpha", SUB_A, Some("creds/a.env")),
+            ),
+            ("beta.yaml", plane_yaml("beta", SUB_B, Some("creds/b.env"))),
+            ("creds/a.env", secret_file(TENANT_A, CLIENT_A, "secret-a-1")),
+            (
+                "creds/b.env",
+                secret_file(TENANT_B, CLIENT_B, "wrong-secret-value"),
+            ),
+        ],
     );
     let mut folder = runner(settings(&m), dir.path());
     passes(&mut folder, &m, 4).await;
@@ -211,15 +219,7 @@ async fn a_refused_secret_stays_with_its_plane_and_its_rotation_needs_no_restart
 async fn a_rewritten_federated_token_file_is_used_on_the_next_token_request() {
     // Tokens live two minutes: shorter than the client's renewal margin, so every ARM request
     // asks Entra again, reading the file again.
-    let m = mock(120).await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("azure-identity-token");
-    let now = m.now_unix();
-    std::fs::write(
-        &token,
-        assertion(ISSUER, SUBJECT, now - 60, now + 600, "first"),
-    )
-    .unwrap();
+    let (m, dir, token) = with_token_file("first").await;
     write(
         dir.path(),
         "gamma.yaml",
@@ -359,15 +359,7 @@ fn binary(m: &MockArm) -> assert_cmd::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operators_own_workload_identity_comes_from_its_environment_and_authority_host() {
-    let m = mock(120).await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("azure-identity-token");
-    let now = m.now_unix();
-    std::fs::write(
-        &token,
-        assertion(ISSUER, SUBJECT, now - 60, now + 600, "one"),
-    )
-    .unwrap();
+    let (m, dir, token) = with_token_file("one").await;
     write(dir.path(), "alpha.yaml", &plane_yaml("alpha", SUB_A, None));
     let plan = |m: &MockArm| {
         let mut c = binary(m);
@@ -393,15 +385,12 @@ async fn the_operators_own_workload_identity_comes_from_its_environment_and_auth
 async fn plan_signs_in_as_the_planes_own_credential_and_names_a_refusal() {
     let m = mock(3599).await;
     let dir = tempfile::tempdir().unwrap();
-    write(
+    files(
         dir.path(),
-        "beta.yaml",
-        &plane_yaml("beta", SUB_B, Some("creds/b.env")),
-    );
-    write(
-        dir.path(),
-        "creds/b.env",
-        &secret_file(TENANT_B, CLIENT_B, "secret-b-1"),
+        &[
+            ("beta.yaml", plane_yaml("beta", SUB_B, Some("creds/b.env"))),
+            ("creds/b.env", secret_file(TENANT_B, CLIENT_B, "secret-b-1")),
+        ],
     );
     let plan = |m: &MockArm| {
         let mut c = binary(m);

@@ -10,39 +10,13 @@ use std::time::Duration;
 
 use engram_operator::api::EngramDataPlane;
 use engram_operator::azure::{Arm, ArmApi, ArmClients, Shared};
-use engram_operator::mock_kube::{MockKube, MockKubeConfig};
 use engram_operator::sources::kube::{reconcile, Ctx};
 use engram_operator::sources::leader::LeaderGate;
 use engram_operator::telemetry::admin::Health;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::CustomResourceExt;
 use serde_json::json;
 use support::tenants::*;
-
-async fn cluster(namespaces: &[&str]) -> (MockKube, kube::Client) {
-    let mock = MockKube::start(MockKubeConfig::default())
-        .await
-        .expect("mock-kube");
-    let kc = kube::config::Kubeconfig::from_yaml(&mock.kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    let client = kube::Client::try_from(config).expect("client");
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &EngramDataPlane::crd())
-        .await
-        .expect("CRD");
-    for ns in namespaces {
-        let n: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &n)
-            .await
-            .expect("namespace");
-    }
-    (mock, client)
-}
 
 /// Create or replace Secret `ns/name` holding `data` (as `kubectl create secret --from-literal`).
 async fn secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) {
@@ -60,6 +34,16 @@ async fn secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str
         .patch(name, &PatchParams::apply("test").force(), &Patch::Apply(&s))
         .await
         .expect("secret");
+}
+
+/// Customer B's Secret `tenant-b-sp` with this client secret.
+async fn b_secret(client: &kube::Client, value: &str) {
+    let data = [
+        ("AZURE_TENANT_ID", TENANT_B),
+        ("AZURE_CLIENT_ID", CLIENT_B),
+        ("AZURE_CLIENT_SECRET", value),
+    ];
+    secret(client, "customer-b", "tenant-b-sp", &data).await;
 }
 
 async fn plane(client: &kube::Client, ns: &str, yaml: &str) {
@@ -88,7 +72,7 @@ fn degraded(p: &EngramDataPlane) -> Option<(String, String)> {
 
 #[tokio::test]
 async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() {
-    let (_kube, client) = cluster(&["customer-a", "customer-b"]).await;
+    let (_kube, client) = support::kube_cluster(&["customer-a", "customer-b"]).await;
     let m = mock(3599).await;
     let s = settings(&m);
     let shared = Shared::default();
@@ -117,17 +101,7 @@ async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() 
         ],
     )
     .await;
-    secret(
-        &client,
-        "customer-b",
-        "tenant-b-sp",
-        &[
-            ("AZURE_TENANT_ID", TENANT_B),
-            ("AZURE_CLIENT_ID", CLIENT_B),
-            ("AZURE_CLIENT_SECRET", "secret-b-1"),
-        ],
-    )
-    .await;
+    b_secret(&client, "secret-b-1").await;
     plane(&client, "customer-a", &plane_yaml("alpha", SUB_A, None)).await;
     plane(
         &client,
@@ -163,17 +137,7 @@ async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() 
 
     // B's Secret gets a wrong value: B is Degraded, naming the Secret and Entra's code, and A
     // goes on.
-    secret(
-        &client,
-        "customer-b",
-        "tenant-b-sp",
-        &[
-            ("AZURE_TENANT_ID", TENANT_B),
-            ("AZURE_CLIENT_ID", CLIENT_B),
-            ("AZURE_CLIENT_SECRET", "not-the-secret"),
-        ],
-    )
-    .await;
+    b_secret(&client, "not-the-secret").await;
     let beta = pass(&ctx, &client, "customer-b", "beta").await;
     let (reason, message) = degraded(&beta).expect("beta is Degraded");
     assert_eq!(reason, "CredentialInvalid");
@@ -182,49 +146,19 @@ async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() 
         "{message}"
     );
     assert!(!message.contains("not-the-secret"));
-    let before_a = m
-        .journal()
-        .iter()
-        .filter(|e| e.path.contains(SUB_A))
-        .count();
+    let before_a = requests_to(&m, SUB_A);
     let alpha = pass(&ctx, &client, "customer-a", "alpha").await;
     assert!(degraded(&alpha).is_none(), "{:?}", degraded(&alpha));
-    assert!(
-        m.journal()
-            .iter()
-            .filter(|e| e.path.contains(SUB_A))
-            .count()
-            > before_a
-    );
+    assert!(requests_to(&m, SUB_A) > before_a);
 
     // B's administrator rotates the secret in Entra and in the Secret: the next pass uses it,
     // no restart.
     m.add_principal(principal_b("secret-b-2")).unwrap();
-    secret(
-        &client,
-        "customer-b",
-        "tenant-b-sp",
-        &[
-            ("AZURE_TENANT_ID", TENANT_B),
-            ("AZURE_CLIENT_ID", CLIENT_B),
-            ("AZURE_CLIENT_SECRET", "secret-b-2"),
-        ],
-    )
-    .await;
-    let before_b = m
-        .journal()
-        .iter()
-        .filter(|e| e.path.contains(SUB_B))
-        .count();
+    b_secret(&client, "secret-b-2").await;
+    let before_b = requests_to(&m, SUB_B);
     let beta = pass(&ctx, &client, "customer-b", "beta").await;
     assert!(degraded(&beta).is_none(), "{:?}", degraded(&beta));
-    assert!(
-        m.journal()
-            .iter()
-            .filter(|e| e.path.contains(SUB_B))
-            .count()
-            > before_b
-    );
+    assert!(requests_to(&m, SUB_B) > before_b);
     assert_eq!(principals_of(&m, SUB_B), [b].into());
 
     // The plane names a Secret that does not exist: CredentialInvalid too.

@@ -11,40 +11,16 @@ use std::time::Duration;
 use engram_operator::api::EngramDataPlane;
 use engram_operator::azure::ArmApi;
 use engram_operator::mock_arm::MockArm;
-use engram_operator::mock_kube::{MockKube, MockKubeConfig};
 use engram_operator::sources::kube::{reconcile, Ctx};
 use engram_operator::sources::leader::LeaderGate;
 use engram_operator::telemetry::admin::Health;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
-use kube::CustomResourceExt;
 use serde_json::json;
 use support::LRO;
 
 const SERVER: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-engram-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/acme-prod-pg";
 const CM: &str = "acme-prod-connection";
-
-async fn cluster() -> (MockKube, kube::Client) {
-    let mock = MockKube::start(MockKubeConfig::default())
-        .await
-        .expect("mock-kube");
-    let kc = kube::config::Kubeconfig::from_yaml(&mock.kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    let client = kube::Client::try_from(config).expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &EngramDataPlane::crd())
-        .await
-        .expect("CRD");
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "engram"}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
-    (mock, client)
-}
 
 fn ctx(client: &kube::Client, arm: &Arc<dyn ArmApi>) -> Arc<Ctx> {
     let (_tx, rx) = tokio::sync::watch::channel(true);
@@ -82,7 +58,7 @@ fn data(cm: &ConfigMap) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_config_map_follows_the_plane_and_is_written_only_on_change() {
-    let (kube, client) = cluster().await;
+    let (kube, client) = support::kube_cluster(&["engram"]).await;
     let m: MockArm = support::mock().await;
     let arm: Arc<dyn ArmApi> = Arc::new(support::arm(&m));
     let text = std::fs::read_to_string("examples/database/prod-database.yaml").expect("example");

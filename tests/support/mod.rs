@@ -307,6 +307,11 @@ pub mod tenants {
         text
     }
 
+    /// How many requests the journal holds for `sub`.
+    pub fn requests_to(m: &MockArm, sub: &str) -> usize {
+        m.journal().iter().filter(|e| e.path.contains(sub)).count()
+    }
+
     /// The principals of the journal's requests to `sub` (ARM and Key Vault).
     pub fn principals_of(m: &MockArm, sub: &str) -> std::collections::BTreeSet<String> {
         m.journal()
@@ -315,4 +320,36 @@ pub mod tenants {
             .map(|e| e.principal)
             .collect()
     }
+}
+
+/// A mock-kube with the EngramDataPlane CRD and these namespaces, and a client of it.
+pub async fn kube_cluster(
+    namespaces: &[&str],
+) -> (engram_operator::mock_kube::MockKube, kube::Client) {
+    use engram_operator::mock_kube::{MockKube, MockKubeConfig};
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, PostParams};
+    use kube::CustomResourceExt;
+    let mock = MockKube::start(MockKubeConfig::default())
+        .await
+        .expect("mock-kube");
+    let kc = kube::config::Kubeconfig::from_yaml(&mock.kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("config");
+    let client = kube::Client::try_from(config).expect("client");
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &api::EngramDataPlane::crd())
+        .await
+        .expect("CRD");
+    for ns in namespaces {
+        let n: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &n)
+            .await
+            .expect("namespace");
+    }
+    (mock, client)
 }
