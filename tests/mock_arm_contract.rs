@@ -4,7 +4,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use engram_operator::mock_arm::{FaultKind, FaultSpec, MockConfig, OpClass, ThrottleConfig};
+use engram_operator::mock_arm::{
+    FaultKind, FaultSpec, MockConfig, OpClass, StorageRpLimits, ThrottleConfig,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -71,7 +73,7 @@ async fn throttling_buckets_headers_and_429() {
             read_refill_per_sec: 0.5,
             write_capacity: 2.0,
             write_refill_per_sec: 1.0,
-            enabled: true,
+            ..ThrottleConfig::default()
         },
         ..MockConfig::default()
     };
@@ -104,6 +106,108 @@ async fn throttling_buckets_headers_and_429() {
             .header("x-ms-ratelimit-remaining-subscription-global-reads")
             .as_deref(),
         Some("2")
+    );
+}
+
+/// Every limit answers 429 with a Retry-After and a message naming it: ARM's deletes (a bucket of
+/// their own), and the Storage resource provider's reads, lists, writes per second and writes per
+/// hour, each per subscription and region.
+#[tokio::test]
+async fn each_limit_answers_429_with_its_own_retry_after() {
+    let limits = StorageRpLimits {
+        reads_per_window: 3.0,
+        lists_per_window: 1.0,
+        window_secs: 300.0,
+        writes_per_second: 1.0,
+        writes_per_hour: 4.0,
+    };
+    let cfg = MockConfig {
+        throttle: ThrottleConfig {
+            delete_capacity: 1.0,
+            delete_refill_per_sec: 0.1,
+            storage: limits,
+            ..ThrottleConfig::default()
+        },
+        ..MockConfig::default()
+    };
+    let t = start_with(cfg).await;
+    let body = json!({"location": "westus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}});
+    t.create_account("limits1", body.clone()).await; // write 1
+    let acct = account_id("limits1");
+    let refused = |r: &Resp, what: &str, retry: u64| {
+        assert_eq!((r.status, r.code()), (429, "TooManyRequests"), "{what}");
+        assert!(r.body.to_string().contains(what), "{what}: {}", r.body);
+        let after: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!(after >= retry, "{what}: Retry-After {after} < {retry}");
+        after
+    };
+
+    // Lists: one per 5 minutes here.
+    let list = format!("{acct}/blobServices/default/containers");
+    assert_eq!(t.call("GET", &list, Some(ST), None).await.status, 200);
+    refused(
+        &t.call("GET", &list, Some(ST), None).await,
+        "list operations",
+        300,
+    );
+    // Reads: three per 5 minutes; the list did not count as one.
+    for _ in 0..3 {
+        assert_eq!(t.call("GET", &acct, Some(ST), None).await.status, 200);
+    }
+    refused(
+        &t.call("GET", &acct, Some(ST), None).await,
+        "reads per",
+        100,
+    );
+    // Writes: one per second, and four per hour (the create was the first).
+    let c = |n: &str| format!("{acct}/blobServices/default/containers/box-{n}");
+    let r = t.call("PUT", &c("a"), Some(ST), Some(json!({}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    refused(
+        &t.call("PUT", &c("b"), Some(ST), Some(json!({}))).await,
+        "writes per second",
+        1,
+    );
+    t.mock.advance(Duration::from_secs(1));
+    assert_eq!(
+        t.call("PUT", &c("b"), Some(ST), Some(json!({})))
+            .await
+            .status,
+        201
+    );
+    t.mock.advance(Duration::from_secs(1));
+    assert_eq!(
+        t.call("PUT", &c("c"), Some(ST), Some(json!({})))
+            .await
+            .status,
+        201
+    );
+    t.mock.advance(Duration::from_secs(1));
+    // The hour gives one write back per 900 s.
+    refused(
+        &t.call("PUT", &c("d"), Some(ST), Some(json!({}))).await,
+        "writes per hour",
+        800,
+    );
+    // Another region has its own Storage RP buckets.
+    t.mock.advance(Duration::from_secs(3600));
+    let east = json!({"location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}});
+    t.create_account("limits2", east).await;
+    assert_eq!(
+        t.call("GET", &account_id("limits2"), Some(ST), None)
+            .await
+            .status,
+        200
+    );
+
+    // Deletes: ARM's own bucket, beside writes.
+    assert_eq!(t.call("DELETE", &c("a"), Some(ST), None).await.status, 200);
+    let r = t.call("DELETE", &c("b"), Some(ST), None).await;
+    refused(&r, "'Delete'", 10);
+    assert_eq!(
+        r.header("x-ms-ratelimit-remaining-subscription-global-deletes")
+            .as_deref(),
+        Some("0")
     );
 }
 

@@ -401,6 +401,35 @@ async fn two_principals_on_one_subscription_have_separate_throttle_buckets() {
 }
 
 #[tokio::test]
+async fn the_subscription_wide_limit_holds_across_principals() {
+    let mut config = config();
+    // Each principal may read 2, the subscription 2 × 1.5 = 3 across principals.
+    config.throttle = ThrottleConfig {
+        read_capacity: 2.0,
+        read_refill_per_sec: 0.01,
+        subscription_factor: 1.5,
+        ..ThrottleConfig::default()
+    };
+    let m = mock_with(config).await;
+    let one = secret_token(&m, TENANT, APP, ARM_SCOPE)
+        .await
+        .expect("token");
+    let two = secret_token(&m, TENANT, APP2, ARM_SCOPE)
+        .await
+        .expect("token");
+    for _ in 0..2 {
+        assert_eq!(arm_get(&m, &pg_list(SUB), &one).await.0, 200);
+    }
+    assert_eq!(arm_get(&m, &pg_list(SUB), &two).await.0, 200);
+    let (status, body) = arm_get(&m, &pg_list(SUB), &two).await;
+    assert_eq!(status, 429);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("subscription-wide"), "{message}");
+    // Another subscription is untouched.
+    assert_eq!(arm_get(&m, &pg_list(SUB2), &two).await.0, 200);
+}
+
+#[tokio::test]
 async fn principals_are_upserted_by_handle_and_control_api_and_survive_reset() {
     let m = mock_with(MockConfig::default()).await;
     assert!(secret_token(&m, TENANT, APP, ARM_SCOPE).await.is_err());

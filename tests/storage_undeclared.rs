@@ -40,7 +40,8 @@ async fn undeclared_containers_are_kept_unless_pruning_is_declared() {
     .await;
 
     // An ordinary reconcile, under retain and under delete: both stay, not a single write,
-    // and the plane stays Ready (they are reported as notes).
+    // and the plane stays Ready. It does not even list the account's containers (lists are the
+    // Storage resource provider's scarcest allowance): it GETs the declared ones.
     let mut status = out.status;
     for deletion in [DeletionPolicy::Retain, DeletionPolicy::Delete] {
         eff.deletion = deletion;
@@ -53,14 +54,13 @@ async fn undeclared_containers_are_kept_unless_pruning_is_declared() {
             kept.plan
         );
         assert!(kept.ready(), "{deletion:?}: {:#?}", kept.status);
-        assert!(
-            kept.status
-                .notes
-                .iter()
-                .any(|n| n.contains("scratch") && n.contains("not declared: kept")),
-            "{:?}",
-            kept.status.notes
-        );
+        let lists = m
+            .journal()
+            .into_iter()
+            .skip(before)
+            .filter(|e| e.method == "GET" && e.path.to_lowercase().ends_with("/containers"))
+            .count();
+        assert_eq!(lists, 0, "{deletion:?}: no container list");
         status = kept.status;
     }
 
@@ -86,5 +86,21 @@ async fn undeclared_containers_are_kept_unless_pruning_is_declared() {
     assert!(
         ids.contains(&evidence.to_lowercase()),
         "the held container is never deleted"
+    );
+
+    // Deleting the whole plane (deletion: delete, pruning off): the account's containers are
+    // listed, the undeclared held one is found, and nothing is deleted.
+    eff.storage.prune_undeclared_containers = false;
+    eff.deletion = DeletionPolicy::Delete;
+    let before = m.journal().len();
+    let c = engram_operator::reconcile::cleanup::cleanup(&arm, &eff, &out.status, &ctx()).await;
+    assert_eq!(writes_since(&m, before), vec![], "not one DELETE");
+    assert!(
+        c.status
+            .errors
+            .iter()
+            .any(|e| e.contains("evidence") && e.contains("legal hold")),
+        "{:?}",
+        c.status.errors
     );
 }

@@ -134,6 +134,13 @@ pub enum OpState {
 pub trait ArmApi: Send + Sync {
     /// GET every resource of a data plane.
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError>;
+    /// [`ArmApi::observe`], every container of the account included, whether declared or not: a
+    /// deletion must see what it would take with the account. (A pass lists the containers only
+    /// with `storage.pruneUndeclaredContainers`: the Storage resource provider allows 100 lists
+    /// per 5 minutes per subscription and region, and 800 reads.)
+    async fn observe_all(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        self.observe(eff).await
+    }
     /// GET one server of the plane's resource group by name (None: it does not exist), e.g. a
     /// restore drill's scratch server. Counted like every read.
     async fn get_server(
@@ -499,12 +506,17 @@ fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
     }
 }
 
-#[async_trait::async_trait]
-impl ArmApi for Arm {
-    async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+impl Arm {
+    /// GET every resource of a data plane; every container of the account too with `all_containers`.
+    async fn observe_scoped(
+        &self,
+        eff: &EffectiveSpec,
+        all_containers: bool,
+    ) -> Result<Observed, ArmError> {
         use crate::plan::network::Service;
         let mut postgres = self.observe_postgres(eff).await?;
-        let mut storage = self.observe_storage(eff).await?;
+        let mut storage = self.observe_storage(eff, all_containers).await?;
+
         // Firewall rules: read on a server that has public access or should have rules (never on
         // a VNet-integrated one, which has none).
         let net = &eff.postgres.network;
@@ -544,6 +556,17 @@ impl ArmApi for Arm {
         };
         observed.diagnostics = self.observe_diagnostics(eff, &observed).await?;
         Ok(observed)
+    }
+}
+
+#[async_trait::async_trait]
+impl ArmApi for Arm {
+    async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        self.observe_scoped(eff, false).await
+    }
+
+    async fn observe_all(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        self.observe_scoped(eff, true).await
     }
 
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {

@@ -11,7 +11,7 @@ use azure_core::headers::{HeaderName, Headers};
 use azure_core::{Context, Method, Policy, PolicyResult, Request};
 
 use super::error::parse_body;
-use super::throttle::{Budget, Class};
+use super::throttle::{Budget, Class, Draw, StorageClass};
 use crate::telemetry::metrics::Metrics;
 
 /// What ARM has left for this subscription, by class. Real ARM sends the `global-` names (reads,
@@ -25,10 +25,9 @@ const REMAINING: [(&str, Class); 5] = [
         "x-ms-ratelimit-remaining-subscription-global-writes",
         Class::Write,
     ),
-    // Our budget counts a DELETE as a write.
     (
         "x-ms-ratelimit-remaining-subscription-global-deletes",
-        Class::Write,
+        Class::Delete,
     ),
     ("x-ms-ratelimit-remaining-subscription-reads", Class::Read),
     ("x-ms-ratelimit-remaining-subscription-writes", Class::Write),
@@ -150,6 +149,31 @@ pub struct ArmPolicy {
     pub reads: Option<Arc<ReadLog>>,
 }
 
+/// How the Storage resource provider counts a request to `path` (None: not one of its): a GET
+/// of a collection (accounts, containers, blob services) is a list, of anything else a read;
+/// every other method a write.
+pub fn storage_class(path: &str, class: Class) -> Option<StorageClass> {
+    let p = path.to_ascii_lowercase();
+    if !p.contains("/providers/microsoft.storage/") {
+        return None;
+    }
+    if class != Class::Read {
+        return Some(StorageClass::Write);
+    }
+    let last = p
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    Some(
+        if matches!(last, "containers" | "storageaccounts" | "blobservices") {
+            StorageClass::List
+        } else {
+            StorageClass::Read
+        },
+    )
+}
+
 /// The resource kind a request addresses, for metric labels (never an id or a name).
 pub fn resource_kind(path: &str) -> &'static str {
     let p = path.to_ascii_lowercase();
@@ -185,13 +209,20 @@ impl Policy for ArmPolicy {
         request: &mut Request,
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        // One bucket per principal and subscription, shared by every client of the process.
-        let sub = format!("{} {}", self.principal, subscription_of(request.url()));
+        // The buckets are shared by every client of the process.
+        let sub = subscription_of(request.url());
         let class = match request.method() {
             Method::Get | Method::Head => Class::Read,
+            Method::Delete => Class::Delete,
             _ => Class::Write,
         };
-        let waited = self.budget.admit(&sub, class).await;
+        let draw = Draw {
+            principal: &self.principal,
+            sub: &sub,
+            class,
+            storage: storage_class(request.url().path(), class),
+        };
+        let waited = self.budget.admit(&draw).await;
         if let (Some(m), false) = (&self.metrics, waited.is_zero()) {
             m.throttled(waited);
         }
@@ -232,7 +263,7 @@ impl Policy for ArmPolicy {
         };
         record(Some(u16::from(response.status())), Some(response.headers()));
         for (c, n) in remaining(response.headers()) {
-            self.budget.observe_remaining(&sub, c, n);
+            self.budget.observe_remaining(&self.principal, &sub, c, n);
         }
         let status = u16::from(response.status());
         if response.status().is_success() {
@@ -241,8 +272,11 @@ impl Policy for ArmPolicy {
         let wait = retry_after(response.headers());
         if status == 429 {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            self.budget
-                .block_for(&sub, wait.unwrap_or(Duration::from_secs(10)));
+            self.budget.block_for(
+                &self.principal,
+                &sub,
+                wait.unwrap_or(Duration::from_secs(10)),
+            );
         } else {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -26,9 +26,14 @@ fn json_of<T: serde::Serialize>(t: &T) -> serde_json::Value {
 }
 
 impl Arm {
+    /// The account, its policy and containers: the declared ones by GET each, and every container
+    /// of the account (one list) only with `all_containers` or `storage.pruneUndeclaredContainers`.
+    /// Lists are the Storage resource provider's scarcest allowance (100 per 5 minutes per
+    /// subscription and region, against 800 reads).
     pub(super) async fn observe_storage(
         &self,
         eff: &EffectiveSpec,
+        all_containers: bool,
     ) -> Result<ObservedStorage, ArmError> {
         let t = stplan::target(eff);
         let (sub, rg, acct) = (&t.subscription_id, &t.resource_group, &t.account_name);
@@ -77,8 +82,10 @@ impl Arm {
                 }
             })
             .await?;
-        for name in self.list_containers(sub, rg, acct).await? {
-            obs.containers.entry(name).or_default();
+        if all_containers || eff.storage.prune_undeclared_containers {
+            for name in self.list_containers(sub, rg, acct).await? {
+                obs.containers.entry(name).or_default();
+            }
         }
         // Declared containers are read one by one: the GET carries the policy's ETag.
         let mut names: Vec<String> = obs.containers.keys().cloned().collect();

@@ -1,6 +1,16 @@
-//! Client-side throttle budget: one token bucket per subscription for reads and one for writes,
-//! fed by ARM's `x-ms-ratelimit-remaining-subscription-*` headers, plus the Retry-After gate after a
-//! 429. Every ARM request passes `admit` first, so the operator never drives ARM into 429 by itself.
+//! Client-side throttle budget: every limit Azure applies, as token buckets (see
+//! `mock_arm/throttle.rs` for the model and its sources), so that the operator never drives ARM
+//! or the Storage resource provider into 429 by itself:
+//! - ARM per principal and subscription: reads 250 (+25/s), writes 200 (+10/s), deletes 200
+//!   (+10/s), fed by ARM's `x-ms-ratelimit-remaining-subscription-global-*` headers;
+//! - ARM per subscription across principals: 15 × those;
+//! - the Storage resource provider per subscription (its limits are per region; one bucket for all
+//!   regions is the conservative reading): 800 reads and 100 lists per 5 minutes, writes 10 per
+//!   second and 1,200 per hour;
+//! - after a 429, nothing goes to that principal and subscription before its Retry-After.
+//!
+//! Every ARM request passes `admit` first, which takes a token from each bucket the request draws
+//! on, or waits until all have one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,10 +18,22 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// ARM's subscription limits (token bucket): reads 250 refill 25/s; writes 200 refill 10/s.
+/// ARM's limits per principal and subscription (capacity, refill per second).
 pub const READS: (f64, f64) = (250.0, 25.0);
 /// See [`READS`].
 pub const WRITES: (f64, f64) = (200.0, 10.0);
+/// See [`READS`].
+pub const DELETES: (f64, f64) = (200.0, 10.0);
+/// The subscription-wide limits, across principals, are this many times the above.
+pub const SUBSCRIPTION_FACTOR: f64 = 15.0;
+/// The Storage resource provider: reads per 5 minutes.
+pub const STORAGE_READS: (f64, f64) = (800.0, 800.0 / 300.0);
+/// The Storage resource provider: lists per 5 minutes.
+pub const STORAGE_LISTS: (f64, f64) = (100.0, 100.0 / 300.0);
+/// The Storage resource provider: writes per second.
+pub const STORAGE_WRITES_SECOND: (f64, f64) = (10.0, 10.0);
+/// The Storage resource provider: writes per hour.
+pub const STORAGE_WRITES_HOUR: (f64, f64) = (1200.0, 1200.0 / 3600.0);
 
 #[derive(Debug)]
 struct Bucket {
@@ -35,73 +57,155 @@ impl Bucket {
         self.tokens = (self.tokens + secs * self.refill).min(self.capacity);
         self.at = now;
     }
-    /// Take a token, or say how long until one is there.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
+    /// How long until a token is there (zero: now).
+    fn wait(&mut self, now: Instant) -> Duration {
         self.refill(now);
         if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            None
+            Duration::ZERO
         } else {
-            Some(Duration::from_secs_f64((1.0 - self.tokens) / self.refill))
+            Duration::from_secs_f64((1.0 - self.tokens) / self.refill)
         }
     }
 }
 
-#[derive(Debug)]
-struct Sub {
-    reads: Bucket,
-    writes: Bucket,
-    blocked_until: Option<Instant>,
-}
-
-/// Read or write, as ARM counts them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Read, write or delete, as ARM counts them (by method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Class {
     Read,
     Write,
+    Delete,
 }
 
-/// The per-subscription budget shared by every ARM request of the process.
+/// Read, list or write, as the Storage resource provider counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StorageClass {
+    Read,
+    List,
+    Write,
+}
+
+/// What one request draws on.
+#[derive(Clone, Copy, Debug)]
+pub struct Draw<'a> {
+    /// Who signs it (`{tenant}/{client}`, or the operator's own label).
+    pub principal: &'a str,
+    pub sub: &'a str,
+    pub class: Class,
+    /// Set for `Microsoft.Storage` management requests.
+    pub storage: Option<StorageClass>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Scope {
+    Principal(String, String, Class),
+    Subscription(String, Class),
+    Storage(String, StorageClass),
+    StorageWritesHour(String),
+}
+
+fn arm_limit(class: Class) -> (f64, f64) {
+    match class {
+        Class::Read => READS,
+        Class::Write => WRITES,
+        Class::Delete => DELETES,
+    }
+}
+
+fn scopes(d: &Draw) -> Vec<(Scope, (f64, f64))> {
+    let (cap, refill) = arm_limit(d.class);
+    let mut out = vec![
+        (
+            Scope::Principal(d.principal.to_owned(), d.sub.to_owned(), d.class),
+            (cap, refill),
+        ),
+        (
+            Scope::Subscription(d.sub.to_owned(), d.class),
+            (cap * SUBSCRIPTION_FACTOR, refill * SUBSCRIPTION_FACTOR),
+        ),
+    ];
+    match d.storage {
+        Some(StorageClass::Read) => out.push((
+            Scope::Storage(d.sub.to_owned(), StorageClass::Read),
+            STORAGE_READS,
+        )),
+        Some(StorageClass::List) => out.push((
+            Scope::Storage(d.sub.to_owned(), StorageClass::List),
+            STORAGE_LISTS,
+        )),
+        Some(StorageClass::Write) => {
+            out.push((
+                Scope::Storage(d.sub.to_owned(), StorageClass::Write),
+                STORAGE_WRITES_SECOND,
+            ));
+            out.push((
+                Scope::StorageWritesHour(d.sub.to_owned()),
+                STORAGE_WRITES_HOUR,
+            ));
+        }
+        None => {}
+    }
+    out
+}
+
+#[derive(Debug, Default)]
+struct State {
+    buckets: HashMap<Scope, Bucket>,
+    /// Retry-After gates, per (principal, subscription).
+    blocked: HashMap<(String, String), Instant>,
+}
+
+/// The budget shared by every ARM request of the process.
 #[derive(Debug, Default)]
 pub struct Budget {
-    subs: Mutex<HashMap<String, Sub>>,
+    state: Mutex<State>,
 }
 
 impl Budget {
-    fn with<R>(&self, sub: &str, f: impl FnOnce(&mut Sub, Instant) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut State, Instant) -> R) -> R {
         let now = Instant::now();
-        let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = subs.entry(sub.to_owned()).or_insert_with(|| Sub {
-            reads: Bucket::new(READS, now),
-            writes: Bucket::new(WRITES, now),
-            blocked_until: None,
-        });
-        f(entry, now)
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s, now)
     }
 
-    /// How long the caller must wait before sending (None: send now, a token was taken).
-    pub fn try_admit(&self, sub: &str, class: Class) -> Option<Duration> {
-        self.with(sub, |s, now| {
-            if let Some(until) = s.blocked_until {
+    /// How long the caller must wait before sending (None: send now, a token was taken from every
+    /// bucket the request draws on).
+    pub fn try_admit(&self, d: &Draw) -> Option<Duration> {
+        self.with(|s, now| {
+            let gate = (d.principal.to_owned(), d.sub.to_owned());
+            if let Some(until) = s.blocked.get(&gate).copied() {
                 if until > now {
                     return Some(until - now);
                 }
-                s.blocked_until = None;
+                s.blocked.remove(&gate);
             }
-            match class {
-                Class::Read => s.reads.take(now),
-                Class::Write => s.writes.take(now),
+            let scopes = scopes(d);
+            let mut wait = Duration::ZERO;
+            for (scope, limit) in &scopes {
+                let b = s
+                    .buckets
+                    .entry(scope.clone())
+                    .or_insert_with(|| Bucket::new(*limit, now));
+                wait = wait.max(b.wait(now));
             }
+            if !wait.is_zero() {
+                return Some(wait);
+            }
+            for (scope, _) in &scopes {
+                if let Some(b) = s.buckets.get_mut(scope) {
+                    b.tokens -= 1.0;
+                }
+            }
+            None
         })
     }
 
-    /// Wait until a request may be sent, then take a token.
-    pub async fn admit(&self, sub: &str, class: Class) -> Duration {
+    /// Wait until a request may be sent, then take its tokens.
+    pub async fn admit(&self, d: &Draw<'_>) -> Duration {
         let mut waited = Duration::ZERO;
-        while let Some(wait) = self.try_admit(sub, class) {
+        while let Some(wait) = self.try_admit(d) {
             waited += wait;
             tracing::debug!(
-                subscription = sub,
+                subscription = d.sub,
                 wait_ms = wait.as_millis() as u64,
                 "throttle budget: waiting"
             );
@@ -110,23 +214,27 @@ impl Budget {
         waited
     }
 
-    /// ARM said how many requests remain: never believe we have more than that.
-    pub fn observe_remaining(&self, sub: &str, class: Class, remaining: f64) {
-        self.with(sub, |s, now| {
-            let b = match class {
-                Class::Read => &mut s.reads,
-                Class::Write => &mut s.writes,
-            };
+    /// ARM said how many requests of `class` the principal has left in the subscription: never
+    /// believe there are more.
+    pub fn observe_remaining(&self, principal: &str, sub: &str, class: Class, remaining: f64) {
+        self.with(|s, now| {
+            let scope = Scope::Principal(principal.to_owned(), sub.to_owned(), class);
+            let b = s
+                .buckets
+                .entry(scope)
+                .or_insert_with(|| Bucket::new(arm_limit(class), now));
             b.refill(now);
             b.tokens = b.tokens.min(remaining);
         });
     }
 
-    /// A 429 said Retry-After: nothing goes to this subscription before then.
-    pub fn block_for(&self, sub: &str, wait: Duration) {
-        self.with(sub, |s, now| {
+    /// A 429 said Retry-After: nothing of this principal goes to this subscription before then.
+    pub fn block_for(&self, principal: &str, sub: &str, wait: Duration) {
+        self.with(|s, now| {
             let until = now + wait;
-            s.blocked_until = Some(s.blocked_until.map_or(until, |u| u.max(until)));
+            let gate = (principal.to_owned(), sub.to_owned());
+            let at = s.blocked.entry(gate).or_insert(until);
+            *at = (*at).max(until);
         });
     }
 }
@@ -135,35 +243,106 @@ impl Budget {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn headers_shrink_the_bucket_and_refill_restores_it() {
-        let b = Budget::default();
-        assert_eq!(b.try_admit("s", Class::Write), None);
-        b.observe_remaining("s", Class::Write, 0.0);
-        let wait = b.try_admit("s", Class::Write).unwrap();
-        assert_eq!(wait, Duration::from_millis(100)); // 10 writes per second
-                                                      // Reads have their own bucket.
-        assert_eq!(b.try_admit("s", Class::Read), None);
-        tokio::time::advance(wait).await;
-        assert_eq!(b.try_admit("s", Class::Write), None);
+    fn draw(class: Class) -> Draw<'static> {
+        Draw {
+            principal: "p",
+            sub: "s",
+            class,
+            storage: None,
+        }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retry_after_blocks_the_subscription_only() {
+    async fn headers_shrink_the_bucket_and_refill_restores_it() {
         let b = Budget::default();
-        b.block_for("s", Duration::from_secs(3));
-        assert_eq!(b.try_admit("s", Class::Read), Some(Duration::from_secs(3)));
-        assert_eq!(b.try_admit("other", Class::Read), None);
+        assert_eq!(b.try_admit(&draw(Class::Write)), None);
+        b.observe_remaining("p", "s", Class::Write, 0.0);
+        let wait = b.try_admit(&draw(Class::Write)).unwrap();
+        assert_eq!(wait, Duration::from_millis(100)); // 10 writes per second
+                                                      // Reads and deletes have their own buckets.
+        assert_eq!(b.try_admit(&draw(Class::Read)), None);
+        assert_eq!(b.try_admit(&draw(Class::Delete)), None);
+        tokio::time::advance(wait).await;
+        assert_eq!(b.try_admit(&draw(Class::Write)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_blocks_that_principal_and_subscription_only() {
+        let b = Budget::default();
+        b.block_for("p", "s", Duration::from_secs(3));
+        assert_eq!(
+            b.try_admit(&draw(Class::Read)),
+            Some(Duration::from_secs(3))
+        );
+        let other_sub = Draw {
+            sub: "t",
+            ..draw(Class::Read)
+        };
+        let other_principal = Draw {
+            principal: "q",
+            ..draw(Class::Read)
+        };
+        assert_eq!(b.try_admit(&other_sub), None);
+        assert_eq!(b.try_admit(&other_principal), None);
         tokio::time::advance(Duration::from_secs(3)).await;
-        assert_eq!(b.try_admit("s", Class::Read), None);
+        assert_eq!(b.try_admit(&draw(Class::Read)), None);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_full_bucket_runs_dry_at_capacity() {
         let b = Budget::default();
         for _ in 0..200 {
-            assert_eq!(b.try_admit("s", Class::Write), None);
+            assert_eq!(b.try_admit(&draw(Class::Write)), None);
         }
-        assert!(b.try_admit("s", Class::Write).is_some());
+        assert!(b.try_admit(&draw(Class::Write)).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn storage_lists_pace_to_the_providers_window_whatever_the_principal() {
+        let b = Budget::default();
+        let list = |principal| Draw {
+            principal,
+            storage: Some(StorageClass::List),
+            ..draw(Class::Read)
+        };
+        for i in 0..100 {
+            let p = if i % 2 == 0 { "p" } else { "q" };
+            assert_eq!(b.try_admit(&list(p)), None);
+        }
+        // The 101st list waits for the 5-minute window to give one back (3 s), and took nothing
+        // from ARM's read bucket meanwhile.
+        assert_eq!(b.try_admit(&list("p")), Some(Duration::from_secs(3)));
+        for _ in 0..200 {
+            assert_eq!(b.try_admit(&draw(Class::Read)), None);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn storage_writes_meet_both_the_second_and_the_hour() {
+        let b = Budget::default();
+        let write = Draw {
+            storage: Some(StorageClass::Write),
+            ..draw(Class::Write)
+        };
+        // Writes go at 10 per second until the hour's 1,200 (plus what it gave back meanwhile,
+        // one per 3 s) are spent; then the hour is the limit.
+        let (mut sent, mut elapsed) = (0u32, Duration::ZERO);
+        let hour_wait = loop {
+            match b.try_admit(&write) {
+                None => sent += 1,
+                Some(w) if w <= Duration::from_millis(100) => {
+                    elapsed += w;
+                    tokio::time::advance(w).await;
+                }
+                Some(w) => break w,
+            }
+        };
+        let refilled = (elapsed.as_secs_f64() / 3.0).floor() as u32;
+        assert!(
+            sent >= 1200 && sent <= 1201 + refilled,
+            "{sent} in {elapsed:?}"
+        );
+        assert!(elapsed >= Duration::from_secs(119), "{elapsed:?}");
+        assert!(hour_wait <= Duration::from_secs(3), "{hour_wait:?}");
     }
 }

@@ -16,6 +16,7 @@
 mod administrators;
 mod alerts;
 pub mod bench;
+mod charge;
 mod clock;
 mod containers;
 mod control;
@@ -57,7 +58,7 @@ pub use entra_jwt::{assertion, token_claims, TOKEN_EXCHANGE_AUDIENCE};
 pub use errors::ArmError;
 pub use faults::{FaultKind, FaultSpec};
 pub use journal::{JournalEntry, OpClass};
-pub use throttle::ThrottleConfig;
+pub use throttle::{StorageRpLimits, ThrottleConfig};
 
 use control::Inner;
 

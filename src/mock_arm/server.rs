@@ -348,41 +348,31 @@ async fn front(
     }
 
     let mut s = inner.lock();
-    // 4. Throttling per principal and subscription (ARM only: Key Vault has its own limits, not
+    // 4. Throttling: ARM's limits per principal and subscription and per subscription, and the
+    // Storage resource provider's per subscription and region (Key Vault has its own limits, not
     // modelled).
     let mut extra = Vec::new();
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
-        // The names real ARM sends (the non-global ones never appear in real traffic).
-        let header = match (budget, m) {
-            (OpClass::Read, _) => "x-ms-ratelimit-remaining-subscription-global-reads",
-            (OpClass::Write, "DELETE") => "x-ms-ratelimit-remaining-subscription-global-deletes",
-            (OpClass::Write, _) => "x-ms-ratelimit-remaining-subscription-global-writes",
-        };
-        match s.buckets.take(
+        let charge = super::charge::of(&route, m, path, &s.world, &body);
+        let header = charge.arm.header();
+        match s.buckets.admit(
             &inner.config.throttle,
             &note.principal,
             sub,
-            budget,
+            &charge,
             elapsed,
         ) {
             Ok(left) => extra.push((header, left.to_string())),
-            Err(retry) => {
-                let op = match budget {
-                    OpClass::Read => "Read",
-                    OpClass::Write => "Write",
-                };
-                let e = ArmError::new(
-                    429,
-                    "TooManyRequests",
-                    format!("The request is being throttled as the limit has been reached for operation type - '{op}'."),
-                );
+            Err(refused) => {
+                let e = ArmError::new(429, "TooManyRequests", refused.message);
                 drop(s);
                 record(&inner, &note, class, 429);
-                return error_response(
-                    &e,
-                    vec![(header, "0".into()), ("retry-after", retry.to_string())],
-                );
+                let mut headers = vec![("retry-after", refused.retry_after.to_string())];
+                if refused.principal_bucket {
+                    headers.push((header, "0".into()));
+                }
+                return error_response(&e, headers);
             }
         }
     }

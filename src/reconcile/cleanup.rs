@@ -46,7 +46,7 @@ pub async fn cleanup(
             refused: Vec::new(),
         };
     }
-    let observed = match arm.observe(eff).await {
+    let observed = match arm.observe_all(eff).await {
         Ok(o) => o,
         Err(e) => return unreadable(status, &e, ctx),
     };

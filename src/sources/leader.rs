@@ -81,6 +81,10 @@ impl ArmApi for GatedArm {
         self.inner.observe(eff).await
     }
 
+    async fn observe_all(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
+        self.inner.observe_all(eff).await
+    }
+
     async fn get_server(
         &self,
         eff: &EffectiveSpec,
