@@ -203,9 +203,16 @@ async fn the_operator_never_drives_arm_into_429_by_itself() {
     }
     let statuses: Vec<u16> = m.journal().iter().map(|e| e.status).collect();
     assert_eq!(m.reads_to(&server_id(&eff)), 300);
+    let throttled: Vec<_> = m
+        .journal()
+        .into_iter()
+        .filter(|e| e.status == 429)
+        .map(|e| (e.method, e.path))
+        .take(5)
+        .collect();
     assert!(
         statuses.iter().all(|s| *s != 429),
-        "the operator caused a 429"
+        "the operator caused a 429: {throttled:?}"
     );
     assert_eq!(arm.stats().snapshot().2, 0);
 }
