@@ -108,6 +108,7 @@ pub fn ctx() -> Context {
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         owner: "folder/test".into(),
         db: None,
+        intents: Default::default(),
     }
 }
 
