@@ -275,7 +275,7 @@ impl Folder {
                     wrote: AtomicBool::new(false),
                 })
             });
-            let ctx = Context {
+            let mut ctx = Context {
                 now: time::OffsetDateTime::now_utc(),
                 generation: Some(plane.generation),
                 poll_interval: self.opts.poll_interval,
@@ -291,6 +291,9 @@ impl Folder {
             let name = plane.name.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
+                // The pass's time is when it runs, not when it queued for a permit (a create's
+                // intent carries it).
+                ctx.now = time::OffsetDateTime::now_utc();
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
                 let started = std::time::Instant::now();
