@@ -55,32 +55,28 @@ fn pending(s: &EngramDataPlaneStatus) -> Vec<&str> {
         .collect()
 }
 
-fn with_sink(sink: Arc<dyn StatusSink>) -> Context {
-    Context {
+/// A first pass over nothing, every checkpoint recorded: the outcome and the checkpoints.
+async fn first_pass(m: &Arc<MockArm>) -> (reconcile::Outcome, Vec<(EngramDataPlaneStatus, usize)>) {
+    let rec = Arc::new(Recorder {
+        m: m.clone(),
+        seen: Mutex::new(Vec::new()),
+    });
+    let c = Context {
         intents: Intents {
             windows: Windows::default(),
-            sink: Some(sink),
+            sink: Some(rec.clone()),
         },
         ..ctx()
-    }
+    };
+    let out = reconcile::reconcile(&arm(m), Ok(&dev()), &Default::default(), &c).await;
+    let seen = rec.seen.lock().unwrap().clone();
+    (out, seen)
 }
 
 #[tokio::test]
 async fn the_intent_is_persisted_before_the_create_and_becomes_its_operation_once_accepted() {
     let m = Arc::new(mock().await);
-    let arm = arm(&m);
-    let rec = Arc::new(Recorder {
-        m: m.clone(),
-        seen: Mutex::new(Vec::new()),
-    });
-    let out = reconcile::reconcile(
-        &arm,
-        Ok(&dev()),
-        &Default::default(),
-        &with_sink(rec.clone()),
-    )
-    .await;
-    let seen = rec.seen.lock().unwrap().clone();
+    let (out, seen) = first_pass(&m).await;
     let steps: Vec<(Vec<&str>, Vec<&str>, usize)> = seen
         .iter()
         .map(|(s, n)| (resources(&s.create_intents), pending(s), *n))
@@ -109,20 +105,10 @@ async fn the_intent_is_persisted_before_the_create_and_becomes_its_operation_onc
 async fn a_pass_that_lost_the_answer_holds_the_create_until_the_resource_shows() {
     let m = Arc::new(mock().await);
     let arm = arm(&m);
-    let rec = Arc::new(Recorder {
-        m: m.clone(),
-        seen: Mutex::new(Vec::new()),
-    });
-    reconcile::reconcile(
-        &arm,
-        Ok(&dev()),
-        &Default::default(),
-        &with_sink(rec.clone()),
-    )
-    .await;
+    let (_, seen) = first_pass(&m).await;
     // Stopped after ARM accepted the account's create, before that was persisted: what the
     // restarted operator reads is the intent.
-    let persisted = rec.seen.lock().unwrap()[2].0.clone();
+    let persisted = seen[2].0.clone();
     assert_eq!(
         resources(&persisted.create_intents),
         ["storage/acmeengramdev"]
@@ -145,6 +131,8 @@ async fn a_pass_that_lost_the_answer_holds_the_create_until_the_resource_shows()
         "{}",
         progressing.message
     );
+    // The name check says the account's name is taken (by this very create): no refusal.
+    assert!(held.status.errors.is_empty(), "{:?}", held.status.errors);
     assert!(held
         .requeue_after
         .is_some_and(|d| d < Duration::from_secs(60)));
@@ -281,19 +269,7 @@ fn kube_ctx(
     client: &kube::Client,
     arm: Arc<dyn ArmApi>,
 ) -> Arc<engram_operator::sources::kube::Ctx> {
-    use engram_operator::sources::kube::Ctx;
-    use engram_operator::sources::leader::LeaderGate;
-    use engram_operator::telemetry::admin::Health;
-    let (_tx, rx) = tokio::sync::watch::channel(true);
-    let mut c = Ctx::new(
-        client.clone(),
-        arm,
-        LeaderGate::from_receiver(rx),
-        Arc::new(Health::default()),
-        "engram-operator-0",
-    );
-    c.poll_interval = Duration::from_millis(10);
-    Arc::new(c)
+    Arc::new(support::kube_ctx(client, arm))
 }
 
 #[tokio::test]
