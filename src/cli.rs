@@ -309,6 +309,11 @@ pub struct RunArgs {
     /// afresh, with a warning.
     #[arg(long = "max-operation-age", default_value = "2h")]
     pub max_operation_age: Age,
+    /// Hold back a create recorded in status (write-ahead intent) whose resource Azure does not
+    /// show yet for this long after the intent, for every kind (e.g. 20m). [default: PostgreSQL
+    /// server 30m, storage account 5m]
+    #[arg(long = "create-window")]
+    pub create_window: Option<Age>,
     /// Log format.
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::azure::{Arm, ArmApi};
 use crate::cli::{read, writeln_out, ArmArgs, EvidenceArgs, RunArgs};
 use crate::evidence::collect::{Extras, Plane};
+use crate::reconcile::intent::Windows;
 use crate::sources::folder::{Folder, FolderOptions};
 use crate::sources::kube::KubeOptions;
 use crate::telemetry::admin::Health;
@@ -83,6 +84,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         Arc::new(Arm::sharing(settings.clone(), shared.clone()).map_err(arm_error)?);
     let clients = Arc::new(crate::azure::ArmClients::new(settings, shared, arm.clone()));
     let poll_interval = Duration::from_secs_f64(args.poll_seconds.max(0.05));
+    let create_windows = args
+        .create_window
+        .as_ref()
+        .map_or_else(Windows::default, |a| Windows::uniform(a.0));
     if args.kube {
         let opts = KubeOptions {
             namespace: args.namespace.clone(),
@@ -94,6 +99,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
                 .unwrap_or_else(|| "default".into()),
             poll_interval,
             max_operation_age: args.max_operation_age.0,
+            create_windows,
             db: db.clone(),
             clients: Some(clients),
         };
@@ -112,6 +118,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     opts.concurrency = args.concurrency;
     opts.poll_interval = poll_interval;
     opts.max_operation_age = args.max_operation_age.0;
+    opts.create_windows = create_windows;
     opts.db = db;
     opts.clients = Some(clients);
     opts.metrics = Some(health.metrics.clone());

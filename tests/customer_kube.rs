@@ -6,13 +6,10 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use engram_operator::api::EngramDataPlane;
 use engram_operator::azure::{Arm, ArmApi, ArmClients, Shared};
 use engram_operator::sources::kube::{reconcile, Ctx};
-use engram_operator::sources::leader::LeaderGate;
-use engram_operator::telemetry::admin::Health;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -77,15 +74,7 @@ async fn two_tenants_two_namespaces_each_request_carries_its_planes_principal() 
     let s = settings(&m);
     let shared = Shared::default();
     let global: Arc<dyn ArmApi> = Arc::new(Arm::sharing(s.clone(), shared.clone()).unwrap());
-    let (_tx, rx) = tokio::sync::watch::channel(true);
-    let mut c = Ctx::new(
-        client.clone(),
-        global.clone(),
-        LeaderGate::from_receiver(rx),
-        Arc::new(Health::default()),
-        "engram-operator-0",
-    );
-    c.poll_interval = Duration::from_millis(10);
+    let mut c = support::kube_ctx(&client, global.clone());
     c.clients = Some(Arc::new(ArmClients::new(s, shared, global)));
     let ctx = Arc::new(c);
 

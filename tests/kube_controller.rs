@@ -67,14 +67,32 @@ async fn status_is_applied_with_generation_and_conditions_and_events_fire_once()
         .iter()
         .position(|l| l == "arm submit PgCreate")
         .expect("create sent");
-    let status_at = lines
+    let writes: Vec<usize> = lines
         .iter()
-        .position(|l| l.ends_with("/status"))
-        .expect("status written");
-    assert!(submit < status_at, "status describes the pass: {lines:?}");
+        .enumerate()
+        .filter(|(_, l)| l.ends_with("/status"))
+        .map(|(i, _)| i)
+        .collect();
+    // Write-ahead: the create's intent is in status before the create is sent; the last write
+    // describes the pass.
+    assert!(writes.first().is_some_and(|w| *w < submit), "{lines:?}");
+    assert!(writes.last().is_some_and(|w| *w > submit), "{lines:?}");
+    let intent = calls
+        .iter()
+        .find(|c| c.is_status_apply())
+        .expect("intent written")
+        .status();
+    let recorded: Vec<&str> = intent
+        .create_intents
+        .iter()
+        .map(|i| i.resource.as_str())
+        .collect();
+    assert_eq!(recorded, ["postgres/acme-prod-pg"]);
+    assert!(intent.pending_operations.is_empty());
 
     let apply = calls
         .iter()
+        .rev()
         .find(|c| c.is_status_apply())
         .expect("status apply patch");
     assert!(
@@ -106,6 +124,7 @@ async fn status_is_applied_with_generation_and_conditions_and_events_fire_once()
         .pending_operations
         .iter()
         .all(|p| p.action == "create"));
+    assert!(status.create_intents.is_empty(), "accepted: now pending");
     for c in &status.conditions {
         assert_eq!(c.observed_generation, Some(3));
     }

@@ -6,14 +6,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use engram_operator::api::EngramDataPlane;
 use engram_operator::azure::ArmApi;
 use engram_operator::mock_arm::MockArm;
 use engram_operator::sources::kube::{reconcile, Ctx};
-use engram_operator::sources::leader::LeaderGate;
-use engram_operator::telemetry::admin::Health;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -23,16 +20,7 @@ const SERVER: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resour
 const CM: &str = "acme-prod-connection";
 
 fn ctx(client: &kube::Client, arm: &Arc<dyn ArmApi>) -> Arc<Ctx> {
-    let (_tx, rx) = tokio::sync::watch::channel(true);
-    let mut c = Ctx::new(
-        client.clone(),
-        arm.clone(),
-        LeaderGate::from_receiver(rx),
-        Arc::new(Health::default()),
-        "engram-operator-0",
-    );
-    c.poll_interval = Duration::from_millis(10);
-    Arc::new(c)
+    Arc::new(support::kube_ctx(client, arm.clone()))
 }
 
 /// One pass of the controller on the object as the API server has it now.

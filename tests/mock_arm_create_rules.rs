@@ -244,3 +244,48 @@ async fn check_name_availability_on_both_providers() {
     let _: azure_mgmt_postgresql::package_flexibleserver_2024_08_01::models::NameAvailability =
         serde_json::from_value(r.body).expect("postgres model");
 }
+
+/// A name is taken from the moment its create is accepted (the default), or only once the create
+/// has ended (`names_reserved_while_creating: false`, the chaos run's setting).
+#[tokio::test]
+async fn a_name_being_created_is_taken_unless_configured_otherwise() {
+    for reserved in [true, false] {
+        let t = start_with(engram_operator::mock_arm::MockConfig {
+            names_reserved_while_creating: reserved,
+            ..Default::default()
+        })
+        .await;
+        let put = t
+            .call("PUT", &server_id("busy-pg"), Some(PG), Some(gp_server()))
+            .await;
+        assert_eq!(put.status, 202);
+        let pg = format!(
+            "/subscriptions/{SUB2}/providers/Microsoft.DBforPostgreSQL/checkNameAvailability"
+        );
+        let r = check(
+            &t,
+            &pg,
+            PG,
+            "busy-pg",
+            "Microsoft.DBforPostgreSQL/flexibleServers",
+        )
+        .await;
+        assert_eq!(r.body["nameAvailable"], !reserved, "reserved: {reserved}");
+        let put = t
+            .call(
+                "PUT",
+                &account_id("busyacct"),
+                Some(ST),
+                Some(account_body()),
+            )
+            .await;
+        assert_eq!(put.status, 202);
+        let st = format!("/subscriptions/{SUB2}/providers/Microsoft.Storage/checkNameAvailability");
+        let r = check(&t, &st, ST, "busyacct", "Microsoft.Storage/storageAccounts").await;
+        assert_eq!(r.body["nameAvailable"], !reserved, "reserved: {reserved}");
+        // The create itself still claims the name: another subscription cannot take it meanwhile.
+        let other = format!("/subscriptions/{SUB2}/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/busy-pg");
+        let r = t.call("PUT", &other, Some(PG), Some(gp_server())).await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+    }
+}

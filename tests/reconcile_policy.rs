@@ -181,8 +181,10 @@ async fn kube_skip_reaches_no_arm_and_set_and_cleared_are_announced_once() {
     }
     let calls = pass(&obj).await;
     assert!(m.journal().len() > before, "managed again");
+    // The last status write (the creates' intents were written before them).
     let status = calls
         .iter()
+        .rev()
         .find(|c| c.is_status_apply())
         .expect("status")
         .status();

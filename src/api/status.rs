@@ -39,6 +39,11 @@ pub struct EngramDataPlaneStatus {
     /// Long-running ARM operations in flight; a restarted operator resumes polling these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_operations: Vec<PendingOperation>,
+    /// Creates about to be sent, or sent without their answer recorded (write-ahead intent): a
+    /// restarted operator that finds the resource absent waits out the create's window instead of
+    /// sending it again (docs/crash-safety.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_intents: Vec<CreateIntent>,
     /// Validation errors and refused changes, one line each (field path and rule).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -275,4 +280,19 @@ pub struct PendingOperation {
     pub operation_url: String,
     /// When the write was accepted (RFC 3339).
     pub started_at: String,
+}
+
+/// A create recorded before its PUT is sent. Once ARM accepts it, it becomes a pending operation;
+/// while ARM shows nothing it holds the create back until its window has passed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIntent {
+    /// Resource kind and name, e.g. postgres/acme-prod-pg.
+    pub resource: String,
+    /// The ARM resource type, e.g. Microsoft.DBforPostgreSQL/flexibleServers.
+    pub kind: String,
+    /// The ARM id the create is sent to.
+    pub id: String,
+    /// When the intent was recorded, just before the PUT (RFC 3339).
+    pub recorded_at: String,
 }

@@ -59,6 +59,7 @@ async fn pass_all(
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         owner: "bench/plane".into(),
         db: None,
+        intents: Default::default(),
     };
     let outcomes: Vec<Outcome> = stream::iter(planes.iter().zip(statuses.iter()))
         .map(|(eff, prev)| reconcile::reconcile(arm, Ok(eff), prev, &ctx))

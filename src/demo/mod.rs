@@ -123,6 +123,7 @@ pub async fn run(dir: &Path) -> Result<i32> {
         // The owner folder mode gave it in step 1.
         owner: "folder/acme-prod".into(),
         db: None,
+        intents: Default::default(),
     };
     let out = reconcile::reconcile(arm.as_ref(), Ok(&eff), &status, &ctx()).await;
     say(&format!(

@@ -404,7 +404,7 @@ pub fn dump(world: &World) -> Value {
         ops.into_iter()
             .map(|o| {
                 json!({
-                    "id": o.id, "kind": o.kind, "target": o.target, "status": o.status,
+                    "id": o.id, "kind": o.kind, "target": o.target, "lock": o.lock, "status": o.status,
                     "startTime": rfc3339(o.start), "endTime": rfc3339(o.end),
                     "error": o.error.as_ref().map(|e| e.body()),
                 })

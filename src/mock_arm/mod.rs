@@ -163,6 +163,10 @@ pub struct MockConfig {
     pub virtual_start: Option<time::OffsetDateTime>,
     /// The mock Entra authority: its principals, token lifetime and subscription tenants.
     pub entra: EntraConfig,
+    /// `checkNameAvailability` reports the name of a server or account whose create is still
+    /// running as taken (the default). False: only once the create has ended, which takes away
+    /// the name check's accidental protection against a repeated create (the chaos test).
+    pub names_reserved_while_creating: bool,
 }
 
 /// How the mock answers a server-parameter write while the server is busy.
@@ -191,6 +195,7 @@ impl Default for MockConfig {
             pg_restore_fqdn: None,
             virtual_start: None,
             entra: EntraConfig::default(),
+            names_reserved_while_creating: true,
         }
     }
 }

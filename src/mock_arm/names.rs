@@ -31,19 +31,32 @@ pub fn valid_account_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-/// Whether a resource of `kind` named `name` exists (or is being created) under any id but `own`.
-fn taken(world: &World, kind: &str, name: &str, own: Option<&str>) -> bool {
+/// Whether a resource of `kind` named `name` exists (or, with `creating`, is being created) under
+/// any id but `own`.
+fn taken(world: &World, kind: &str, name: &str, own: Option<&str>, creating: bool) -> bool {
     let suffix = format!("/providers/{kind}/{name}").to_ascii_lowercase();
     let own = own.map(str::to_ascii_lowercase);
     world
         .resources
-        .keys()
-        .any(|k| k.ends_with(&suffix) && Some(k) != own.as_ref())
+        .iter()
+        .any(|(k, r)| k.ends_with(&suffix) && Some(k) != own.as_ref() && (creating || r.visible))
+}
+
+/// What `checkNameAvailability` counts as taken: a name whose create is still running too, unless
+/// the configuration says otherwise.
+fn checked(world: &World, req: &Req, kind: &str, name: &str) -> bool {
+    taken(
+        world,
+        kind,
+        name,
+        None,
+        req.cfg.names_reserved_while_creating,
+    )
 }
 
 /// Refuse a server create whose name another subscription or resource group holds.
 pub fn claim_server(world: &World, id: &str, name: &str) -> Result<(), ArmError> {
-    if taken(world, SERVER_TYPE, name, Some(id)) {
+    if taken(world, SERVER_TYPE, name, Some(id), true) {
         return Err(ArmError::conflict(SERVER_TAKEN, SERVER_TAKEN_MESSAGE));
     }
     Ok(())
@@ -51,7 +64,7 @@ pub fn claim_server(world: &World, id: &str, name: &str) -> Result<(), ArmError>
 
 /// Refuse an account create whose name another subscription or resource group holds.
 pub fn claim_account(world: &World, id: &str, name: &str) -> Result<(), ArmError> {
-    if taken(world, ACCOUNT_TYPE, name, Some(id)) {
+    if taken(world, ACCOUNT_TYPE, name, Some(id), true) {
         return Err(ArmError::conflict(
             ACCOUNT_TAKEN,
             account_taken_message(name),
@@ -88,7 +101,7 @@ pub fn check_server(world: &World, req: &Req) -> Result<Reply, ArmError> {
         body["nameAvailable"] = json!(false);
         body["reason"] = json!("Invalid");
         body["message"] = json!("Specified server name contains unsupported characters or is too long. Server name must be no longer than 63 characters long, contain only lower-case characters or digits, cannot contain '.' or '_' characters and can't start or end with '-' character.");
-    } else if taken(world, SERVER_TYPE, &name, None) {
+    } else if checked(world, req, SERVER_TYPE, &name) {
         body["nameAvailable"] = json!(false);
         body["reason"] = json!("AlreadyExists");
         body["message"] = json!(SERVER_TAKEN_MESSAGE);
@@ -102,7 +115,7 @@ pub fn check_account(world: &World, req: &Req) -> Result<Reply, ArmError> {
     let body: Value = if !valid_account_name(&name) {
         json!({"nameAvailable": false, "reason": "AccountNameInvalid",
                "message": format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.")})
-    } else if taken(world, ACCOUNT_TYPE, &name, None) {
+    } else if checked(world, req, ACCOUNT_TYPE, &name) {
         json!({"nameAvailable": false, "reason": "AlreadyExists", "message": account_taken_message(&name)})
     } else {
         json!({"nameAvailable": true})

@@ -50,7 +50,18 @@ pub async fn cleanup(
         Ok(o) => o,
         Err(e) => return unreadable(status, &e, ctx),
     };
-    let plan = deletion::plan(eff, &observed, &ctx.owner);
+    let mut plan = deletion::plan(eff, &observed, &ctx.owner);
+    // A create that may still be running would leave its resource behind: wait for it.
+    let holds = super::intent::resolve(
+        &prev.create_intents,
+        &prev.pending_operations,
+        eff,
+        &observed,
+        &ctx.intents.windows,
+        ctx.now,
+    );
+    plan.waiting.extend(holds.waiting);
+    status.create_intents = holds.kept;
     let mut errors: Vec<String> = plan
         .refused
         .iter()

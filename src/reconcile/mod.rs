@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod conditions;
 pub mod drill;
+pub mod intent;
 pub mod policy;
 pub mod rotation;
 pub mod status;
@@ -87,6 +88,8 @@ pub struct Context {
     pub owner: String,
     /// Access to the servers' databases (pgvector, the restore drill); None: none configured.
     pub db: Option<std::sync::Arc<crate::database::Db>>,
+    /// Write-ahead intent for creates: the windows and where the status is persisted mid-pass.
+    pub intents: intent::Intents,
 }
 
 /// How soon a pass looks again at a restore drill in flight.
@@ -171,26 +174,35 @@ pub async fn reconcile(
         }
     }
 
-    // 2. Observe.
-    let observed = match arm.observe(eff).await {
-        Ok(mut o) => {
-            // A create of ours in flight is not visible yet, and its name is taken by it: that is
-            // no refusal (mock-kube showed a Warning for it on every real watch).
-            let creating = |label: String| {
-                pending
-                    .iter()
-                    .any(|p| p.resource == label && p.action == plan::Verb::Create.to_string())
-            };
-            if creating(plan::postgres::resource_label(eff)) {
-                o.postgres.name_unavailable = None;
-            }
-            if creating(plan::storage_account::resource_label(eff)) {
-                o.storage.name_unavailable = None;
-            }
-            o
-        }
+    // 2. Observe. A create recorded in status but not visible yet holds its resource back.
+    let mut observed = match arm.observe(eff).await {
+        Ok(o) => o,
         Err(e) => return status::arm_unreadable(prev, pending, errors, &e, ctx),
     };
+    let mut holds = intent::resolve(
+        &prev.create_intents,
+        &pending,
+        eff,
+        &observed,
+        &ctx.intents.windows,
+        ctx.now,
+    );
+    // A create of ours in flight is not visible yet, and its name is taken by it: that is no
+    // refusal (mock-kube showed a Warning for it on every real watch).
+    let creating = |label: String| {
+        holds.holds(&label)
+            || pending
+                .iter()
+                .any(|p| p.resource == label && p.action == plan::Verb::Create.to_string())
+    };
+    if creating(plan::postgres::resource_label(eff)) {
+        observed.postgres.name_unavailable = None;
+    }
+    if creating(plan::storage_account::resource_label(eff)) {
+        observed.storage.name_unavailable = None;
+    }
+    notes.append(&mut holds.notes);
+    let mut intents = holds.kept;
 
     // 3. Plan. Status is the memory of what this plane set; only that is ever removed.
     let memory = plan::Memory::from_status(prev.storage.as_ref());
@@ -199,11 +211,13 @@ pub async fn reconcile(
         prev.postgres.as_ref().and_then(|p| p.id.as_ref()),
         prev.storage.as_ref().and_then(|p| p.id.as_ref()),
     ]);
-    let plan = plan::owner::gate(plan, eff, &observed, &ctx.owner, &recorded);
+    let mut plan = plan::owner::gate(plan, eff, &observed, &ctx.owner, &recorded);
+    plan.waiting.append(&mut holds.waiting);
 
     // 4. Apply: at most one write per resource, none to a resource with an operation in flight.
     let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;
     let mut busy: BTreeSet<String> = pending.iter().map(|p| p.resource.clone()).collect();
+    busy.extend(holds.held);
     let mut corrected: BTreeSet<(String, String)> = BTreeSet::new();
     let mut writes = 0;
     let mut accepted: Vec<&plan::Op> = Vec::new();
@@ -212,8 +226,25 @@ pub async fn reconcile(
             if !busy.insert(action.resource.clone()) {
                 continue;
             }
+            // Write-ahead: a create that stays invisible until it ends is recorded first.
+            let intent = intent::for_action(eff, action, ctx.now);
+            if let Some(i) = &intent {
+                intents.push(i.clone());
+                let saved = intent::checkpoint(&ctx.intents, prev, &pending, &intents).await;
+                if let Err(e) = saved {
+                    tracing::warn!(resource = %action.resource, error = %e, "create not sent");
+                    intents.pop();
+                    errors.push(format!("{} {}: {e}", action.resource, action.verb));
+                    transient = true;
+                    continue;
+                }
+            }
             tracing::info!(resource = %action.resource, action = %action.verb, fields = action.changes.len(), "sending write");
-            match arm.submit(&action.op).await {
+            let result = arm.submit(&action.op).await;
+            if intent.is_some() && result.as_ref().map_or_else(intent::refused, |_| true) {
+                intents.retain(|i| i.resource != action.resource);
+            }
+            match result {
                 Ok(sub) => {
                     writes += 1;
                     accepted.push(&action.op);
@@ -231,6 +262,13 @@ pub async fn reconcile(
                             operation_url: url,
                             started_at: status::rfc3339(ctx.now),
                         });
+                    }
+                    if intent.is_some() {
+                        // Accepted: the intent is now a pending operation; persist that at once.
+                        let saved = intent::checkpoint(&ctx.intents, prev, &pending, &intents);
+                        if let Err(e) = saved.await {
+                            tracing::warn!(resource = %action.resource, error = %e, "accepted create not persisted before the end of the pass");
+                        }
                     }
                 }
                 Err(ArmError::Busy(m)) => {
@@ -316,6 +354,7 @@ pub async fn reconcile(
         ctx,
         rotation: &key_step,
     });
+    status.create_intents = intents;
     status.vector = vector.map(|v| v.status);
     status.restore_drill = drill.status;
     status::drill_condition(&mut status, ctx);

@@ -35,6 +35,7 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         key_rotation: prev.key_rotation.clone(),
         diagnostics: prev.diagnostics.clone(),
         reconcile_policy: prev.reconcile_policy.clone(),
+        create_intents: prev.create_intents.clone(),
         ..Default::default()
     }
 }
@@ -327,11 +328,11 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
             s.errors.first().cloned().unwrap_or_default(),
         )
     } else if in_flight {
-        (
-            false,
-            "Progressing",
-            format!("{} operation(s) in flight", s.pending_operations.len()),
-        )
+        let mut msg = format!("{} operation(s) in flight", s.pending_operations.len());
+        if let Some(w) = plan.waiting.first() {
+            msg = format!("{msg}; waiting: {w}");
+        }
+        (false, "Progressing", msg)
     } else if !exists || !plan.actions.is_empty() {
         (
             false,
@@ -357,6 +358,7 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         s.pending_operations
             .iter()
             .map(|p| format!("{} {}", p.resource, p.action))
+            .chain(plan.waiting.iter().cloned())
             .collect::<Vec<_>>()
             .join(", "),
         g,

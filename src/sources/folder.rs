@@ -8,6 +8,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tracing::Instrument;
 
 use crate::api::{self, EffectiveSpec, EngramDataPlaneStatus, FieldError};
 use crate::azure::ArmApi;
+use crate::reconcile::intent::{CheckpointError, Intents, StatusSink, Windows};
 use crate::reconcile::{self, Context, Outcome};
 use crate::telemetry::metrics::{outcome_label, Metrics};
 use crate::{Error, Result};
@@ -45,6 +47,8 @@ pub struct FolderOptions {
     pub db: Option<Arc<crate::database::Db>>,
     /// Per-plane credentials (spec.azure.credentialFrom); None: every plane uses the runner's.
     pub clients: Option<Arc<crate::azure::ArmClients>>,
+    /// How long a create recorded in a status file, and not visible in Azure, is held back.
+    pub create_windows: Windows,
 }
 
 impl FolderOptions {
@@ -62,6 +66,7 @@ impl FolderOptions {
             audit_log: None,
             db: None,
             clients: None,
+            create_windows: Windows::default(),
         }
     }
 }
@@ -113,6 +118,23 @@ pub fn read_status(dir: &Path, name: &str) -> Option<EngramDataPlaneStatus> {
 pub fn write_status(dir: &Path, name: &str, status: &EngramDataPlaneStatus) -> Result<()> {
     let text = serde_saphyr::to_string(status).map_err(|e| Error::Yaml(e.to_string()))?;
     write_atomic(&status_path(dir, name), &text)
+}
+
+/// The mid-pass status write of one plane (write-ahead intent of a create): its status file,
+/// written atomically; remembers that it wrote, so that the end of the pass writes too.
+struct FileSink {
+    dir: PathBuf,
+    name: String,
+    wrote: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl StatusSink for FileSink {
+    async fn checkpoint(&self, status: &EngramDataPlaneStatus) -> Result<(), CheckpointError> {
+        write_status(&self.dir, &self.name, status).map_err(|e| CheckpointError(e.to_string()))?;
+        self.wrote.store(true, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// Write a file atomically: a temporary file beside it (`.{name}.tmp`), then a rename, so a
@@ -246,7 +268,14 @@ impl Folder {
             let spec = plane.spec.clone();
             let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
-            let ctx = Context {
+            let sink = self.opts.status_dir.as_ref().map(|dir| {
+                Arc::new(FileSink {
+                    dir: dir.clone(),
+                    name: plane.name.clone(),
+                    wrote: AtomicBool::new(false),
+                })
+            });
+            let mut ctx = Context {
                 now: time::OffsetDateTime::now_utc(),
                 generation: Some(plane.generation),
                 poll_interval: self.opts.poll_interval,
@@ -254,10 +283,17 @@ impl Folder {
                 max_operation_age: self.opts.max_operation_age,
                 owner: format!("folder/{}", plane.name),
                 db: resolved.db(&self.opts.db),
+                intents: Intents {
+                    windows: self.opts.create_windows,
+                    sink: sink.clone().map(|s| s as Arc<dyn StatusSink>),
+                },
             };
             let name = plane.name.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
+                // The pass's time is when it runs, not when it queued for a permit (a create's
+                // intent carries it).
+                ctx.now = time::OffsetDateTime::now_utc();
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
                 let started = std::time::Instant::now();
@@ -268,11 +304,12 @@ impl Folder {
                 if azure.is_some() {
                     out.status.azure = azure;
                 }
-                (path, out, started.elapsed(), ctx.now)
+                let checkpointed = sink.is_some_and(|s| s.wrote.load(Ordering::Relaxed));
+                (path, out, started.elapsed(), ctx.now, checkpointed)
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((path, out, took, at)) = joined else {
+            let Ok((path, out, took, at, checkpointed)) = joined else {
                 continue;
             };
             if let Some(m) = &self.opts.metrics {
@@ -305,8 +342,9 @@ impl Folder {
                     source,
                 })?;
             }
-            // Written only when it changed (the first pass of a run always writes it).
-            let changed = plane.last.is_none() || out.status != plane.status;
+            // Written only when it changed (the first pass of a run always writes it, and a pass
+            // that wrote mid-pass leaves its final status too).
+            let changed = plane.last.is_none() || out.status != plane.status || checkpointed;
             if let (Some(dir), true) = (&self.opts.status_dir, changed) {
                 write_status(dir, &plane.name, &out.status)?;
             }

@@ -17,10 +17,12 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::kube_events;
+use super::kube_intent::KubeSink;
 use super::leader::{GatedArm, LeaderError, LeaderGate};
 use crate::api::spec::DeletionPolicy;
 use crate::api::{self, EngramDataPlane, EngramDataPlaneStatus};
 use crate::azure::ArmApi;
+use crate::reconcile::intent::{Intents, Windows};
 use crate::reconcile::policy::ReconcilePolicy;
 use crate::reconcile::{self, cleanup, conditions, Context};
 use crate::telemetry::admin::Health;
@@ -86,6 +88,8 @@ pub struct Ctx {
     /// Per-plane credentials (spec.azure.credentialFrom, the namespace's `engram-credential`);
     /// None: every plane uses `arm`.
     pub clients: Option<Arc<crate::azure::ArmClients>>,
+    /// How long a create recorded in status, and not visible in Azure, is held back.
+    pub create_windows: Windows,
     /// Open drift and pending operations per data plane, for the gauges.
     open: Mutex<BTreeMap<String, (i64, i64)>>,
 }
@@ -113,6 +117,7 @@ impl Ctx {
             error_backoff: Duration::from_secs(30),
             db: None,
             clients: None,
+            create_windows: Windows::default(),
             open: Mutex::new(BTreeMap::new()),
         }
     }
@@ -188,6 +193,10 @@ fn engine_ctx(o: &EngramDataPlane, ctx: &Ctx) -> Context {
         max_operation_age: ctx.max_operation_age,
         owner: format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()),
         db: ctx.db.clone(),
+        intents: Intents {
+            windows: ctx.create_windows,
+            sink: None,
+        },
     }
 }
 
@@ -261,6 +270,14 @@ async fn apply(
     let arm = GatedArm::new(plane.arm.clone(), ctx.gate.clone());
     let mut rctx = engine_ctx(&o, ctx);
     rctx.db = plane.db(&ctx.db);
+    // A create is recorded in the object's status before it is sent (write-ahead intent).
+    let sink = Arc::new(KubeSink::new(
+        api.clone(),
+        &name,
+        ctx.gate.clone(),
+        prev.clone(),
+    ));
+    rctx.intents.sink = Some(sink.clone());
     let span = tracing::info_span!("reconcile", plane = %key(&o));
     let mut out = tracing::Instrument::instrument(
         reconcile::policy::reconcile(
@@ -280,7 +297,7 @@ async fn apply(
     if ctx.clients.is_some() {
         out.status.azure = Some(plane.status);
     }
-    patch_status(api, &name, &prev, &out.status).await?;
+    patch_status(api, &name, &sink.current(), &out.status).await?;
     let config_map = o
         .spec
         .exports
@@ -468,6 +485,8 @@ pub struct KubeOptions {
     pub lease_grace_seconds: u64,
     pub poll_interval: Duration,
     pub max_operation_age: Duration,
+    /// How long a create recorded in status, and not visible in Azure, is held back.
+    pub create_windows: Windows,
     pub db: Option<Arc<crate::database::Db>>,
     /// Per-plane credentials; None: every plane uses the operator's.
     pub clients: Option<Arc<crate::azure::ArmClients>>,
@@ -518,6 +537,7 @@ pub async fn run(
     let mut ctx = Ctx::new(client, arm, gate.clone(), health.clone(), &opts.identity);
     ctx.poll_interval = opts.poll_interval;
     ctx.max_operation_age = opts.max_operation_age;
+    ctx.create_windows = opts.create_windows;
     ctx.db = opts.db.clone();
     ctx.clients = opts.clients.clone();
     let controller = Controller::new(api, watcher::Config::default().any_semantic());

@@ -6,4 +6,5 @@ pub mod folder;
 pub mod kube;
 pub mod kube_events;
 pub mod kube_exports;
+pub mod kube_intent;
 pub mod leader;

@@ -29,6 +29,7 @@ async fn reads_of_one_in_sync_pass(c: &Cluster, m: &engram_operator::mock_arm::M
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         owner: "engram/soak-00".into(),
         db: None,
+        intents: Default::default(),
     };
     let arm = Arm::new(m.arm_settings()).unwrap();
     let before = harness::arm_reads(m);

@@ -108,6 +108,7 @@ pub fn ctx() -> Context {
         max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
         owner: "folder/test".into(),
         db: None,
+        intents: Default::default(),
     }
 }
 
@@ -352,4 +353,22 @@ pub async fn kube_cluster(
             .expect("namespace");
     }
     (mock, client)
+}
+
+/// The Kubernetes controller's context for a test: this replica leads, polls every 10 ms.
+pub fn kube_ctx(
+    client: &kube::Client,
+    arm: std::sync::Arc<dyn engram_operator::azure::ArmApi>,
+) -> engram_operator::sources::kube::Ctx {
+    use engram_operator::sources::leader::LeaderGate;
+    let (_tx, rx) = tokio::sync::watch::channel(true);
+    let mut c = engram_operator::sources::kube::Ctx::new(
+        client.clone(),
+        arm,
+        LeaderGate::from_receiver(rx),
+        std::sync::Arc::new(engram_operator::telemetry::admin::Health::default()),
+        "engram-operator-0",
+    );
+    c.poll_interval = Duration::from_millis(10);
+    c
 }
