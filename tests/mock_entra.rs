@@ -373,12 +373,14 @@ async fn a_token_of_another_tenant_is_refused_on_a_mapped_subscription() {
     assert_eq!(arm_get(&m, &pg_list(SUB2), &foreign).await.0, 200);
 }
 
-#[tokio::test]
-async fn two_principals_on_one_subscription_have_separate_throttle_buckets() {
+/// A mock whose principals may read twice per subscription (`factor` × that across principals),
+/// tokens of two principals of one tenant, and the first principal's two reads spent.
+async fn one_drained(factor: f64) -> (MockArm, String, String) {
     let mut config = config();
     config.throttle = ThrottleConfig {
         read_capacity: 2.0,
         read_refill_per_sec: 0.01,
+        subscription_factor: factor,
         ..ThrottleConfig::default()
     };
     let m = mock_with(config).await;
@@ -391,6 +393,12 @@ async fn two_principals_on_one_subscription_have_separate_throttle_buckets() {
     for _ in 0..2 {
         assert_eq!(arm_get(&m, &pg_list(SUB), &one).await.0, 200);
     }
+    (m, one, two)
+}
+
+#[tokio::test]
+async fn two_principals_on_one_subscription_have_separate_throttle_buckets() {
+    let (m, one, two) = one_drained(ThrottleConfig::default().subscription_factor).await;
     let (status, body) = arm_get(&m, &pg_list(SUB), &one).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -402,24 +410,8 @@ async fn two_principals_on_one_subscription_have_separate_throttle_buckets() {
 
 #[tokio::test]
 async fn the_subscription_wide_limit_holds_across_principals() {
-    let mut config = config();
     // Each principal may read 2, the subscription 2 × 1.5 = 3 across principals.
-    config.throttle = ThrottleConfig {
-        read_capacity: 2.0,
-        read_refill_per_sec: 0.01,
-        subscription_factor: 1.5,
-        ..ThrottleConfig::default()
-    };
-    let m = mock_with(config).await;
-    let one = secret_token(&m, TENANT, APP, ARM_SCOPE)
-        .await
-        .expect("token");
-    let two = secret_token(&m, TENANT, APP2, ARM_SCOPE)
-        .await
-        .expect("token");
-    for _ in 0..2 {
-        assert_eq!(arm_get(&m, &pg_list(SUB), &one).await.0, 200);
-    }
+    let (m, _, two) = one_drained(1.5).await;
     assert_eq!(arm_get(&m, &pg_list(SUB), &two).await.0, 200);
     let (status, body) = arm_get(&m, &pg_list(SUB), &two).await;
     assert_eq!(status, 429);
