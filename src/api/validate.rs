@@ -9,6 +9,7 @@ use super::spec::*;
 pub mod database;
 mod diagnostics;
 mod exports;
+pub use exports::is_dns1123_subdomain;
 mod network;
 mod storage;
 use storage::storage;

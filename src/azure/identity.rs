@@ -178,12 +178,17 @@ pub fn aadsts_code(text: &str) -> Option<String> {
 /// request (the secret or the assertion) and not Entra's free text.
 pub fn refusal(tenant_id: &str, client_id: &str, status: u16, body: &str) -> String {
     match aadsts_code(body) {
-        Some(code) => format!(
-            "Entra refused client {client_id} in tenant {tenant_id}: {code} ({})",
-            meaning(&code)
-        ),
+        Some(code) => refused_with(tenant_id, client_id, &code),
         None => format!("Entra refused client {client_id} in tenant {tenant_id} (HTTP {status})"),
     }
+}
+
+/// Entra's refusal with its code and what the code means.
+fn refused_with(tenant_id: &str, client_id: &str, code: &str) -> String {
+    format!(
+        "Entra refused client {client_id} in tenant {tenant_id}: {code} ({})",
+        meaning(code)
+    )
 }
 
 /// azure_identity's client-secret credential.
@@ -263,10 +268,7 @@ pub fn explain(tenant_id: &str, client_id: &str, e: &azure_core::Error) -> Strin
         return text;
     }
     match aadsts_code(&format!("{e:?}")) {
-        Some(code) => format!(
-            "Entra refused client {client_id} in tenant {tenant_id}: {code} ({})",
-            meaning(&code)
-        ),
+        Some(code) => refused_with(tenant_id, client_id, &code),
         None => {
             // The causes' own texts (a connection error names the authority's URL, nothing more).
             let mut text =

@@ -96,7 +96,9 @@ pub async fn step(mock: &MockArm, settings: &ArmSettings, specs: &Path) -> Resul
         &src,
         &assertion(ISSUER, SUBJECT, now - 60, now + 3600, "demo"),
     )?;
-    let outcome = run(mock, settings, &dir, &customer).await;
+    let spec = src.join("contoso-dev.yaml");
+    let (_, eff) = crate::api::load(&crate::cli::read(&spec)?).map_err(Error::Invalid)?;
+    let outcome = run(mock, settings, &dir, &customer, &eff.azure.subscription_id).await;
     let _ = std::fs::remove_dir_all(&dir);
     outcome
 }
@@ -106,6 +108,7 @@ async fn run(
     settings: &ArmSettings,
     dir: &Path,
     customer: &PlaneCredential,
+    subscription: &str,
 ) -> Result<CustomerOutcome> {
     let mut settings = settings.clone();
     settings.authority_host = Some(mock.entra_url());
@@ -124,7 +127,7 @@ async fn run(
     let journal = mock.journal();
     let ours: Vec<_> = journal
         .iter()
-        .filter(|e| e.path.contains("3c0b5a1e-7d2f-4c8e-9a61-0f4d2b7e8c15"))
+        .filter(|e| e.path.contains(subscription))
         .collect();
     let signed = ours.iter().filter(|e| e.principal == principal).count();
     let tokens = mock.token_requests().len();

@@ -119,18 +119,6 @@ pub fn resolve(clients: &ArmClients, found: Lookup) -> Resolved {
     }
 }
 
-/// A Kubernetes object name (RFC 1123 subdomain).
-fn secret_name_ok(n: &str) -> bool {
-    (1..=253).contains(&n.len())
-        && n.split('.').all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-}
-
 /// Kubernetes: the plane's Secret, else the namespace's `engram-credential`, else the operator's.
 pub async fn kube_lookup(
     client: &kube::Client,
@@ -139,7 +127,7 @@ pub async fn kube_lookup(
 ) -> Result<Lookup, kube::Error> {
     let name = credential_from.unwrap_or(DEFAULT_SECRET);
     let source = format!("Secret {namespace}/{name}");
-    if !secret_name_ok(name) {
+    if !crate::api::validate::is_dns1123_subdomain(name) {
         return Ok(Lookup::Invalid(
             source.clone(),
             format!("{source}: spec.azure.credentialFrom must be a Secret name (lowercase letters, digits, '-', '.')"),
