@@ -119,15 +119,10 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
-    /// Many data planes converged from nothing, then in-sync passes: time, ARM requests, memory.
-    Reconcile {
-        /// Number of data planes (each a PostgreSQL server and a Storage account).
-        #[arg(long, default_value_t = 200)]
-        planes: usize,
-        /// Data planes reconciled at the same time.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-    },
+    /// Many data planes over some subscriptions, converged and kept in sync against the mock ARM
+    /// on one virtual clock with Azure's limits on: times against their floors, drift detection,
+    /// 429s, requests per plane.
+    Reconcile(crate::bench::reconcile::ReconcileArgs),
     /// pgvector HNSW index builds on a throwaway local PostgreSQL (.ci/tools.sh installs it):
     /// random vectors loaded server-side, CREATE INDEX timed for each m/ef_construction.
     Hnsw(crate::bench::hnsw::HnswArgs),
@@ -437,10 +432,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 } => runtime()?
                     .block_on(crate::mock_arm::bench::run(requests, connections))
                     .map_err(|e| Error::Usage(e.to_string()))?,
-                BenchTarget::Reconcile {
-                    planes,
-                    concurrency,
-                } => runtime()?.block_on(crate::bench::reconcile(planes, concurrency))?,
+                BenchTarget::Reconcile(args) => crate::bench::reconcile::run(&args)?,
                 BenchTarget::Hnsw(args) => runtime()?
                     .block_on(crate::bench::hnsw::output(&args))
                     .map_err(|e| Error::Usage(e.to_string()))?,

@@ -106,21 +106,40 @@ pub fn map_alert(v: &Value) -> ObservedAlert {
 }
 
 impl Arm {
-    /// One list of the resource group's metric alerts (following nextLink), kept to the rules the
-    /// spec implies; a rule absent from the list is missing. One read per pass, not one per rule.
+    /// The resource group's metric alerts (one list, following nextLink, shared with the group's
+    /// other planes: [`super::alert_lists`]), kept to the rules the spec implies; a rule absent
+    /// from the list is missing.
     pub(super) async fn observe_alerts(
         &self,
         eff: &EffectiveSpec,
     ) -> Result<BTreeMap<String, ObservedAlert>, ArmError> {
-        let wanted: BTreeMap<String, String> = alplan::rule_names(eff)
+        let (sub, group) = (&eff.azure.subscription_id, &eff.azure.resource_group);
+        let plane = &eff.postgres.server_name;
+        let rules = match self.alert_lists.take(sub, group, plane) {
+            Some(rules) => rules,
+            None => {
+                let rules = std::sync::Arc::new(self.list_alerts(sub, group).await?);
+                self.alert_lists.put(sub, group, plane, rules.clone());
+                rules
+            }
+        };
+        Ok(alplan::rule_names(eff)
             .into_iter()
-            .map(|n| (n.to_ascii_lowercase(), n))
-            .collect();
+            .filter_map(|n| Some((n.clone(), rules.get(&n.to_ascii_lowercase())?.clone())))
+            .collect())
+    }
+
+    /// Every metric alert of a resource group, by lower-cased name.
+    async fn list_alerts(
+        &self,
+        subscription_id: &str,
+        resource_group: &str,
+    ) -> Result<BTreeMap<String, ObservedAlert>, ArmError> {
         let mut out = BTreeMap::new();
         let mut next = Some(list_url(
             self.endpoint.as_str(),
-            &eff.azure.subscription_id,
-            &eff.azure.resource_group,
+            subscription_id,
+            resource_group,
         ));
         while let Some(url) = next.take() {
             let page: Value = self
@@ -131,13 +150,8 @@ impl Arm {
                 })
                 .await?;
             for item in page["value"].as_array().into_iter().flatten() {
-                let name = item["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                if let Some(rule) = wanted.get(&name) {
-                    out.insert(rule.clone(), map_alert(item));
-                }
+                let name = item["name"].as_str().unwrap_or_default();
+                out.insert(name.to_ascii_lowercase(), map_alert(item));
             }
             next = page["nextLink"].as_str().map(ToOwned::to_owned);
         }
@@ -152,15 +166,25 @@ impl Arm {
     ) -> Result<Submitted, ArmError> {
         let url = rule_url(self.endpoint.as_str(), t);
         let body = rule_body(&t.rule_name, rule);
-        self.sync_write("put metric alert", Method::Put, &url, Some(&body))
-            .await
+        let sent = self
+            .sync_write("put metric alert", Method::Put, &url, Some(&body))
+            .await;
+        // The group's shared list no longer shows this rule as it is.
+        self.alert_lists
+            .forget(&t.subscription_id, &t.resource_group);
+        sent
     }
 
     /// DELETE one rule (synchronous: 200, or 204 when it is already gone).
     pub(super) async fn delete_alert(&self, t: &AlertTarget) -> Result<Submitted, ArmError> {
         let url = rule_url(self.endpoint.as_str(), t);
-        self.sync_write("delete metric alert", Method::Delete, &url, None)
-            .await
+        let sent = self
+            .sync_write("delete metric alert", Method::Delete, &url, None)
+            .await;
+        // The group's shared list no longer shows this rule as it is.
+        self.alert_lists
+            .forget(&t.subscription_id, &t.resource_group);
+        sent
     }
 }
 

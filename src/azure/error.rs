@@ -52,6 +52,9 @@ pub enum ArmError {
     /// a drill's scratch server); nothing reached ARM.
     #[error("write refused by the client: {0}")]
     Refused(String),
+    /// A call this implementation of the ARM interface does not offer (a test double).
+    #[error("not supported by this ARM client: {0}")]
+    Unsupported(&'static str),
 }
 
 impl ArmError {

@@ -2,6 +2,7 @@
 //! polling and error classification. Maps SDK models to the planner's `Observed*` structs and the
 //! planner's `Op`s to SDK requests; nothing outside this folder sees an SDK type.
 
+mod alert_lists;
 mod alerts;
 pub mod clients;
 pub mod cloud;
@@ -12,6 +13,7 @@ pub mod entra_admin;
 pub mod error;
 pub mod identity;
 mod keyvault;
+pub mod meter;
 mod names;
 mod network;
 pub mod network_wire;
@@ -21,6 +23,7 @@ mod postgres;
 mod storage;
 mod storage_map;
 pub mod throttle;
+mod top_level;
 pub mod wire;
 
 use std::sync::Arc;
@@ -84,6 +87,8 @@ pub struct ArmSettings {
     /// Who is calling, sent first in every request's `User-Agent` (ARM's request logs show it):
     /// see [`crate::telemetry::user_agent`].
     pub application_id: String,
+    /// The HTTP client (None: reqwest). The benchmark reaches the mock by function call.
+    pub transport: Option<Arc<dyn azure_core::HttpClient>>,
 }
 
 impl ArmSettings {
@@ -107,6 +112,7 @@ impl ArmSettings {
             max_retries: 6,
             min_backoff: Duration::from_millis(200),
             application_id: crate::telemetry::user_agent(None),
+            transport: None,
         }
     }
 }
@@ -148,6 +154,18 @@ pub trait ArmApi: Send + Sync {
         eff: &EffectiveSpec,
         name: &str,
     ) -> Result<Option<ObservedServer>, ArmError>;
+    /// The top-level resources (servers, accounts, metric alerts) of `ids` by GET, the alert
+    /// rules by one list per resource group: the fast sweep's `get` source. Bodies as ARM returns
+    /// them; an id that does not exist is absent.
+    async fn get_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        let _ = ids;
+        Err(ArmError::Unsupported("reading resources by id"))
+    }
+    /// Top-level resources by ARM id through Azure Resource Graph (rows as ARG returns them).
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        let _ = ids;
+        Err(ArmError::Unsupported("Azure Resource Graph"))
+    }
     /// Send one write; returns as soon as ARM accepted it (never waits for the operation).
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError>;
     /// Poll a long-running operation once.
@@ -168,6 +186,7 @@ pub struct Arm {
     raw: Pipeline,
     stats: Arc<Stats>,
     reads: Option<Arc<ReadLog>>,
+    alert_lists: alert_lists::AlertLists,
 }
 
 impl std::fmt::Debug for Arm {
@@ -281,10 +300,13 @@ impl Arm {
             metrics: shared.metrics,
             reads: reads.clone(),
         });
-        let options = ClientOptions::default()
+        let mut options = ClientOptions::default()
             .telemetry(TelemetryOptions::default().application_id(settings.application_id.clone()))
             .retry(RetryOptions::none())
             .per_retry_policies(vec![policy]);
+        if let Some(t) = &settings.transport {
+            options = options.transport(azure_core::TransportOptions::new(t.clone()));
+        }
         let scope = cloud.arm_scope.to_string();
         let pg = pgsdk::Client::new(
             endpoint.clone(),
@@ -316,6 +338,7 @@ impl Arm {
             raw,
             stats,
             reads,
+            alert_lists: Default::default(),
         })
     }
 
@@ -452,14 +475,7 @@ impl Arm {
         id: &str,
         tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<Submitted, ArmError> {
-        let lower = id.to_ascii_lowercase();
-        let version = if lower.contains("/microsoft.dbforpostgresql/") {
-            postgres::PG_API_VERSION
-        } else if lower.contains("/microsoft.network/") {
-            crate::plan::network::NETWORK_API_VERSION
-        } else {
-            storage::API_VERSION
-        };
+        let version = top_level::api_version(id);
         let url = format!(
             "{}{id}?api-version={version}",
             self.endpoint.as_str().trim_end_matches('/')
@@ -567,6 +583,10 @@ impl ArmApi for Arm {
 
     async fn observe_all(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
         self.observe_scoped(eff, true).await
+    }
+
+    async fn get_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.read_top_level(ids).await
     }
 
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {

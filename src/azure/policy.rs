@@ -223,6 +223,7 @@ impl Policy for ArmPolicy {
             storage: storage_class(request.url().path(), class),
         };
         let waited = self.budget.admit(&draw).await;
+        super::meter::charge(class, draw.storage);
         if let (Some(m), false) = (&self.metrics, waited.is_zero()) {
             m.throttled(waited);
         }

@@ -14,6 +14,10 @@ pub enum ClockMode {
     Virtual,
     /// Time follows the wall clock; advances add to it (demo).
     RealTime,
+    /// Time follows the tokio runtime's clock; advances add to it. Under a paused runtime that
+    /// clock is virtual and jumps to the next timer whenever every task waits (`bench reconcile`
+    /// runs the mock, the client budget and the operator's sleeps on one such clock).
+    Runtime,
 }
 
 /// Virtual clock. `elapsed()` is time since the epoch the clock started at.
@@ -23,6 +27,7 @@ pub struct Clock {
     epoch: OffsetDateTime,
     offset: Duration,
     started: Instant,
+    runtime_started: tokio::time::Instant,
 }
 
 /// Where a virtual clock starts: a fixed instant, so runs are reproducible.
@@ -30,7 +35,7 @@ const VIRTUAL_EPOCH: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 
 impl Clock {
     /// A clock whose virtual time starts at `start` (default 2025-01-01T00:00:00Z); a real-time
-    /// clock starts now whatever `start` says.
+    /// clock starts now whatever `start` says; a runtime clock at `start`, else now.
     pub fn starting(mode: ClockMode, start: Option<OffsetDateTime>) -> Self {
         let epoch = match mode {
             ClockMode::Virtual => start.unwrap_or_else(|| {
@@ -38,12 +43,14 @@ impl Clock {
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH)
             }),
             ClockMode::RealTime => OffsetDateTime::now_utc(),
+            ClockMode::Runtime => start.unwrap_or_else(OffsetDateTime::now_utc),
         };
         Self {
             mode,
             epoch,
             offset: Duration::ZERO,
             started: Instant::now(),
+            runtime_started: tokio::time::Instant::now(),
         }
     }
 
@@ -52,6 +59,7 @@ impl Clock {
         match self.mode {
             ClockMode::Virtual => self.offset,
             ClockMode::RealTime => self.offset + self.started.elapsed(),
+            ClockMode::Runtime => self.offset + self.runtime_started.elapsed(),
         }
     }
 

@@ -29,6 +29,7 @@ mod entra_token;
 mod errors;
 mod faults;
 mod firewall;
+mod in_process;
 mod journal;
 mod keyvault;
 mod lro;
@@ -57,6 +58,7 @@ pub use entra::{EntraConfig, EntraPrincipal, FederatedCredential, TokenRequest};
 pub use entra_jwt::{assertion, token_claims, TOKEN_EXCHANGE_AUDIENCE};
 pub use errors::ArmError;
 pub use faults::{FaultKind, FaultSpec};
+pub use in_process::InProcess;
 pub use journal::{JournalEntry, OpClass};
 pub use throttle::{StorageRpLimits, ThrottleConfig};
 
@@ -289,6 +291,17 @@ impl MockArm {
     pub fn arm_settings(&self) -> crate::azure::ArmSettings {
         let mut s = crate::azure::ArmSettings::with_token(self.base_url(), self.token());
         s.keyvault_endpoint = Some(self.keyvault_url());
+        s
+    }
+
+    /// ARM settings for a client that reaches this mock by function call instead of its sockets
+    /// (see [`InProcess`]).
+    pub fn in_process_settings(&self) -> crate::azure::ArmSettings {
+        let mut s = self.arm_settings();
+        s.transport = Some(Arc::new(InProcess::new(
+            self.inner.clone(),
+            self.keyvault_addr.to_string(),
+        )));
         s
     }
 

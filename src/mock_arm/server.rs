@@ -46,16 +46,9 @@ pub async fn serve(
     mut stop: tokio::sync::watch::Receiver<bool>,
     plane: Plane,
 ) {
-    let app = match plane {
-        Plane::Arm => routes().fallback(front_door),
-        Plane::KeyVault => axum::Router::new().fallback(front_door),
-        Plane::Entra => super::entra_token::routes(),
-    }
-    .layer(Extension(plane))
-    .with_state(inner);
     let served = axum::serve(
         KillListener(listener),
-        app.into_make_service_with_connect_info::<ConnKill>(),
+        app(inner, plane).into_make_service_with_connect_info::<ConnKill>(),
     )
     .with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -64,6 +57,23 @@ pub async fn serve(
     if let Err(e) = served {
         tracing::warn!(error = %e, "mock ARM server ended");
     }
+}
+
+/// The routes of one host.
+pub(super) fn app(inner: Arc<Inner>, plane: Plane) -> axum::Router {
+    match plane {
+        Plane::Arm => routes().fallback(front_door),
+        Plane::KeyVault => axum::Router::new().fallback(front_door),
+        Plane::Entra => super::entra_token::routes(),
+    }
+    .layer(Extension(plane))
+    .with_state(inner)
+}
+
+/// The connection information of a request that came on no socket (in-process calls): a
+/// `drop` fault then has no connection to cut, and the request just fails.
+pub(super) fn no_connection() -> ConnectInfo<ConnKill> {
+    ConnectInfo(ConnKill(Arc::new(AtomicBool::new(false))))
 }
 
 /// A TCP listener whose connections can be cut by a `drop` fault.
@@ -77,7 +87,7 @@ struct KillIo {
 
 /// The kill switch of the connection a request came on.
 #[derive(Clone)]
-struct ConnKill(Arc<AtomicBool>);
+pub(super) struct ConnKill(Arc<AtomicBool>);
 
 impl Listener for KillListener {
     type Io = KillIo;

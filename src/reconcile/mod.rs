@@ -12,6 +12,7 @@ pub mod intent;
 pub mod policy;
 pub mod rotation;
 pub mod status;
+pub mod sweep;
 pub use status::network_status;
 
 use std::collections::{BTreeMap, BTreeSet};

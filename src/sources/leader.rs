@@ -93,6 +93,14 @@ impl ArmApi for GatedArm {
         self.inner.get_server(eff, name).await
     }
 
+    async fn get_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.inner.get_resources(ids).await
+    }
+
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.inner.graph_resources(ids).await
+    }
+
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         if !self.gate.is_leader() {
             // Transient for the engine: nothing is reported as an error, nothing is sent.
