@@ -6,7 +6,10 @@ mod kube_api;
 
 use std::sync::Arc;
 
+use engram_operator::sources::assign::plane_shard;
 use engram_operator::sources::kube::{reconcile, KubeError, FINALIZER};
+use engram_operator::sources::leader::LeaderGate;
+use engram_operator::sources::shards::Gates;
 use kube_api::*;
 
 fn cond<'a>(s: &'a engram_operator::api::EngramDataPlaneStatus, t: &str) -> (&'a str, &'a str) {
@@ -313,7 +316,9 @@ async fn a_lease_lost_during_a_reconcile_stops_writes_at_once() {
     let (client, api) = client(&obj, timeline.clone());
     let (tx, gate) = gate(true);
     let mut fake = FakeArm::new(timeline.clone());
-    fake.lose_lease = Some(tx);
+    fake.lose_lease = Some(Box::new(move || {
+        tx.send_replace(false);
+    }));
     let arm = Arc::new(fake);
     let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
         .await
@@ -323,6 +328,63 @@ async fn a_lease_lost_during_a_reconcile_stops_writes_at_once() {
     assert!(
         api.calls().is_empty(),
         "no status from a former leader: {:#?}",
+        api.calls()
+    );
+}
+
+/// The gates of 4 shards following one mask of Leases held, and its sender.
+fn four_shards(held: u64) -> (tokio::sync::watch::Sender<u64>, Gates) {
+    let (tx, rx) = tokio::sync::watch::channel(held);
+    let gates = (0..4).map(|i| LeaderGate::from_mask(rx.clone(), i));
+    (tx, Gates::sharded(gates.collect()))
+}
+
+#[tokio::test]
+async fn with_shards_only_the_holder_of_the_plane_s_shard_acts() {
+    let timeline = Timeline::default();
+    let obj = with_finalizer(prod_object());
+    let shard = plane_shard(&obj.spec, 4);
+    // Every shard but the plane's: nothing at all, as a follower.
+    let (tx, gates) = four_shards(0b1111 & !(1 << shard));
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let ctx = ctx(client, arm.clone(), gates);
+    reconcile(Arc::new(obj.clone()), ctx.clone())
+        .await
+        .expect("another shard's plane: wait");
+    assert!(api.calls().is_empty(), "{:#?}", api.calls());
+    assert!(arm.arm_lines().is_empty(), "{:?}", arm.arm_lines());
+
+    // Its shard alone: the pass runs and writes.
+    tx.send_replace(1 << shard);
+    reconcile(Arc::new(obj), ctx)
+        .await
+        .expect("its shard's plane");
+    assert!(arm.arm_lines().iter().any(|l| l.starts_with("arm submit")));
+    assert!(api.calls().iter().any(|c| c.is_status_apply()));
+}
+
+#[tokio::test]
+async fn a_shard_lost_during_a_reconcile_stops_its_writes_at_once() {
+    let timeline = Timeline::default();
+    let obj = with_finalizer(prod_object());
+    let shard = plane_shard(&obj.spec, 4);
+    let (tx, gates) = four_shards(0b1111);
+    let (client, api) = client(&obj, timeline.clone());
+    let mut fake = FakeArm::new(timeline.clone());
+    // The plane's shard goes in the middle of the pass; the replica keeps the three others.
+    fake.lose_lease = Some(Box::new(move || {
+        tx.send_modify(|m| *m &= !(1 << shard));
+    }));
+    let arm = Arc::new(fake);
+    let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gates))
+        .await
+        .expect_err("lost the shard");
+    assert!(matches!(err, KubeError::NotLeader), "{err}");
+    assert_eq!(arm.arm_lines(), ["arm observe"], "the create was withheld");
+    assert!(
+        api.calls().is_empty(),
+        "no status from a former shard holder: {:#?}",
         api.calls()
     );
 }
