@@ -221,7 +221,11 @@ fn kustomize_renders_base_and_monitoring() {
 #[test]
 fn the_sharded_overlay_runs_three_replicas_over_eight_shards_and_never_mixes_shard_counts() {
     let sharded = kustomize("deploy/sharded/");
-    assert_eq!(kinds(&sharded), kinds(&kustomize("deploy/")), "the base, changed");
+    assert_eq!(
+        kinds(&sharded),
+        kinds(&kustomize("deploy/")),
+        "the base, changed"
+    );
     let d = sharded.iter().find(|d| d["kind"] == "Deployment").unwrap();
     assert_eq!(d["spec"]["replicas"], 3);
     // A rollout stops the old pods before new ones start: two values of --shards never run
@@ -233,7 +237,10 @@ fn the_sharded_overlay_runs_three_replicas_over_eight_shards_and_never_mixes_sha
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let at = args.iter().position(|a| *a == "--shards").expect("--shards");
+    let at = args
+        .iter()
+        .position(|a| *a == "--shards")
+        .expect("--shards");
     assert_eq!(args.get(at + 1), Some(&"8"));
     assert!(args.starts_with(&["run", "--kube"]), "{args:?}");
     // The base itself stays single-leader.

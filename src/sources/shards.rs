@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use tokio::sync::watch;
 
 use super::assign;
 use super::leader::{leader_trigger, Elections, LeaderError, LeaderGate};
@@ -40,6 +41,15 @@ impl Gates {
     /// One gate per shard, shard i's at index i (none: a closed single gate).
     pub fn sharded(gates: Vec<LeaderGate>) -> Self {
         Self { gates }
+    }
+
+    /// The gates of `shards` shards following one mask of Leases held (bit i: shard i).
+    pub fn from_mask(held: &watch::Receiver<u64>, shards: u32) -> Self {
+        Self::sharded(
+            (0..shards)
+                .map(|i| LeaderGate::from_mask(held.clone(), i))
+                .collect(),
+        )
     }
 
     /// How many shards (1 without sharding).
@@ -108,19 +118,13 @@ pub async fn elect(
             .join(client.clone(), namespace, &lease, identity, times, after)
             .await?;
     }
-    let held = elections.held();
     tracing::info!(shards, first = ?order.first(), "joined the shard elections");
-    Ok(Gates::sharded(
-        (0..shards)
-            .map(|i| LeaderGate::from_mask(held.clone(), i))
-            .collect(),
-    ))
+    Ok(Gates::from_mask(&elections.held(), shards))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::watch;
 
     fn plane(subscription: &str) -> EngramDataPlane {
         let mut o = crate::api::parse(include_str!("../../examples/dev.yaml")).expect("dev");
@@ -131,11 +135,7 @@ mod tests {
     #[tokio::test]
     async fn a_plane_is_gated_by_its_shard_only() {
         let (tx, rx) = watch::channel(0u64);
-        let gates = Gates::sharded(
-            (0..4)
-                .map(|i| LeaderGate::from_mask(rx.clone(), i))
-                .collect(),
-        );
+        let gates = Gates::from_mask(&rx, 4);
         let p = plane("8f14e45f-ceea-467f-a9e1-5a6b1c2d3e4f");
         let shard = assign::plane_shard(&p.spec, 4);
         let gate = gates.for_plane(&p);
@@ -153,11 +153,7 @@ mod tests {
     #[tokio::test]
     async fn gaining_any_shard_triggers_a_reconcile_of_all() {
         let (tx, rx) = watch::channel(0u64);
-        let gates = Gates::sharded(
-            (0..3)
-                .map(|i| LeaderGate::from_mask(rx.clone(), i))
-                .collect(),
-        );
+        let gates = Gates::from_mask(&rx, 3);
         let mut gained = gates.gained();
         tx.send(0b010).unwrap();
         assert_eq!(gained.next().await, Some(()));
