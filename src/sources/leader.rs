@@ -1,6 +1,7 @@
 //! Leader election on a coordination.k8s.io Lease: every replica watches, only the leader writes to
 //! ARM or to status. The engine asks the gate before every write, so a lost lease stops writes at
-//! once (not at the end of a reconcile).
+//! once (not at the end of a reconcile). `Elections` drives one Lease or several (the shards of
+//! `shards.rs`): which are held is one bit mask, which the gates follow.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
