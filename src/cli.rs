@@ -271,6 +271,11 @@ pub struct RunArgs {
     /// (at least 1, less than --lease-seconds). [default: 5]
     #[arg(long = "lease-grace-seconds")]
     pub lease_grace_seconds: Option<u64>,
+    /// Kubernetes mode: spread the work over replicas in N shards (1 to 64), one Lease each
+    /// (`engram-operator-shard-{i}`); a plane's shard is its subscription's. Every replica must
+    /// run with the same N (docs/sharding.md). [default: one leader does every write]
+    #[arg(long)]
+    pub shards: Option<u32>,
     /// Serve /livez, /readyz and /metrics on this address (both modes), e.g. 0.0.0.0:8080.
     #[arg(long = "admin-listen")]
     pub admin_listen: Option<std::net::SocketAddr>,

@@ -35,6 +35,14 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             "--lease-seconds and --lease-grace-seconds need --kube".into(),
         ));
     }
+    if args.shards.is_some() && !args.kube {
+        return Err(Error::Usage("--shards needs --kube".into()));
+    }
+    let shards = args
+        .shards
+        .map(crate::sources::assign::check_shards)
+        .transpose()
+        .map_err(Error::Usage)?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     // This replica's name in the Lease and in every request's User-Agent (its pod name).
     let identity = env("POD_NAME")
@@ -94,6 +102,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             identity,
             lease_seconds,
             lease_grace_seconds,
+            shards,
             lease_namespace: env("POD_NAMESPACE")
                 .or_else(|| args.namespace.clone())
                 .unwrap_or_else(|| "default".into()),

@@ -63,3 +63,25 @@ fn lease_flags_belong_to_kube_and_the_grace_must_be_shorter_than_the_lease() {
         );
     }
 }
+
+#[test]
+fn shards_belong_to_kube_and_must_be_from_1_to_64() {
+    let (ok, err) = run(&["--specs", "examples", "--shards", "4"]);
+    assert!(!ok, "--shards belongs to --kube");
+    assert!(err.contains("--shards needs --kube"), "{err}");
+    for n in ["0", "65"] {
+        // Refused before any connection: no kubeconfig is needed to hear why.
+        let (ok, err) = run(&["--kube", "--shards", n]);
+        assert!(!ok);
+        assert!(
+            err.contains(&format!("--shards {n}")) && err.contains("from 1 to 64"),
+            "{err}"
+        );
+    }
+    let out = Command::cargo_bin("engram-operator")
+        .unwrap()
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--shards"));
+}

@@ -131,6 +131,17 @@ fn rbac_is_least_privilege() {
         .find(|d| d["metadata"]["name"] == "engram-operator-leases")
         .unwrap();
     assert_eq!(lease_role["kind"], "Role");
+    // The shard Leases (`engram-operator-shard-{i}`, --shards) are covered too: no resourceNames,
+    // and every verb kube-lease-manager sends (get, create, patch).
+    for rule in lease_role["rules"].as_array().unwrap() {
+        assert!(rule.get("resourceNames").is_none(), "{rule}");
+        for verb in ["get", "create", "patch"] {
+            assert!(
+                rule["verbs"].as_array().unwrap().iter().any(|v| v == verb),
+                "leases:{verb} missing"
+            );
+        }
+    }
 }
 
 #[test]
@@ -205,4 +216,36 @@ fn kustomize_renders_base_and_monitoring() {
     let json: Value =
         serde_json::from_str(dash["data"]["engram-operator.json"].as_str().unwrap()).unwrap();
     assert!(json["panels"].as_array().unwrap().len() >= 6);
+}
+
+#[test]
+fn the_sharded_overlay_runs_three_replicas_over_eight_shards_and_never_mixes_shard_counts() {
+    let sharded = kustomize("deploy/sharded/");
+    assert_eq!(
+        kinds(&sharded),
+        kinds(&kustomize("deploy/")),
+        "the base, changed"
+    );
+    let d = sharded.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(d["spec"]["replicas"], 3);
+    // A rollout stops the old pods before new ones start: two values of --shards never run
+    // side by side (docs/sharding.md).
+    assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+    let args: Vec<&str> = d["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "--shards")
+        .expect("--shards");
+    assert_eq!(args.get(at + 1), Some(&"8"));
+    assert!(args.starts_with(&["run", "--kube"]), "{args:?}");
+    // The base itself stays single-leader.
+    let base = kustomize("deploy/");
+    let d = base.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let base_args = d["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(!base_args.contains("--shards"), "{base_args}");
 }

@@ -20,6 +20,8 @@ mod lifecycle;
 mod policy;
 #[path = "kube_binary/replicas.rs"]
 mod replicas;
+#[path = "kube_binary/shards.rs"]
+mod shards;
 #[path = "kube_binary/soak.rs"]
 mod soak;
 

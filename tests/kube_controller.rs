@@ -6,7 +6,9 @@ mod kube_api;
 
 use std::sync::Arc;
 
+use engram_operator::sources::assign::plane_shard;
 use engram_operator::sources::kube::{reconcile, KubeError, FINALIZER};
+use engram_operator::sources::shards::Gates;
 use kube_api::*;
 
 fn cond<'a>(s: &'a engram_operator::api::EngramDataPlaneStatus, t: &str) -> (&'a str, &'a str) {
@@ -306,23 +308,74 @@ async fn a_non_leader_makes_no_writes() {
     );
 }
 
-#[tokio::test]
-async fn a_lease_lost_during_a_reconcile_stops_writes_at_once() {
+/// A pass whose Lease `lose` takes away while it observes: it ends NotLeader, the create it
+/// planned withheld, and no status written.
+async fn lose_mid_pass(gates: Gates, lose: Box<dyn Fn() + Send + Sync>) {
     let timeline = Timeline::default();
     let obj = with_finalizer(prod_object());
     let (client, api) = client(&obj, timeline.clone());
-    let (tx, gate) = gate(true);
     let mut fake = FakeArm::new(timeline.clone());
-    fake.lose_lease = Some(tx);
+    fake.lose_lease = Some(lose);
     let arm = Arc::new(fake);
-    let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gate))
+    let err = reconcile(Arc::new(obj), ctx(client, arm.clone(), gates))
         .await
         .expect_err("lost the lease");
     assert!(matches!(err, KubeError::NotLeader), "{err}");
     assert_eq!(arm.arm_lines(), ["arm observe"], "the create was withheld");
     assert!(
         api.calls().is_empty(),
-        "no status from a former leader: {:#?}",
+        "no status from a former holder: {:#?}",
         api.calls()
     );
+}
+
+#[tokio::test]
+async fn a_lease_lost_during_a_reconcile_stops_writes_at_once() {
+    let (tx, gate) = gate(true);
+    let lose = move || {
+        tx.send_replace(false);
+    };
+    lose_mid_pass(gate.into(), Box::new(lose)).await;
+}
+
+/// The gates of 4 shards following one mask of Leases held, and its sender.
+fn four_shards(held: u64) -> (tokio::sync::watch::Sender<u64>, Gates) {
+    let (tx, rx) = tokio::sync::watch::channel(held);
+    (tx, Gates::from_mask(&rx, 4))
+}
+
+#[tokio::test]
+async fn with_shards_only_the_holder_of_the_plane_s_shard_acts() {
+    let timeline = Timeline::default();
+    let obj = with_finalizer(prod_object());
+    let shard = plane_shard(&obj.spec, 4);
+    // Every shard but the plane's: nothing at all, as a follower.
+    let (tx, gates) = four_shards(0b1111 & !(1 << shard));
+    let (client, api) = client(&obj, timeline.clone());
+    let arm = Arc::new(FakeArm::new(timeline.clone()));
+    let ctx = ctx(client, arm.clone(), gates);
+    reconcile(Arc::new(obj.clone()), ctx.clone())
+        .await
+        .expect("another shard's plane: wait");
+    assert!(api.calls().is_empty(), "{:#?}", api.calls());
+    assert!(arm.arm_lines().is_empty(), "{:?}", arm.arm_lines());
+
+    // Its shard alone: the pass runs and writes.
+    tx.send_replace(1 << shard);
+    reconcile(Arc::new(obj), ctx)
+        .await
+        .expect("its shard's plane");
+    assert!(arm.arm_lines().iter().any(|l| l.starts_with("arm submit")));
+    assert!(api.calls().iter().any(|c| c.is_status_apply()));
+}
+
+#[tokio::test]
+async fn a_shard_lost_during_a_reconcile_stops_its_writes_at_once() {
+    let shard = plane_shard(&prod_object().spec, 4);
+    let (tx, gates) = four_shards(0b1111);
+    // The plane's shard goes in the middle of the pass; the replica keeps the three others.
+    let lose = move || {
+        tx.send_modify(|m| *m &= !(1 << shard));
+    };
+    lose_mid_pass(gates, Box::new(lose)).await;
 }

@@ -1,8 +1,8 @@
 //! The Kubernetes front door: a kube-rs Controller over EngramDataPlane objects (one namespace or
 //! all) that calls the same engine as folder mode. Around the engine: a finalizer added before the
 //! first ARM write, the cleanup under the deletion policy, status written with server-side apply on
-//! the status subresource, Events on transitions only, and a leader gate (only the lease holder
-//! writes, to ARM or to status).
+//! the status subresource, Events on transitions only, and a leader gate (only the holder of the
+//! plane's Lease, the leader's or its shard's, writes, to ARM or to status).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,7 @@ use kube::{Resource, ResourceExt};
 use super::kube_events;
 use super::kube_intent::KubeSink;
 use super::leader::{GatedArm, LeaderError, LeaderGate};
+use super::shards::Gates;
 use crate::api::spec::DeletionPolicy;
 use crate::api::{self, EngramDataPlane, EngramDataPlaneStatus};
 use crate::azure::ArmApi;
@@ -74,7 +75,8 @@ impl KubeError {
 pub struct Ctx {
     pub client: kube::Client,
     pub arm: Arc<dyn ArmApi>,
-    pub gate: LeaderGate,
+    /// Which Lease gates a plane's writes: the leader's, or its shard's.
+    pub gates: Gates,
     pub recorder: Recorder,
     pub health: Arc<Health>,
     /// Pause between polls of an operation in flight when ARM sends no Retry-After.
@@ -98,7 +100,7 @@ impl Ctx {
     pub fn new(
         client: kube::Client,
         arm: Arc<dyn ArmApi>,
-        gate: LeaderGate,
+        gates: impl Into<Gates>,
         health: Arc<Health>,
         instance: &str,
     ) -> Self {
@@ -110,7 +112,7 @@ impl Ctx {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             arm,
-            gate,
+            gates: gates.into(),
             health,
             poll_interval: Duration::from_secs(10),
             max_operation_age: reconcile::DEFAULT_MAX_OPERATION_AGE,
@@ -142,8 +144,10 @@ impl Ctx {
 
 /// Reconcile one object: the controller's reconcile function (tests call it directly).
 pub async fn reconcile(obj: Arc<EngramDataPlane>, ctx: Arc<Ctx>) -> Result<Action, KubeError> {
-    if !ctx.gate.is_leader() {
-        // Every replica watches; only the leader acts. Becoming leader re-triggers every object.
+    let gate = ctx.gates.for_plane(&obj);
+    if !gate.is_leader() {
+        // Every replica watches; only the holder of the plane's Lease (the leader's, or its
+        // shard's) acts. Gaining a Lease re-triggers every object.
         return Ok(Action::await_change());
     }
     let ns = obj.namespace().ok_or(KubeError::Unnamed)?;
@@ -151,8 +155,8 @@ pub async fn reconcile(obj: Arc<EngramDataPlane>, ctx: Arc<Ctx>) -> Result<Actio
     let started = Instant::now();
     let res = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            finalizer::Event::Apply(o) => apply(o, &api, &ctx).await,
-            finalizer::Event::Cleanup(o) => cleanup(o, &api, &ctx).await,
+            finalizer::Event::Apply(o) => apply(o, &api, &ctx, &gate).await,
+            finalizer::Event::Cleanup(o) => cleanup(o, &api, &ctx, &gate).await,
         }
     })
     .await
@@ -261,20 +265,21 @@ async fn apply(
     o: Arc<EngramDataPlane>,
     api: &Api<EngramDataPlane>,
     ctx: &Ctx,
+    gate: &LeaderGate,
 ) -> Result<Action, KubeError> {
     let started = Instant::now();
     let name = o.name_any();
     let spec = api::resolve(&o.spec);
     let prev = o.status.clone().unwrap_or_default();
     let plane = plane_client(&o, ctx).await?;
-    let arm = GatedArm::new(plane.arm.clone(), ctx.gate.clone());
+    let arm = GatedArm::new(plane.arm.clone(), gate.clone());
     let mut rctx = engine_ctx(&o, ctx);
     rctx.db = plane.db(&ctx.db);
     // A create is recorded in the object's status before it is sent (write-ahead intent).
     let sink = Arc::new(KubeSink::new(
         api.clone(),
         &name,
-        ctx.gate.clone(),
+        gate.clone(),
         prev.clone(),
     ));
     rctx.intents.sink = Some(sink.clone());
@@ -290,7 +295,7 @@ async fn apply(
         span,
     )
     .await;
-    if !ctx.gate.is_leader() {
+    if !gate.is_leader() {
         // The lease went during the pass: the gate already withheld writes; no status either.
         return Err(KubeError::NotLeader);
     }
@@ -358,6 +363,7 @@ async fn cleanup(
     o: Arc<EngramDataPlane>,
     api: &Api<EngramDataPlane>,
     ctx: &Ctx,
+    gate: &LeaderGate,
 ) -> Result<Action, KubeError> {
     let name = o.name_any();
     let prev = o.status.clone().unwrap_or_default();
@@ -403,7 +409,7 @@ async fn cleanup(
                 g,
                 rctx.now,
             );
-            if ctx.gate.is_leader() {
+            if gate.is_leader() {
                 patch_status(api, &name, &prev, &next).await?;
                 publish(
                     ctx,
@@ -419,9 +425,9 @@ async fn cleanup(
         }
     };
     let plane = plane_client(&o, ctx).await?;
-    let arm = GatedArm::new(plane.arm, ctx.gate.clone());
+    let arm = GatedArm::new(plane.arm, gate.clone());
     let c = cleanup::cleanup(&arm, &eff, &prev, &rctx).await;
-    if !ctx.gate.is_leader() {
+    if !gate.is_leader() {
         return Err(KubeError::NotLeader);
     }
     let accepted = arm.accepted();
@@ -483,6 +489,8 @@ pub struct KubeOptions {
     /// How long the Lease holds without renewal, and how early the leader renews it.
     pub lease_seconds: u64,
     pub lease_grace_seconds: u64,
+    /// `--shards N`: N shard Leases instead of the leader's (docs/sharding.md).
+    pub shards: Option<u32>,
     pub poll_interval: Duration,
     pub max_operation_age: Duration,
     /// How long a create recorded in status, and not visible in Azure, is held back.
@@ -490,20 +498,6 @@ pub struct KubeOptions {
     pub db: Option<Arc<crate::database::Db>>,
     /// Per-plane credentials; None: every plane uses the operator's.
     pub clients: Option<Arc<crate::azure::ArmClients>>,
-}
-
-/// A stream that yields each time this replica becomes leader (so every object is reconciled);
-/// it ends if the election ends.
-fn leader_trigger(gate: LeaderGate) -> impl futures::Stream<Item = ()> + Send + 'static {
-    futures::stream::unfold((gate, true), |(mut gate, first)| async move {
-        if !first && !gate.wait_for(false).await {
-            return None;
-        }
-        if !gate.wait_for(true).await {
-            return None;
-        }
-        Some(((), (gate, false)))
-    })
 }
 
 /// Run the controller until SIGTERM / Ctrl-C.
@@ -522,19 +516,21 @@ pub async fn run(
         config.headers.push((axum::http::header::USER_AGENT, agent));
     }
     let client = kube::Client::try_from(config)?;
-    let gate = super::leader::elect(
-        client.clone(),
+    let times = (opts.lease_seconds, opts.lease_grace_seconds);
+    let (ns, id, metrics) = (
         &opts.lease_namespace,
         &opts.identity,
-        (opts.lease_seconds, opts.lease_grace_seconds),
         health.metrics.clone(),
-    )
-    .await?;
+    );
+    let gates = match opts.shards {
+        None => Gates::from(super::leader::elect(client.clone(), ns, id, times, metrics).await?),
+        Some(n) => super::shards::elect(client.clone(), ns, id, n, times, metrics).await?,
+    };
     let api: Api<EngramDataPlane> = match &opts.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let mut ctx = Ctx::new(client, arm, gate.clone(), health.clone(), &opts.identity);
+    let mut ctx = Ctx::new(client, arm, gates.clone(), health.clone(), &opts.identity);
     ctx.poll_interval = opts.poll_interval;
     ctx.max_operation_age = opts.max_operation_age;
     ctx.create_windows = opts.create_windows;
@@ -550,7 +546,7 @@ pub async fn run(
     });
     tracing::info!(namespace = opts.namespace.as_deref().unwrap_or("<all>"), identity = %opts.identity, "watching EngramDataPlane objects");
     controller
-        .reconcile_all_on(leader_trigger(gate))
+        .reconcile_all_on(gates.gained())
         .graceful_shutdown_on(super::folder::shutdown_signal())
         .run(reconcile, error_policy, Arc::new(ctx))
         .for_each(|res| async move {

@@ -1,8 +1,10 @@
 //! Leader election on a coordination.k8s.io Lease: every replica watches, only the leader writes to
 //! ARM or to status. The engine asks the gate before every write, so a lost lease stops writes at
-//! once (not at the end of a reconcile).
+//! once (not at the end of a reconcile). `Elections` drives one Lease or several (the shards of
+//! `shards.rs`): which are held is one bit mask, which the gates follow.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kube_lease_manager::{LeaseManagerBuilder, LeaseParams};
 use tokio::sync::watch;
@@ -15,40 +17,83 @@ use crate::telemetry::metrics::Metrics;
 /// Name of the Lease the replicas compete for.
 pub const LEASE_NAME: &str = "engram-operator-leader";
 
-/// Whether this replica may write. Cheap to clone and to ask.
+/// Whether this replica may write (a data plane: whether it holds the plane's Lease). Cheap to
+/// clone and to ask.
 #[derive(Clone, Debug)]
 pub struct LeaderGate {
-    rx: watch::Receiver<bool>,
+    rx: Held,
+}
+
+/// What a gate follows: one flag, or one bit of the set of Leases held (bit i: Lease i).
+#[derive(Clone, Debug)]
+enum Held {
+    Flag(watch::Receiver<bool>),
+    Bit(watch::Receiver<u64>, u32),
 }
 
 impl LeaderGate {
     /// A gate that is always open: a single replica (folder mode, tests).
     pub fn always() -> Self {
         let (_tx, rx) = watch::channel(true);
-        Self { rx }
+        Self::from_receiver(rx)
     }
 
     /// A gate driven by a channel (leader election, or tests that flip it).
     pub fn from_receiver(rx: watch::Receiver<bool>) -> Self {
-        Self { rx }
+        Self { rx: Held::Flag(rx) }
+    }
+
+    /// The gate of Lease `index` in a set of Leases held (`bit index` of the mask).
+    pub fn from_mask(rx: watch::Receiver<u64>, index: u32) -> Self {
+        Self {
+            rx: Held::Bit(rx, index),
+        }
     }
 
     /// True while this replica holds the lease.
     pub fn is_leader(&self) -> bool {
-        *self.rx.borrow()
+        match &self.rx {
+            Held::Flag(rx) => *rx.borrow(),
+            Held::Bit(rx, i) => holds(*rx.borrow(), *i),
+        }
     }
 
     /// Wait until this replica becomes leader (returns at once if it is).
     pub async fn wait_until_leader(&mut self) {
-        // An error means the election task ended; the gate then stays as it was.
-        let _ = self.rx.wait_for(|leader| *leader).await;
+        // False means the election task ended; the gate then stays as it was.
+        let _ = self.wait_for(true).await;
     }
 
     /// Wait until leadership is `leader`; false when the election ended first.
     pub async fn wait_for(&mut self, leader: bool) -> bool {
         // Returns at once when the value already matches, even after the election ended.
-        self.rx.wait_for(|l| *l == leader).await.is_ok()
+        match &mut self.rx {
+            Held::Flag(rx) => rx.wait_for(|l| *l == leader).await.is_ok(),
+            Held::Bit(rx, i) => {
+                let i = *i;
+                rx.wait_for(|m| holds(*m, i) == leader).await.is_ok()
+            }
+        }
     }
+}
+
+/// Whether bit `index` of `mask` is set.
+fn holds(mask: u64, index: u32) -> bool {
+    mask.checked_shr(index).is_some_and(|m| m & 1 == 1)
+}
+
+/// A stream that yields each time `gate` opens (at once when it is open); it ends if the
+/// election ends. The controller reconciles every object on each.
+pub fn leader_trigger(gate: LeaderGate) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold((gate, true), |(mut gate, first)| async move {
+        if !first && !gate.wait_for(false).await {
+            return None;
+        }
+        if !gate.wait_for(true).await {
+            return None;
+        }
+        Some(((), (gate, false)))
+    })
 }
 
 /// An [`ArmApi`] that asks the gate before every write: a lease lost in the middle of a reconcile
@@ -130,6 +175,9 @@ pub enum LeaderError {
     /// The Lease could not be created or read.
     #[error("leader election: {0}")]
     Lease(#[from] kube_lease_manager::LeaseManagerError),
+    /// More Leases than the mask has bits.
+    #[error("leader election: at most 64 Leases")]
+    TooMany,
 }
 
 /// Join the election for `namespace`'s Lease as `identity` (the pod name), with the Lease's
@@ -140,28 +188,95 @@ pub async fn elect(
     client: kube::Client,
     namespace: &str,
     identity: &str,
-    (lease_seconds, grace_seconds): (u64, u64),
+    times: (u64, u64),
     metrics: Arc<Metrics>,
 ) -> Result<LeaderGate, LeaderError> {
-    let manager = LeaseManagerBuilder::new(client, LEASE_NAME)
-        .with_namespace(namespace)
-        .with_parameters(LeaseParams::new(identity, lease_seconds, grace_seconds))
-        .build()
+    let mut elections = Elections::new(metrics);
+    elections
+        .join(
+            client,
+            namespace,
+            LEASE_NAME,
+            identity,
+            times,
+            Duration::ZERO,
+        )
         .await?;
-    let (rx, _task) = manager.watch().await;
-    let mut watch_rx = rx.clone();
-    tokio::spawn(async move {
-        loop {
-            let leader = *watch_rx.borrow_and_update();
-            metrics.set_leader(leader);
-            tracing::info!(leader, "leadership changed");
-            if watch_rx.changed().await.is_err() {
-                metrics.set_leader(false);
-                break;
+    Ok(LeaderGate::from_mask(elections.held(), 0))
+}
+
+/// A set of elections this replica takes part in, one Lease each (at most 64): which it holds is
+/// one mask (bit i: the i-th Lease joined), which the gates follow and the gauges report.
+pub struct Elections {
+    mask: Arc<watch::Sender<u64>>,
+    joined: u32,
+}
+
+impl Elections {
+    /// No election joined yet; `engram_leader` (any Lease held) and `engram_shards_held` (how
+    /// many) follow the mask from now on.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        let (tx, mut rx) = watch::channel(0u64);
+        tokio::spawn(async move {
+            loop {
+                let mask = *rx.borrow_and_update();
+                metrics.set_leader(mask != 0);
+                metrics.set_shards_held(mask.count_ones() as usize);
+                tracing::info!(held = %format!("{mask:#b}"), "leases held changed");
+                if rx.changed().await.is_err() {
+                    metrics.set_leader(false);
+                    metrics.set_shards_held(0);
+                    break;
+                }
             }
+        });
+        Self {
+            mask: Arc::new(tx),
+            joined: 0,
         }
-    });
-    Ok(LeaderGate::from_receiver(rx))
+    }
+
+    /// The mask of Leases held (bit i: the i-th joined).
+    pub fn held(&self) -> watch::Receiver<u64> {
+        self.mask.subscribe()
+    }
+
+    /// Join the election for Lease `lease` (created now when absent, so a Kubernetes error shows
+    /// at start-up), competing for it from `after` on. Its bit is the number of Leases joined
+    /// before it.
+    pub async fn join(
+        &mut self,
+        client: kube::Client,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        (lease_seconds, grace_seconds): (u64, u64),
+        after: Duration,
+    ) -> Result<(), LeaderError> {
+        let bit = 1u64.checked_shl(self.joined).ok_or(LeaderError::TooMany)?;
+        let manager = LeaseManagerBuilder::new(client, lease)
+            .with_namespace(namespace)
+            .with_parameters(LeaseParams::new(identity, lease_seconds, grace_seconds))
+            .build()
+            .await?;
+        self.joined += 1;
+        let mask = self.mask.clone();
+        let lease = lease.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let (mut rx, _task) = manager.watch().await;
+            loop {
+                let held = *rx.borrow_and_update();
+                tracing::info!(lease = %lease, held, "lease changed");
+                mask.send_modify(|m| if held { *m |= bit } else { *m &= !bit });
+                if rx.changed().await.is_err() {
+                    mask.send_modify(|m| *m &= !bit);
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]

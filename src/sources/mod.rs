@@ -1,6 +1,8 @@
 //! Front doors: where specs come from and where status goes. `folder` is the GitOps front door;
-//! `kube` the Kubernetes one; both call the same `reconcile::reconcile`. `leader` gates writes.
+//! `kube` the Kubernetes one; both call the same `reconcile::reconcile`. `leader` gates writes;
+//! `shards` spreads them over replicas (`assign`: which shard a plane is in).
 
+pub mod assign;
 pub mod credentials;
 pub mod folder;
 pub mod kube;
@@ -8,3 +10,4 @@ pub mod kube_events;
 pub mod kube_exports;
 pub mod kube_intent;
 pub mod leader;
+pub mod shards;

@@ -64,6 +64,7 @@ pub struct Metrics {
     drift_open: Gauge,
     pending_operations: Gauge,
     leader: Gauge,
+    shards_held: Gauge,
     restore_drills: Family<DrillLabels, Counter>,
     restore_drill_rpo: Family<PlaneLabels, Gauge>,
     restore_drill_rto: Family<PlaneLabels, Gauge>,
@@ -138,6 +139,12 @@ impl Default for Metrics {
             "1 when this replica may write to ARM and status",
             leader.clone(),
         );
+        let shards_held = Gauge::default();
+        registry.register(
+            "shards_held",
+            "Shard Leases this replica holds (run --kube --shards N)",
+            shards_held.clone(),
+        );
         let restore_drills = Family::<DrillLabels, Counter>::default();
         registry.register(
             "restore_drill_runs",
@@ -171,6 +178,7 @@ impl Default for Metrics {
             drift_open,
             pending_operations,
             leader,
+            shards_held,
         }
     }
 }
@@ -246,6 +254,12 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
+    /// How many shard Leases this replica holds.
+    pub fn set_shards_held(&self, held: usize) {
+        self.shards_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -288,6 +302,7 @@ mod tests {
         m.drift("postgres", 3, 2);
         m.set_open(1, 4);
         m.set_leader(true);
+        m.set_shards_held(3);
         m.restore_drill(
             "engram/acme",
             &crate::api::status::DrillRun {
@@ -310,6 +325,7 @@ mod tests {
             "engram_drift_open 1",
             "engram_pending_operations 4",
             "engram_leader 1",
+            "engram_shards_held 3",
             "engram_restore_drill_runs_total{plane=\"engram/acme\",result=\"Succeeded\"} 1",
             "engram_restore_drill_rpo_seconds{plane=\"engram/acme\"} 90",
             "engram_restore_drill_rto_seconds{plane=\"engram/acme\"} 1800",

@@ -149,11 +149,15 @@ pub fn gate(leader: bool) -> (watch::Sender<bool>, LeaderGate) {
     (tx, LeaderGate::from_receiver(rx))
 }
 
-pub fn ctx(client: kube::Client, arm: Arc<dyn ArmApi>, gate: LeaderGate) -> Arc<Ctx> {
+pub fn ctx(
+    client: kube::Client,
+    arm: Arc<dyn ArmApi>,
+    gates: impl Into<engram_operator::sources::shards::Gates>,
+) -> Arc<Ctx> {
     let mut c = Ctx::new(
         client,
         arm,
-        gate,
+        gates,
         Arc::new(Health::default()),
         "engram-operator-0",
     );
@@ -168,8 +172,8 @@ pub struct FakeArm {
     pub timeline: Timeline,
     pub stats: Stats,
     pub observed: Observed,
-    /// Close the gate during `observe` (a lease lost in the middle of a reconcile).
-    pub lose_lease: Option<watch::Sender<bool>>,
+    /// Run during `observe`: close a gate (a lease lost in the middle of a reconcile).
+    pub lose_lease: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl FakeArm {
@@ -199,8 +203,8 @@ impl ArmApi for FakeArm {
         eff: &engram_operator::api::EffectiveSpec,
     ) -> Result<Observed, ArmError> {
         self.timeline.lock().unwrap().push("arm observe".into());
-        if let Some(tx) = &self.lose_lease {
-            tx.send_replace(false);
+        if let Some(lose) = &self.lose_lease {
+            lose();
         }
         let mut observed = self.observed.clone();
         // Key Vault holds every key the spec names, each with a current version.

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use engram_operator::mock_arm::{ClockMode, LroDurations, MockArm, MockConfig};
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::cluster::Cluster;
 
@@ -219,4 +221,44 @@ pub fn dev_plane(name: &str, resync: u64, extra_policy: &str) -> String {
         );
     assert_ne!(renamed, example, "examples/dev.yaml changed shape");
     format!("{renamed}  policy:\n    resyncSeconds: {resync}\n{extra_policy}")
+}
+
+/// A Lease in the `engram` namespace.
+pub async fn lease(c: &Cluster, name: &str) -> Value {
+    c.get_json(&["lease", name, "-n", "engram"]).await
+}
+
+/// A Lease's holder ("" when none).
+pub fn holder(lease: &Value) -> String {
+    lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Wait (60 s at most) until `to` holds Lease `name`; how many seconds after `killed_at` it
+/// acquired it (the Lease's `acquireTime`).
+pub async fn taken_over(
+    c: &Cluster,
+    name: &str,
+    to: &str,
+    killed_at: OffsetDateTime,
+    op: &Operator,
+) -> f64 {
+    let started = Instant::now();
+    let taken = loop {
+        let l = lease(c, name).await;
+        if holder(&l) == to {
+            break l;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no takeover of {name}: {l}\n{}",
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let acquired = OffsetDateTime::parse(taken["spec"]["acquireTime"].as_str().unwrap(), &Rfc3339)
+        .expect("acquireTime");
+    (acquired - killed_at).as_seconds_f64()
 }

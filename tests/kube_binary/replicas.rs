@@ -4,27 +4,15 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::cluster::Cluster;
-use super::harness::{self, Operator};
+use super::harness::{self, holder, Operator};
+
+const LEADER: &str = "engram-operator-leader";
 
 const LEASE: u64 = 6;
 const GRACE: u64 = 2;
-
-async fn lease(c: &Cluster) -> Value {
-    c.get_json(&["lease", "engram-operator-leader", "-n", "engram"])
-        .await
-}
-
-fn holder(lease: &Value) -> String {
-    lease["spec"]["holderIdentity"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_writes_and_the_other_takes_over_after_kill_9_within_lease_and_grace() {
@@ -47,7 +35,7 @@ async fn one_leader_writes_and_the_other_takes_over_after_kill_9_within_lease_an
     harness::all_ready(&c, 1, &[&ops[0], &ops[1]]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let first = holder(&lease(&c).await);
+    let first = holder(&harness::lease(&c, LEADER).await);
     let (leader, follower) = if first == "replica-a" { (0, 1) } else { (1, 0) };
     assert_eq!(ops[leader].identity, first, "a replica holds the Lease");
     let (l, f) = (ops[leader].identity.clone(), ops[follower].identity.clone());
@@ -72,22 +60,7 @@ async fn one_leader_writes_and_the_other_takes_over_after_kill_9_within_lease_an
     // kill -9: the Lease is not released; the follower waits for it to run out.
     let killed_at = OffsetDateTime::now_utc();
     ops[leader].kill9();
-    let started = std::time::Instant::now();
-    let taken = loop {
-        let l = lease(&c).await;
-        if holder(&l) == f {
-            break l;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no takeover: {l}\n{}",
-            ops[follower].log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let acquired = OffsetDateTime::parse(taken["spec"]["acquireTime"].as_str().unwrap(), &Rfc3339)
-        .expect("acquireTime");
-    let after = (acquired - killed_at).as_seconds_f64();
+    let after = harness::taken_over(&c, LEADER, &f, killed_at, &ops[follower]).await;
     println!("taken over {after:.1} s after kill -9 (lease {LEASE} s, grace {GRACE} s)");
     assert!(
         after <= (LEASE + GRACE) as f64,
