@@ -111,6 +111,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             create_windows,
             db: db.clone(),
             clients: Some(clients),
+            sweep: args.sweep,
+            fast_sweep: args.fast_sweep.0,
         };
         crate::sources::kube::run(opts, arm, health)
             .await
@@ -128,6 +130,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     opts.poll_interval = poll_interval;
     opts.max_operation_age = args.max_operation_age.0;
     opts.create_windows = create_windows;
+    opts.sweep = args.sweep;
+    opts.fast_sweep = args.fast_sweep.0;
     opts.db = db;
     opts.clients = Some(clients);
     opts.metrics = Some(health.metrics.clone());

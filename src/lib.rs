@@ -5,6 +5,7 @@ pub mod api;
 pub mod azure;
 pub mod bench;
 pub mod cli;
+mod cli_args;
 pub mod commands;
 pub mod database;
 pub mod demo;

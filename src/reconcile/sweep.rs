@@ -15,6 +15,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -127,21 +128,63 @@ impl FastTier {
             })
             .collect();
         let mut changed = Vec::new();
-        let mut next = HashMap::with_capacity(ids.len());
         for (key, ids) in planes {
             let mut moved = false;
             for id in ids {
                 let h = hash_of(id.to_ascii_lowercase());
                 let now = found.get(&h).copied().unwrap_or(ABSENT);
-                moved |= self.seen.get(&h).is_some_and(|before| *before != now);
-                next.insert(h, now);
+                moved |= self.seen.insert(h, now).is_some_and(|before| before != now);
             }
             if moved {
                 changed.push(key.clone());
             }
         }
-        self.seen = next;
         Ok(changed)
+    }
+
+    /// A whole fast sweep over the planes held, each read through its own client (its
+    /// credential's): resources of planes no longer held are forgotten, and a client that fails
+    /// is logged and skipped (the child tier still reads its planes).
+    pub async fn sweep_all<K: Clone>(
+        &mut self,
+        planes: impl Iterator<Item = (K, Arc<dyn ArmApi>, Vec<String>)>,
+    ) -> Vec<K> {
+        type Group<K> = (Arc<dyn ArmApi>, Vec<(K, Vec<String>)>);
+        let mut groups: BTreeMap<usize, Group<K>> = BTreeMap::new();
+        let mut all = Vec::new();
+        for (key, arm, ids) in planes {
+            all.push((key.clone(), ids.clone()));
+            // One group per client: the clients are shared per credential.
+            let client = Arc::as_ptr(&arm) as *const () as usize;
+            groups
+                .entry(client)
+                .or_insert_with(|| (arm, Vec::new()))
+                .1
+                .push((key, ids));
+        }
+        self.keep_only(&all);
+        let mut changed = Vec::new();
+        let mut cost = Cost::default();
+        for (arm, planes) in groups.into_values() {
+            match self.sweep(arm.as_ref(), &planes).await {
+                Ok(c) => changed.extend(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "fast sweep failed; the child tier still runs")
+                }
+            }
+            cost += self.last_cost;
+        }
+        self.last_cost = cost;
+        changed
+    }
+
+    /// Forget every resource but those of `planes` (planes no longer held).
+    pub fn keep_only<K>(&mut self, planes: &[(K, Vec<String>)]) {
+        let held: std::collections::HashSet<u64> = planes
+            .iter()
+            .flat_map(|(_, ids)| ids.iter().map(|id| hash_of(id.to_ascii_lowercase())))
+            .collect();
+        self.seen.retain(|h, _| held.contains(h));
     }
 }
 
@@ -278,12 +321,13 @@ mod tests {
         let mut s = crate::api::EngramDataPlaneStatus::default();
         assert_eq!(Priority::of(false, &s, false), Priority::Routine);
         assert_eq!(Priority::of(false, &s, true), Priority::Drift);
-        s.pending_operations.push(crate::api::status::PendingOperation {
-            resource: "postgres/pg".into(),
-            action: "create".into(),
-            operation_url: "https://op".into(),
-            started_at: "2025-01-01T00:00:00Z".into(),
-        });
+        s.pending_operations
+            .push(crate::api::status::PendingOperation {
+                resource: "postgres/pg".into(),
+                action: "create".into(),
+                operation_url: "https://op".into(),
+                started_at: "2025-01-01T00:00:00Z".into(),
+            });
         assert_eq!(Priority::of(false, &s, false), Priority::Pending);
         assert_eq!(Priority::of(true, &s, false), Priority::SpecChanged);
         assert!(Priority::SpecChanged < Priority::Routine);

@@ -17,9 +17,13 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::folder_files::{export_path, FileSink};
+pub use super::folder_files::{read_status, status_path, write_exports, write_status};
 use crate::api::{self, EffectiveSpec, EngramDataPlaneStatus, FieldError};
+use crate::azure::meter::{metered, Cost};
 use crate::azure::ArmApi;
-use crate::reconcile::intent::{CheckpointError, Intents, StatusSink, Windows};
+use crate::reconcile::intent::{Intents, StatusSink, Windows};
+use crate::reconcile::sweep::{self, FastTier, Priority, SweepSource};
 use crate::reconcile::{self, Context, Outcome};
 use crate::telemetry::metrics::{outcome_label, Metrics};
 use crate::{Error, Result};
@@ -49,6 +53,9 @@ pub struct FolderOptions {
     pub clients: Option<Arc<crate::azure::ArmClients>>,
     /// How long a create recorded in a status file, and not visible in Azure, is held back.
     pub create_windows: Windows,
+    /// The fast tier: where it reads and how often (zero: off). Never in `once` runs.
+    pub sweep: SweepSource,
+    pub fast_sweep: Duration,
 }
 
 impl FolderOptions {
@@ -67,11 +74,13 @@ impl FolderOptions {
             db: None,
             clients: None,
             create_windows: Windows::default(),
+            sweep: SweepSource::Get,
+            fast_sweep: sweep::DEFAULT_FAST_SWEEP,
         }
     }
 }
 
-type Spec = std::result::Result<EffectiveSpec, Vec<FieldError>>;
+pub(super) type Spec = std::result::Result<EffectiveSpec, Vec<FieldError>>;
 
 struct Plane {
     name: String,
@@ -82,7 +91,19 @@ struct Plane {
     generation: i64,
     status: EngramDataPlaneStatus,
     next_at: Instant,
-    last: Option<Outcome>,
+    /// How the last pass ended (None: not reconciled since the spec was loaded).
+    last: Option<Last>,
+    /// What the last pass cost of each budget (sizes the child tier's period).
+    cost: Cost,
+    /// The fast tier saw one of its top-level resources change.
+    nudged: bool,
+}
+
+/// What is kept of a pass (not the whole outcome: a thousand plans would stay in memory).
+#[derive(Clone, Copy, Debug)]
+struct Last {
+    settled: bool,
+    ready: bool,
 }
 
 fn digest(text: &str) -> u64 {
@@ -103,86 +124,24 @@ fn plane_name(file: &Path, parsed: Option<&api::EngramDataPlane>) -> String {
         })
 }
 
-/// Where a data plane's status file lives.
-pub fn status_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.status.yaml"))
-}
-
-/// Read a status file written earlier (a restarted operator resumes its pending operations).
-pub fn read_status(dir: &Path, name: &str) -> Option<EngramDataPlaneStatus> {
-    let text = std::fs::read_to_string(status_path(dir, name)).ok()?;
-    serde_saphyr::from_str(&text).ok()
-}
-
-/// Write a status file atomically.
-pub fn write_status(dir: &Path, name: &str, status: &EngramDataPlaneStatus) -> Result<()> {
-    let text = serde_saphyr::to_string(status).map_err(|e| Error::Yaml(e.to_string()))?;
-    write_atomic(&status_path(dir, name), &text)
-}
-
-/// The mid-pass status write of one plane (write-ahead intent of a create): its status file,
-/// written atomically; remembers that it wrote, so that the end of the pass writes too.
-struct FileSink {
-    dir: PathBuf,
-    name: String,
-    wrote: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl StatusSink for FileSink {
-    async fn checkpoint(&self, status: &EngramDataPlaneStatus) -> Result<(), CheckpointError> {
-        write_status(&self.dir, &self.name, status).map_err(|e| CheckpointError(e.to_string()))?;
-        self.wrote.store(true, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// Write a file atomically: a temporary file beside it (`.{name}.tmp`), then a rename, so a
-/// reader sees the old contents or the new, never half of them. Creates the folder.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{file}.tmp"));
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-/// Write a plane's exports (`spec.exports.file`, an env file) when its contents differ from the
-/// file's. True when written.
-pub fn write_exports(path: &Path, exports: &BTreeMap<String, String>) -> Result<bool> {
-    let text = crate::plan::exports::env_file(exports);
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-        return Ok(false);
-    }
-    write_atomic(path, &text)?;
-    Ok(true)
-}
-
-/// Where the export file of the plane declared in `spec_file` goes, if it declares one: relative
-/// to the spec file's folder (validation refuses absolute paths and `..`).
-fn export_path(spec_file: &Path, spec: &Spec) -> Option<PathBuf> {
-    let file = spec.as_ref().ok()?.exports.as_ref()?.file.as_deref()?;
-    Some(spec_file.parent().unwrap_or(Path::new(".")).join(file))
-}
-
 /// The folder runner.
 pub struct Folder {
     arm: Arc<dyn ArmApi>,
     opts: FolderOptions,
     planes: BTreeMap<PathBuf, Plane>,
+    fast: FastTier,
+    /// The child tier's period for the planes held (see [`sweep::child_period`]).
+    period: Duration,
 }
 
 impl Folder {
     pub fn new(arm: Arc<dyn ArmApi>, opts: FolderOptions) -> Self {
         Self {
             arm,
+            fast: FastTier::new(opts.sweep),
             opts,
             planes: BTreeMap::new(),
+            period: Duration::ZERO,
         }
     }
 
@@ -247,6 +206,8 @@ impl Folder {
                     status,
                     next_at: Instant::now(),
                     last: None,
+                    cost: Cost::default(),
+                    nudged: false,
                 },
             );
         }
@@ -258,13 +219,22 @@ impl Folder {
         let now = Instant::now();
         let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let mut set = JoinSet::new();
-        for (path, plane) in &self.planes {
-            if plane.next_at > now {
-                continue;
-            }
+        // Due planes, the most urgent first: a changed spec, an operation in flight, drift.
+        let mut due: Vec<(&PathBuf, &Plane)> = self
+            .planes
+            .iter()
+            .filter(|(_, p)| p.next_at <= now)
+            .collect();
+        due.sort_by_key(|(_, p)| {
+            let first = p.last.is_none();
+            (Priority::of(first, &p.status, p.nudged), p.next_at)
+        });
+        for (path, plane) in due {
+            // Taken here, in priority order, so that the most urgent planes run first.
+            let permit = sem.clone().acquire_owned().await;
             let resolved = self.plane_client(path, &plane.spec);
             let azure = self.opts.clients.is_some().then(|| resolved.status.clone());
-            let (arm, sem, path) = (resolved.arm.clone(), sem.clone(), path.clone());
+            let (arm, path) = (resolved.arm.clone(), path.clone());
             let spec = plane.spec.clone();
             let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
@@ -290,26 +260,27 @@ impl Folder {
             };
             let name = plane.name.clone();
             set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
+                let _permit = permit;
                 // The pass's time is when it runs, not when it queued for a permit (a create's
                 // intent carries it).
                 ctx.now = time::OffsetDateTime::now_utc();
                 let span = tracing::info_span!("reconcile", plane = %name);
                 let spec = spec.as_ref().map_err(|e| e.as_slice());
                 let started = std::time::Instant::now();
-                let mut out =
+                let (mut out, cost) = metered(
                     reconcile::policy::reconcile(arm.as_ref(), &annotations, spec, &prev, &ctx)
-                        .instrument(span)
-                        .await;
+                        .instrument(span),
+                )
+                .await;
                 if azure.is_some() {
                     out.status.azure = azure;
                 }
                 let checkpointed = sink.is_some_and(|s| s.wrote.load(Ordering::Relaxed));
-                (path, out, started.elapsed(), ctx.now, checkpointed)
+                (path, out, cost, started.elapsed(), ctx.now, checkpointed)
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((path, out, took, at, checkpointed)) = joined else {
+            let Ok((path, out, cost, took, at, checkpointed)) = joined else {
                 continue;
             };
             if let Some(m) = &self.opts.metrics {
@@ -361,14 +332,84 @@ impl Folder {
                     }
                 }
             }
-            // A fatal outcome waits for the spec to change (a new digest resets next_at).
-            plane.next_at = Instant::now()
-                + out
-                    .requeue_after
-                    .unwrap_or(Duration::from_secs(365 * 24 * 3600));
-            plane.last = Some(out);
+            // A fatal outcome waits for the spec to change (a new digest resets next_at); an
+            // in-sync plane comes back after the child tier's period.
+            let mut again = out
+                .requeue_after
+                .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+            if out.settled {
+                again = again.max(self.period);
+            }
+            plane.next_at = Instant::now() + again;
+            plane.cost = cost;
+            plane.nudged = false;
+            plane.last = Some(Last {
+                settled: out.settled,
+                ready: out.ready(),
+            });
         }
+        self.size_period();
         Ok(())
+    }
+
+    /// The child tier's period from what the planes' last passes cost, shared with the fast
+    /// tier; a gauge, and a log line when it is longer than a plane's resyncSeconds.
+    fn size_period(&mut self) {
+        let specs = || {
+            self.planes
+                .values()
+                .filter_map(|p| Some((p.spec.as_ref().ok()?, p)))
+        };
+        let resync = specs()
+            .map(|(s, _)| Duration::from_secs(s.resync_seconds))
+            .min()
+            .unwrap_or(Duration::ZERO);
+        let fast = (!self.opts.fast_sweep.is_zero() && !self.opts.once)
+            .then_some((self.fast.last_cost, self.opts.fast_sweep));
+        let (period, binding) = sweep::child_period(
+            specs().map(|(s, p)| (s.azure.subscription_id.as_str(), p.cost)),
+            fast,
+            resync,
+        );
+        if period > resync && period.as_secs() != self.period.as_secs() {
+            tracing::warn!(
+                period_s = period.as_secs(),
+                resync_s = resync.as_secs(),
+                binding,
+                planes = self.planes.len(),
+                "the child sweep takes longer than resyncSeconds: the budgets allow no faster"
+            );
+        }
+        self.period = period;
+        if let Some(m) = &self.opts.metrics {
+            m.set_child_period(period);
+        }
+    }
+
+    /// One fast sweep, if due: the planes whose top-level resources changed become due now.
+    /// Planes are grouped by the client of their credential (a customer's subscription is read
+    /// as the customer).
+    async fn fast_sweep(&mut self, next: &mut Instant) {
+        if self.opts.fast_sweep.is_zero() || self.opts.once || Instant::now() < *next {
+            return;
+        }
+        *next = Instant::now() + self.opts.fast_sweep;
+        let planes: Vec<(PathBuf, Arc<dyn ArmApi>, Vec<String>)> = self
+            .planes
+            .iter()
+            .filter_map(|(path, p)| {
+                let eff = p.spec.as_ref().ok()?;
+                let arm = self.plane_client(path, &p.spec).arm;
+                Some((path.clone(), arm, sweep::top_level_ids(eff)))
+            })
+            .collect();
+        for path in self.fast.sweep_all(planes.into_iter()).await {
+            if let Some(p) = self.planes.get_mut(&path) {
+                tracing::info!(plane = %p.name, "a top-level resource changed: reconciling now");
+                p.next_at = Instant::now();
+                p.nudged = true;
+            }
+        }
     }
 
     fn update_gauges(&self) {
@@ -397,10 +438,9 @@ impl Folder {
 
     /// True when every data plane has settled: nothing in flight and nothing left to apply.
     fn settled(&self) -> bool {
-        self.planes.values().all(|p| match &p.last {
-            None => false,
-            Some(o) => o.settled,
-        })
+        self.planes
+            .values()
+            .all(|p| p.last.is_some_and(|l| l.settled))
     }
 
     /// The data planes known, by name, with their generation (bumped on every spec change).
@@ -424,7 +464,7 @@ impl Folder {
         let mut lines = Vec::new();
         let mut ok = true;
         for p in self.planes.values() {
-            let ready = p.last.as_ref().is_some_and(Outcome::ready);
+            let ready = p.last.is_some_and(|l| l.ready);
             ok &= ready;
             let why =
                 reconcile::conditions::get(&p.status.conditions, reconcile::conditions::READY)
@@ -446,6 +486,8 @@ impl Folder {
     pub async fn run(&mut self) -> Result<i32> {
         let deadline = Instant::now() + self.opts.once_timeout;
         let mut next_scan = Instant::now();
+        // The first fast sweep only records what is there: after the first passes, not before.
+        let mut next_fast = Instant::now() + self.opts.fast_sweep;
         // One listener for the whole run, so a signal that lands during a pass is not lost.
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
@@ -454,6 +496,7 @@ impl Folder {
                 self.scan()?;
                 next_scan = Instant::now() + self.opts.scan_interval;
             }
+            self.fast_sweep(&mut next_fast).await;
             self.pass().await?;
             self.update_gauges();
             if self.opts.once && (self.settled() || Instant::now() >= deadline) {
@@ -469,9 +512,11 @@ impl Folder {
                 .map(|p| p.next_at)
                 .min()
                 .unwrap_or(next_scan);
-            let wake = due
-                .min(next_scan)
-                .max(Instant::now() + Duration::from_millis(20));
+            let mut wake = due.min(next_scan);
+            if !self.opts.fast_sweep.is_zero() && !self.opts.once {
+                wake = wake.min(next_fast);
+            }
+            let wake = wake.max(Instant::now() + Duration::from_millis(20));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut shutdown => {

@@ -92,6 +92,8 @@ pub struct Ctx {
     pub clients: Option<Arc<crate::azure::ArmClients>>,
     /// How long a create recorded in status, and not visible in Azure, is held back.
     pub create_windows: Windows,
+    /// The tiered sweeps: costs per plane, the child tier's period, the fast tier.
+    pub sweeps: Arc<super::kube_sweep::Sweeps>,
     /// Open drift and pending operations per data plane, for the gauges.
     open: Mutex<BTreeMap<String, (i64, i64)>>,
 }
@@ -120,6 +122,7 @@ impl Ctx {
             db: None,
             clients: None,
             create_windows: Windows::default(),
+            sweeps: Arc::default(),
             open: Mutex::new(BTreeMap::new()),
         }
     }
@@ -284,7 +287,7 @@ async fn apply(
     ));
     rctx.intents.sink = Some(sink.clone());
     let span = tracing::info_span!("reconcile", plane = %key(&o));
-    let mut out = tracing::Instrument::instrument(
+    let (mut out, cost) = crate::azure::meter::metered(tracing::Instrument::instrument(
         reconcile::policy::reconcile(
             &arm,
             o.annotations(),
@@ -293,7 +296,7 @@ async fn apply(
             &rctx,
         ),
         span,
-    )
+    ))
     .await;
     if !gate.is_leader() {
         // The lease went during the pass: the gate already withheld writes; no status either.
@@ -338,7 +341,17 @@ async fn apply(
         .reconciled(outcome_label(&out), started.elapsed());
     tracing::info!(plane = %key(&o), ready = out.ready(), writes = out.writes, drift = out.status.drift_count,
         pending = out.status.pending_operations.len(), "reconciled");
+    // An in-sync plane comes back after the child tier's period (sized from every pass's cost).
+    let period = match &spec {
+        Ok(eff) => {
+            let obj = kube::runtime::reflector::ObjectRef::from_obj(o.as_ref());
+            ctx.sweeps
+                .passed(&key(&o), obj, eff, cost, plane.arm.clone())
+        }
+        Err(_) => Duration::ZERO,
+    };
     Ok(match out.requeue_after {
+        Some(d) if out.settled => Action::requeue(d.max(period)),
         Some(d) => Action::requeue(d),
         None => Action::await_change(),
     })
@@ -374,6 +387,7 @@ async fn cleanup(
         // The annotation detaches the plane: the finalizer goes without any ARM request.
         publish(ctx, &o, vec![kube_events::detached(p)]).await;
         ctx.set_open(key(&o), None);
+        ctx.sweeps.forget(&key(&o));
         return Ok(Action::await_change());
     }
     let spec = policy
@@ -389,6 +403,7 @@ async fn cleanup(
             )
             .await;
             ctx.set_open(key(&o), None);
+            ctx.sweeps.forget(&key(&o));
             return Ok(Action::await_change());
         }
         Err(errors) => {
@@ -450,6 +465,7 @@ async fn cleanup(
     .await;
     if c.done {
         ctx.set_open(key(&o), None);
+        ctx.sweeps.forget(&key(&o));
         return Ok(Action::await_change());
     }
     patch_status(api, &name, &prev, &c.status).await?;
@@ -498,6 +514,9 @@ pub struct KubeOptions {
     pub db: Option<Arc<crate::database::Db>>,
     /// Per-plane credentials; None: every plane uses the operator's.
     pub clients: Option<Arc<crate::azure::ArmClients>>,
+    /// The fast tier: where it reads, how often (zero: off).
+    pub sweep: crate::reconcile::sweep::SweepSource,
+    pub fast_sweep: Duration,
 }
 
 /// Run the controller until SIGTERM / Ctrl-C.
@@ -536,6 +555,16 @@ pub async fn run(
     ctx.create_windows = opts.create_windows;
     ctx.db = opts.db.clone();
     ctx.clients = opts.clients.clone();
+    ctx.sweeps = Arc::new(super::kube_sweep::Sweeps::new(
+        opts.sweep,
+        opts.fast_sweep,
+        Some(health.metrics.clone()),
+    ));
+    let held = {
+        let gates = gates.clone();
+        Arc::new(move |sub: &str| gates.holds(sub)) as Arc<dyn Fn(&str) -> bool + Send + Sync>
+    };
+    let fast = ctx.sweeps.clone().triggers(held);
     let controller = Controller::new(api, watcher::Config::default().any_semantic());
     let store = controller.store();
     let ready = health.clone();
@@ -547,6 +576,7 @@ pub async fn run(
     tracing::info!(namespace = opts.namespace.as_deref().unwrap_or("<all>"), identity = %opts.identity, "watching EngramDataPlane objects");
     controller
         .reconcile_all_on(gates.gained())
+        .reconcile_on(fast)
         .graceful_shutdown_on(super::folder::shutdown_signal())
         .run(reconcile, error_policy, Arc::new(ctx))
         .for_each(|res| async move {

@@ -5,9 +5,11 @@
 pub mod assign;
 pub mod credentials;
 pub mod folder;
+mod folder_files;
 pub mod kube;
 pub mod kube_events;
 pub mod kube_exports;
 pub mod kube_intent;
+pub mod kube_sweep;
 pub mod leader;
 pub mod shards;

@@ -66,6 +66,15 @@ impl Gates {
             .unwrap_or_else(closed)
     }
 
+    /// True while this replica holds the shard of `subscription_id` (the leader's Lease when
+    /// not sharded).
+    pub fn holds(&self, subscription_id: &str) -> bool {
+        let shard = assign::shard_of(subscription_id, self.shards());
+        self.gates
+            .get(shard as usize)
+            .is_some_and(LeaderGate::is_leader)
+    }
+
     /// How many of the gates are open now.
     pub fn held(&self) -> usize {
         self.gates.iter().filter(|g| g.is_leader()).count()

@@ -65,6 +65,7 @@ pub struct Metrics {
     pending_operations: Gauge,
     leader: Gauge,
     shards_held: Gauge,
+    child_period: Gauge<f64, AtomicU64>,
     restore_drills: Family<DrillLabels, Counter>,
     restore_drill_rpo: Family<PlaneLabels, Gauge>,
     restore_drill_rto: Family<PlaneLabels, Gauge>,
@@ -145,6 +146,12 @@ impl Default for Metrics {
             "Shard Leases this replica holds (run --kube --shards N)",
             shards_held.clone(),
         );
+        let child_period = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "child_sweep_period_seconds",
+            "The period of the child tier (every resource of every plane), computed from the budgets",
+            child_period.clone(),
+        );
         let restore_drills = Family::<DrillLabels, Counter>::default();
         registry.register(
             "restore_drill_runs",
@@ -179,6 +186,7 @@ impl Default for Metrics {
             pending_operations,
             leader,
             shards_held,
+            child_period,
         }
     }
 }
@@ -260,6 +268,11 @@ impl Metrics {
             .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
+    /// The child tier's period, as the scheduler computed it.
+    pub fn set_child_period(&self, period: Duration) {
+        self.child_period.set(period.as_secs_f64());
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -303,6 +316,7 @@ mod tests {
         m.set_open(1, 4);
         m.set_leader(true);
         m.set_shards_held(3);
+        m.set_child_period(Duration::from_secs(1800));
         m.restore_drill(
             "engram/acme",
             &crate::api::status::DrillRun {
@@ -326,6 +340,7 @@ mod tests {
             "engram_pending_operations 4",
             "engram_leader 1",
             "engram_shards_held 3",
+            "engram_child_sweep_period_seconds 1800.0",
             "engram_restore_drill_runs_total{plane=\"engram/acme\",result=\"Succeeded\"} 1",
             "engram_restore_drill_rpo_seconds{plane=\"engram/acme\"} 90",
             "engram_restore_drill_rto_seconds{plane=\"engram/acme\"} 1800",
