@@ -111,6 +111,10 @@ impl ArmApi for GatedArm {
         self.inner.poll(operation_url).await
     }
 
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.inner.graph_resources(ids).await
+    }
+
     fn stats(&self) -> &Stats {
         self.inner.stats()
     }
