@@ -88,6 +88,9 @@ pub enum Command {
         /// A JSON list of the principals its Entra authority issues tokens to.
         #[arg(long, value_name = "FILE")]
         entra_principals: Option<PathBuf>,
+        /// Resource Graph sees every change this many (mock clock) seconds late.
+        #[arg(long, default_value_t = 0)]
+        graph_lag_seconds: u64,
     },
     /// Run the mock Kubernetes API server (see docs/mock-kube.md) until Ctrl-C.
     MockKube {
@@ -178,6 +181,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             pg_fqdn,
             pg_restore_fqdn,
             entra_principals,
+            graph_lag_seconds,
         } => {
             let usage = |e: crate::mock_arm::Error| Error::Usage(e.to_string());
             let mut entra = crate::mock_arm::EntraConfig::default();
@@ -198,6 +202,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 pg_fqdn,
                 pg_restore_fqdn,
                 entra,
+                graph_lag: std::time::Duration::from_secs(graph_lag_seconds),
                 ..Default::default()
             };
             let serving = crate::mock_arm::standalone::serve_until_ctrl_c(listen, config);

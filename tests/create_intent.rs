@@ -258,6 +258,9 @@ impl ArmApi for StallAfterCreate {
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {
         self.inner.poll(operation_url).await
     }
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.inner.graph_resources(ids).await
+    }
     fn stats(&self) -> &Stats {
         self.inner.stats()
     }

@@ -8,7 +8,7 @@ mod common;
 mod ops;
 #[path = "mock_arm_examples/shape.rs"]
 mod shape;
-use ops::{network_setup, NOT_COVERED, OPS};
+use ops::{graph_setup, network_setup, NOT_COVERED, OPS};
 use shape::{same_shape, sdk_parse, OPTIONAL};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,19 +38,24 @@ fn root() -> PathBuf {
 }
 
 /// The exact number of examples the replay sends: a file added, renamed or newly excluded changes it.
-const REPLAYED: usize = 92;
+const REPLAYED: usize = 96;
 
-fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every JSON file under `dir`: the examples, and the API descriptions kept beside them.
+fn fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
         let p = e.path();
         if p.is_dir() {
-            examples(&p, out);
-        } else if p.to_string_lossy().contains("examples")
-            && p.extension().is_some_and(|x| x == "json")
-        {
+            fixtures(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
             out.push(p);
         }
     }
+}
+
+/// The examples under `dir` (the files the replay sends).
+fn examples(dir: &Path, out: &mut Vec<PathBuf>) {
+    fixtures(dir, out);
+    out.retain(|p| p.to_string_lossy().contains("examples"));
 }
 
 fn p<'a>(params: &'a Value, k: &str) -> &'a str {
@@ -86,7 +91,7 @@ fn path_of(tpl: &str, params: &Value) -> String {
         p(params, "resourceUri")
     );
     let diag = format!("{diag_list}/{}", p(params, "name"));
-    for (k, v) in [("DIAGLIST", diag_list), ("DIAG", diag), ("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert)] {
+    for (k, v) in [("ARG", engram_operator::mock_arm::GRAPH_JOURNAL_ID.to_owned()), ("DIAGLIST", diag_list), ("DIAG", diag), ("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert)] {
         let longer = (k == "PG" && out.starts_with("PGLIST"))
             || (k == "DIAG" && out.starts_with("DIAGLIST"));
         if out.starts_with(k) && !longer {
@@ -127,6 +132,7 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
     let ok = |r: Resp| assert!(r.status < 300, "setup {what}: {} {:?}", r.status, r.body);
     match what {
         "pgfw" | "pgpe" | "pe" | "pezg" => network_setup(t, what, |tpl| path_of(tpl, params)).await,
+        "arg" | "argpage" => return graph_setup(t, what, params).await,
         "pg" | "pgstopped" | "pgcmk" | "pgentra" | "pgadmin" => {
             let mut b = gp_server();
             if what == "pgcmk" {
@@ -296,6 +302,15 @@ async fn every_covered_example_replays_against_the_mock() {
         if params.get("If-Match").is_some() {
             headers.push(("if-match", etag.clone().unwrap_or_default()));
         }
+        // A next page is asked for with the token of the mock's own first page (the example's is
+        // another service's, opaque).
+        let body = match (body, &etag) {
+            (Some(mut b), Some(token)) if b["options"].get("$skipToken").is_some() => {
+                b["options"]["$skipToken"] = json!(token);
+                Some(b)
+            }
+            (b, _) => b,
+        };
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = if tpl.starts_with("KV") {
             t.kv_v(method, &vault_of(params), &path, version, body)
@@ -389,7 +404,7 @@ fn every_fixture_has_its_upstream_commit_in_the_readme() {
         })
         .collect();
     let mut files = Vec::new();
-    examples(&root.join("specs"), &mut files);
+    fixtures(&root.join("specs"), &mut files);
     assert_eq!(files.len(), rows.len(), "README rows vs fixture files");
     for f in &files {
         let rel = f

@@ -62,6 +62,12 @@ impl ArmApi for PortalRace {
     async fn poll(&self, url: &str) -> Result<OpState, engram_operator::azure::ArmError> {
         self.arm.poll(url).await
     }
+    async fn graph_resources(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<serde_json::Value>, engram_operator::azure::ArmError> {
+        self.arm.graph_resources(ids).await
+    }
     fn stats(&self) -> &engram_operator::azure::Stats {
         self.arm.stats()
     }

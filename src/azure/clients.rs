@@ -143,6 +143,12 @@ impl ArmApi for NoCredential {
     async fn poll(&self, _: &str) -> Result<super::OpState, ArmError> {
         Err(self.error())
     }
+    async fn graph_resources(&self, _: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        Err(self.error())
+    }
+    async fn get_resources(&self, _: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        Err(self.error())
+    }
     fn stats(&self) -> &Stats {
         &self.stats
     }

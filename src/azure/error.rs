@@ -52,9 +52,10 @@ pub enum ArmError {
     /// a drill's scratch server); nothing reached ARM.
     #[error("write refused by the client: {0}")]
     Refused(String),
-    /// A call this implementation of the ARM interface does not offer (a test double).
+    /// The call is not offered by this implementation of `ArmApi` (a test fake, or a client
+    /// without a credential); nothing reached ARM.
     #[error("not supported by this ARM client: {0}")]
-    Unsupported(&'static str),
+    Unsupported(String),
 }
 
 impl ArmError {
@@ -79,6 +80,7 @@ impl ArmError {
             Self::CredentialInvalid(_) => "CredentialInvalid",
             Self::TokenHostRefused { .. } => "TokenHostRefused",
             Self::Refused(_) => "WriteRefused",
+            Self::Unsupported(_) => "Unsupported",
             e if e.is_transient() => "ArmUnavailable",
             _ => "ArmError",
         }
@@ -180,7 +182,9 @@ pub fn operation_failure_is_transient(code: &str) -> bool {
         .any(|c| c.eq_ignore_ascii_case(code))
 }
 
-/// Parse ARM's error body `{"error":{"code","message"}}`.
+/// Parse ARM's error body `{"error":{"code","message"}}`. A service that explains itself in
+/// `error.details` (Resource Graph: `BadRequest` with `InvalidQuery`, `ParserFailure`...) has
+/// each detail's code and message added to the message.
 pub fn parse_body(status: u16, body: &[u8], retry_after: Option<Duration>) -> HttpFailure {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let err = v.get("error").unwrap_or(&v);
@@ -190,10 +194,15 @@ pub fn parse_body(status: u16, body: &[u8], retry_after: Option<Duration>) -> Ht
             .unwrap_or_default()
             .to_owned()
     };
+    let mut message = s("message");
+    for d in err["details"].as_array().into_iter().flatten() {
+        let part = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+        message.push_str(&format!(" [{}: {}]", part("code"), part("message")));
+    }
     HttpFailure {
         status,
         code: s("code"),
-        message: s("message"),
+        message,
         retry_after,
     }
 }
@@ -252,6 +261,8 @@ mod tests {
     fn error_body_is_parsed() {
         let b = br#"{"error":{"code":"InvalidParameter","message":"bad sku"}}"#;
         let h = parse_body(400, b, None);
+        let graph = br#"{"error":{"code":"BadRequest","message":"m","details":[{"code":"InvalidQuery","message":"q"}]}}"#;
+        assert_eq!(parse_body(400, graph, None).message, "m [InvalidQuery: q]");
         assert_eq!(
             (h.code.as_str(), h.message.as_str()),
             ("InvalidParameter", "bad sku")

@@ -19,6 +19,8 @@ pub struct Cost {
     pub storage_lists: u32,
     /// Writes to the Storage resource provider (10 per second, 1,200 per hour).
     pub storage_writes: u32,
+    /// Azure Resource Graph queries (15 per 5 seconds per principal; not ARM's reads).
+    pub graph: u32,
 }
 
 impl std::ops::AddAssign for Cost {
@@ -28,6 +30,7 @@ impl std::ops::AddAssign for Cost {
         self.storage_reads += o.storage_reads;
         self.storage_lists += o.storage_lists;
         self.storage_writes += o.storage_writes;
+        self.graph += o.graph;
     }
 }
 
@@ -52,6 +55,7 @@ pub(crate) fn charge(class: Class, storage: Option<StorageClass>) {
         match class {
             Class::Read => cost.reads += 1,
             Class::Write | Class::Delete => cost.writes += 1,
+            Class::Graph => cost.graph += 1,
         }
         match storage {
             Some(StorageClass::Read) => cost.storage_reads += 1,
@@ -83,7 +87,8 @@ mod tests {
                 writes: 1,
                 storage_reads: 0,
                 storage_lists: 1,
-                storage_writes: 1
+                storage_writes: 1,
+                graph: 0
             }
         );
     }

@@ -17,9 +17,11 @@ pub mod meter;
 mod names;
 mod network;
 pub mod network_wire;
+mod observe;
 pub mod plane_credential;
 pub mod policy;
 mod postgres;
+pub mod resource_graph;
 mod storage;
 mod storage_map;
 pub mod throttle;
@@ -159,17 +161,19 @@ pub trait ArmApi: Send + Sync {
     /// them; an id that does not exist is absent.
     async fn get_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
         let _ = ids;
-        Err(ArmError::Unsupported("reading resources by id"))
-    }
-    /// Top-level resources by ARM id through Azure Resource Graph (rows as ARG returns them).
-    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
-        let _ = ids;
-        Err(ArmError::Unsupported("Azure Resource Graph"))
+        Err(ArmError::Unsupported("reading resources by id".into()))
     }
     /// Send one write; returns as soon as ARM accepted it (never waits for the operation).
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError>;
     /// Poll a long-running operation once.
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError>;
+    /// Top-level resources by ARM id through Azure Resource Graph (rows as ARG returns them:
+    /// id, type, name, sku, properties, tags, …). Ids absent from the result do not exist (or
+    /// ARG has not caught up). Paged (≤ 1,000 rows per page), split so each query stays under
+    /// ARG's size limit, and paced to ARG's 15 queries per 5 s per principal.
+    async fn graph_resources(&self, _ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        Err(ArmError::Unsupported("Azure Resource Graph queries".into()))
+    }
     /// Request counters.
     fn stats(&self) -> &Stats;
 }
@@ -522,59 +526,6 @@ fn submitted(headers: &azure_core::headers::Headers) -> Submitted {
     }
 }
 
-impl Arm {
-    /// GET every resource of a data plane; every container of the account too with `all_containers`.
-    async fn observe_scoped(
-        &self,
-        eff: &EffectiveSpec,
-        all_containers: bool,
-    ) -> Result<Observed, ArmError> {
-        use crate::plan::network::Service;
-        let mut postgres = self.observe_postgres(eff).await?;
-        let mut storage = self.observe_storage(eff, all_containers).await?;
-
-        // Firewall rules: read on a server that has public access or should have rules (never on
-        // a VNet-integrated one, which has none).
-        let net = &eff.postgres.network;
-        if let Some(s) = &postgres.server {
-            let public = s
-                .public_network_access
-                .as_deref()
-                .is_none_or(|a| a.eq_ignore_ascii_case("Enabled"));
-            if s.delegated_subnet.is_none() && (public || !net.firewall_rules.is_empty()) {
-                let t = crate::plan::postgres::target(eff);
-                postgres.firewall_rules = Some(self.observe_firewall_rules(&t).await?);
-            }
-        }
-        // The declared Entra administrator, by its object id (no other is ever read).
-        if let (Some(a), Some(_)) = (&eff.postgres.entra_admin, &postgres.server) {
-            let t = crate::plan::postgres::target(eff);
-            postgres.entra_admin = Some(self.observe_entra_admin(&t, &a.object_id).await?);
-        }
-        // Private endpoints: only the declared ones, by their names.
-        if net.private_endpoint.is_some() {
-            postgres.private_endpoint = self.observe_endpoint(eff, Service::Postgres).await?;
-        }
-        if eff.storage.network.private_endpoint.is_some() {
-            storage.private_endpoint = self.observe_endpoint(eff, Service::Blob).await?;
-        }
-        // Alerts are planned only on an existing server: no reads for them before.
-        let alerts = if postgres.server.is_some() {
-            self.observe_alerts(eff).await?
-        } else {
-            Default::default()
-        };
-        let mut observed = Observed {
-            postgres,
-            storage,
-            alerts,
-            ..Default::default()
-        };
-        observed.diagnostics = self.observe_diagnostics(eff, &observed).await?;
-        Ok(observed)
-    }
-}
-
 #[async_trait::async_trait]
 impl ArmApi for Arm {
     async fn observe(&self, eff: &EffectiveSpec) -> Result<Observed, ArmError> {
@@ -628,6 +579,10 @@ impl ArmApi for Arm {
             .retrying("poll", || async { self.raw_get(operation_url).await })
             .await?;
         Ok(op_state(status, &headers, &body))
+    }
+
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.query_graph(ids).await
     }
 
     fn stats(&self) -> &Stats {

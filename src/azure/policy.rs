@@ -11,7 +11,7 @@ use azure_core::headers::{HeaderName, Headers};
 use azure_core::{Context, Method, Policy, PolicyResult, Request};
 
 use super::error::parse_body;
-use super::throttle::{Budget, Class, Draw, StorageClass};
+use super::throttle::{Budget, Class, Draw, StorageClass, GRAPH_SCOPE};
 use crate::telemetry::metrics::Metrics;
 
 /// What ARM has left for this subscription, by class. Real ARM sends the `global-` names (reads,
@@ -46,6 +46,31 @@ pub fn remaining(headers: &Headers) -> Vec<(Class, f64)> {
         .collect()
 }
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+const GRAPH_REMAINING: HeaderName = HeaderName::from_static("x-ms-user-quota-remaining");
+const GRAPH_RESETS_AFTER: HeaderName = HeaderName::from_static("x-ms-user-quota-resets-after");
+
+/// True for a Resource Graph query (`/providers/Microsoft.ResourceGraph/resources`).
+pub fn is_graph(path: &str) -> bool {
+    path.to_ascii_lowercase()
+        .trim_end_matches('/')
+        .ends_with("/providers/microsoft.resourcegraph/resources")
+}
+
+/// Resource Graph's quota headers: the queries left and the time to the window's end
+/// (`hh:mm:ss`).
+pub fn graph_quota(headers: &Headers) -> Option<(f64, Duration)> {
+    let remaining = headers
+        .get_optional_str(&GRAPH_REMAINING)?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    let hms = headers.get_optional_str(&GRAPH_RESETS_AFTER)?;
+    let mut secs = 0.0;
+    for part in hms.trim().split(':') {
+        secs = secs * 60.0 + part.parse::<f64>().ok()?;
+    }
+    Some((remaining, Duration::from_secs_f64(secs.max(0.0))))
+}
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
 
 /// Request counters (for logs and the demo summary).
@@ -56,6 +81,9 @@ pub struct Stats {
     pub throttled: AtomicU64,
     /// Non-2xx answers other than 429 (404 on a missing resource included).
     pub errors: AtomicU64,
+    /// Azure Resource Graph queries sent (counted apart from reads and writes: ARG has its own
+    /// quota).
+    pub graph_queries: AtomicU64,
 }
 
 impl Stats {
@@ -196,6 +224,8 @@ pub fn resource_kind(path: &str) -> &'static str {
         "alert"
     } else if p.contains("/keys/") {
         "key"
+    } else if p.contains("/microsoft.resourcegraph/") {
+        "resource_graph"
     } else {
         "other"
     }
@@ -209,9 +239,16 @@ impl Policy for ArmPolicy {
         request: &mut Request,
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        // The buckets are shared by every client of the process.
-        let sub = subscription_of(request.url());
+        // The buckets are shared by every client of the process. Resource Graph counts per
+        // principal, whatever the subscriptions: its requests name GRAPH_SCOPE instead of one.
+        let graph = is_graph(request.url().path());
+        let sub = if graph {
+            GRAPH_SCOPE.to_owned()
+        } else {
+            subscription_of(request.url())
+        };
         let class = match request.method() {
+            _ if graph => Class::Graph,
             Method::Get | Method::Head => Class::Read,
             Method::Delete => Class::Delete,
             _ => Class::Write,
@@ -227,10 +264,10 @@ impl Policy for ArmPolicy {
         if let (Some(m), false) = (&self.metrics, waited.is_zero()) {
             m.throttled(waited);
         }
-        let counter = if class == Class::Read {
-            &self.stats.reads
-        } else {
-            &self.stats.writes
+        let counter = match class {
+            Class::Read => &self.stats.reads,
+            Class::Graph => &self.stats.graph_queries,
+            _ => &self.stats.writes,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let Some((first, rest)) = next.split_first() else {
@@ -265,6 +302,10 @@ impl Policy for ArmPolicy {
         record(Some(u16::from(response.status())), Some(response.headers()));
         for (c, n) in remaining(response.headers()) {
             self.budget.observe_remaining(&self.principal, &sub, c, n);
+        }
+        if let (true, Some((left, reset))) = (graph, graph_quota(response.headers())) {
+            self.budget
+                .observe_graph_quota(&self.principal, left, reset);
         }
         let status = u16::from(response.status());
         if response.status().is_success() {

@@ -7,7 +7,10 @@
 //! - the Storage resource provider per subscription (its limits are per region; one bucket for all
 //!   regions is the conservative reading): 800 reads and 100 lists per 5 minutes, writes 10 per
 //!   second and 1,200 per hour;
-//! - after a 429, nothing goes to that principal and subscription before its Retry-After.
+//! - Azure Resource Graph per principal: 15 queries per 5-second window, whatever the
+//!   subscriptions (`Class::Graph`, see [`GRAPH`]);
+//! - after a 429, nothing goes to that principal and subscription (for ARG: that principal's
+//!   queries) before its Retry-After.
 //!
 //! Every ARM request passes `admit` first, which takes a token from each bucket the request draws
 //! on, or waits until all have one.
@@ -38,6 +41,26 @@ pub const STORAGE_LISTS: (f64, f64) = (100.0 * MARGIN, 100.0 * MARGIN / 300.0);
 pub const STORAGE_WRITES_SECOND: (f64, f64) = (10.0 * MARGIN, 10.0 * MARGIN);
 /// The Storage resource provider: writes per hour (1,200).
 pub const STORAGE_WRITES_HOUR: (f64, f64) = (1200.0 * MARGIN, 1200.0 * MARGIN / 3600.0);
+
+/// Azure Resource Graph: queries per principal in a fixed window ("Guidance for throttled requests
+/// in Azure Resource Graph": 15 per 5 seconds, the count reset in full when the window ends).
+pub const GRAPH_QUERIES: f64 = 15.0;
+/// See [`GRAPH_QUERIES`].
+pub const GRAPH_WINDOW_SECS: f64 = 5.0;
+/// The burst the Resource Graph bucket allows.
+pub const GRAPH_BURST: f64 = 3.0;
+/// Resource Graph's bucket. A token bucket admits at most capacity + refill × t in any t seconds,
+/// and ARG counts in fixed windows that may begin at any moment, so capacity + refill × 5 s must
+/// stay within the window's allowance less the margin: 3 + 2.1 × 5 = 13.5 = 15 × 0.9. The burst
+/// is kept small so that the sustained rate (2.1 per second) stays near ARG's 3.
+pub const GRAPH: (f64, f64) = (
+    GRAPH_BURST,
+    (GRAPH_QUERIES * MARGIN - GRAPH_BURST) / GRAPH_WINDOW_SECS,
+);
+/// What Resource Graph requests name in place of a subscription (ARG's quota is the principal's
+/// whatever the subscriptions queried): their Retry-After gate is the principal's ARG gate, apart
+/// from its ARM gates.
+pub const GRAPH_SCOPE: &str = "(resource graph)";
 
 #[derive(Debug)]
 struct Bucket {
@@ -72,12 +95,14 @@ impl Bucket {
     }
 }
 
-/// Read, write or delete, as ARM counts them (by method).
+/// Read, write or delete, as ARM counts them (by method); or a Resource Graph query, which ARG
+/// counts against its own quota, not ARM's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Class {
     Read,
     Write,
     Delete,
+    Graph,
 }
 
 /// Read, list or write, as the Storage resource provider counts them.
@@ -105,6 +130,7 @@ enum Scope {
     Subscription(String, Class),
     Storage(String, StorageClass),
     StorageWritesHour(String),
+    Graph(String),
 }
 
 fn arm_limit(class: Class) -> (f64, f64) {
@@ -112,10 +138,14 @@ fn arm_limit(class: Class) -> (f64, f64) {
         Class::Read => READS,
         Class::Write => WRITES,
         Class::Delete => DELETES,
+        Class::Graph => GRAPH,
     }
 }
 
 fn scopes(d: &Draw) -> Vec<(Scope, (f64, f64))> {
+    if d.class == Class::Graph {
+        return vec![(Scope::Graph(d.principal.to_owned()), GRAPH)];
+    }
     let (cap, refill) = arm_limit(d.class);
     let mut out = vec![
         (
@@ -235,6 +265,22 @@ impl Budget {
         });
     }
 
+    /// Resource Graph said how many queries the principal has left in its window and when the
+    /// window ends: never believe there are more, and send none before the end when none are left.
+    pub fn observe_graph_quota(&self, principal: &str, remaining: f64, resets_after: Duration) {
+        self.with(|s, now| {
+            let b = s
+                .buckets
+                .entry(Scope::Graph(principal.to_owned()))
+                .or_insert_with(|| Bucket::new(GRAPH, now));
+            b.refill(now);
+            b.tokens = b.tokens.min(remaining);
+        });
+        if remaining < 1.0 {
+            self.block_for(principal, GRAPH_SCOPE, resets_after);
+        }
+    }
+
     /// A 429 said Retry-After: nothing of this principal goes to this subscription before then.
     pub fn block_for(&self, principal: &str, sub: &str, wait: Duration) {
         self.with(|s, now| {
@@ -324,6 +370,38 @@ mod tests {
         for _ in 0..200 {
             assert_eq!(b.try_admit(&draw(Class::Read)), None);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resource_graph_queries_never_exceed_a_window_wherever_it_begins() {
+        let b = Budget::default();
+        let graph = Draw {
+            sub: GRAPH_SCOPE,
+            ..draw(Class::Graph)
+        };
+        // Admit as fast as the bucket allows for a minute, noting when each query went.
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        while Instant::now() - start < Duration::from_secs(60) {
+            match b.try_admit(&graph) {
+                None => sent.push(Instant::now() - start),
+                Some(w) => tokio::time::advance(w).await,
+            }
+        }
+        // No 5-second window, wherever it starts, holds more than 15 × MARGIN.
+        for (i, t) in sent.iter().enumerate() {
+            let within = sent[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(5))
+                .count();
+            assert!(within <= 13, "{within} queries in the 5 s from {t:?}");
+        }
+        assert!(sent.len() >= 120, "about 2.1 a second: {}", sent.len());
+        // ARM's buckets are untouched; a quota of 0 closes the principal's ARG gate only.
+        assert_eq!(b.try_admit(&draw(Class::Read)), None);
+        b.observe_graph_quota("p", 0.0, Duration::from_secs(4));
+        assert_eq!(b.try_admit(&graph), Some(Duration::from_secs(4)));
+        assert_eq!(b.try_admit(&draw(Class::Read)), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,5 +1,6 @@
-//! Typed wire bodies for the two APIs no SDK crate here covers: Key Vault keys (data plane) and
-//! Azure Monitor metric alerts (`2018-03-01`) and diagnostic settings (`2021-05-01-preview`). Fields the service always sends are required, so a
+//! Typed wire bodies for the APIs no SDK crate here covers: Key Vault keys (data plane), Azure
+//! Monitor metric alerts (`2018-03-01`) and diagnostic settings (`2021-05-01-preview`), and Azure
+//! Resource Graph query answers (`2022-10-01`). Fields the service always sends are required, so a
 //! body missing one fails to parse; everything else is optional and unknown fields are ignored, as
 //! the services add fields over time. The contract test parses every official example's answer
 //! from the mock into these.
@@ -212,4 +213,25 @@ mod tests {
             .remove("threshold");
         assert!(serde_json::from_value::<MetricAlertResource>(v).is_err());
     }
+}
+
+/// The answer to a Resource Graph query (`POST /providers/Microsoft.ResourceGraph/resources`,
+/// `2022-10-01`), with `resultFormat: objectArray`: `data` is the rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphQueryResponse {
+    pub total_records: i64,
+    pub count: i64,
+    /// `"true"` or `"false"` (a string in the spec).
+    pub result_truncated: String,
+    /// Present when more rows follow: send it back with the same query and subscriptions.
+    #[serde(
+        rename = "$skipToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub skip_token: Option<String>,
+    pub data: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub facets: Vec<serde_json::Value>,
 }

@@ -42,8 +42,10 @@ pub struct Inner {
 impl Inner {
     /// Fails on a configured Entra principal without a tenant or client id.
     pub fn new(config: MockConfig, base_url: String) -> Result<Self, Error> {
+        let mut world = World::default();
+        world.set_graph_lag(config.graph_lag);
         let shared = Shared {
-            world: World::default(),
+            world,
             clock: Clock::starting(config.clock, config.virtual_start),
             buckets: Buckets::default(),
             journal: Journal::new(config.journal_capacity),
@@ -61,10 +63,11 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bring operations and auto-start up to the clock.
+    /// Bring operations and auto-start up to the clock (and Resource Graph's history with them).
     fn tick(&self, s: &mut Shared) {
         let elapsed = s.clock.elapsed();
         lro::tick(&mut s.world, elapsed, &self.config);
+        s.world.record_graph(elapsed);
     }
 
     pub fn advance(&self, by: Duration) {
@@ -110,7 +113,47 @@ impl Inner {
         }
         let body = r.body.clone();
         s.world.touch(id);
+        s.world.record_graph(elapsed);
         Ok(body)
+    }
+
+    /// Out of band: store a top-level resource as it is (`id`, `name`, `type` filled in from the
+    /// id), visible at once, as if created outside the operator. For Resource Graph tests and
+    /// benchmarks that need many resources.
+    pub fn seed(&self, id: &str, body: &Value) -> Result<Value, Error> {
+        let segs: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+        if !super::graph_history::top_level(&id.to_ascii_lowercase()) {
+            return Err(Error::Invalid(format!(
+                "{id} is not the id of a top-level resource (/subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME)"
+            )));
+        }
+        let Value::Object(fields) = body else {
+            return Err(Error::Invalid("body must be a JSON object".into()));
+        };
+        let mut body = Value::Object(fields.clone());
+        body["id"] = json!(id);
+        body["name"] = json!(segs[7]);
+        if body.get("type").and_then(Value::as_str).is_none() {
+            body["type"] = json!(format!("{}/{}", segs[5], segs[6]));
+        }
+        let mut s = self.lock();
+        self.tick(&mut s);
+        s.world.put(id, body.clone(), true);
+        let elapsed = s.clock.elapsed();
+        s.world.record_graph(elapsed);
+        Ok(body)
+    }
+
+    /// Resource Graph's lag (zero: it sees every change at once).
+    pub fn graph_lag(&self) -> Duration {
+        self.lock().world.graph.history.lag()
+    }
+
+    /// Set Resource Graph's lag; the store as it is now is seen at once, later changes after it.
+    pub fn set_graph_lag(&self, lag: Duration) {
+        let mut s = self.lock();
+        self.tick(&mut s);
+        s.world.set_graph_lag(lag);
     }
 
     /// Out of band: a new version of a Key Vault key (the first one creates the key).
@@ -143,7 +186,9 @@ impl Inner {
 
     pub fn reset(&self) {
         let mut s = self.lock();
+        let lag = s.world.graph.history.lag();
         s.world = World::default();
+        s.world.set_graph_lag(lag);
         s.buckets.clear();
         s.journal.clear();
         s.faults.clear();
@@ -193,6 +238,8 @@ pub fn routes() -> Router<std::sync::Arc<Inner>> {
         )
         .route("/_mock/reset", post(reset))
         .route("/_mock/dump", get(dump))
+        .route("/_mock/resources", post(seed))
+        .route("/_mock/graph", get(graph).post(set_graph))
         .merge(super::entra::control_routes())
 }
 
@@ -280,4 +327,40 @@ async fn reset(State(inner): St) -> StatusCode {
 
 async fn dump(State(inner): St) -> Json<Value> {
     Json(inner.dump())
+}
+
+#[derive(Deserialize)]
+struct Seed {
+    id: String,
+    #[serde(default)]
+    body: Value,
+}
+
+async fn seed(State(inner): St, Json(r): Json<Seed>) -> Response {
+    let body = if r.body.is_null() { json!({}) } else { r.body };
+    match inner.seed(&r.id, &body) {
+        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+async fn graph(State(inner): St) -> Json<Value> {
+    Json(json!({
+        "lagSeconds": inner.graph_lag().as_secs_f64(),
+        "queries": inner.count(super::resource_graph::JOURNAL_ID, OpClass::Read),
+    }))
+}
+
+#[derive(Deserialize)]
+struct GraphLag {
+    #[serde(rename = "lagSeconds")]
+    lag_seconds: f64,
+}
+
+async fn set_graph(State(inner): St, Json(g): Json<GraphLag>) -> Response {
+    if !g.lag_seconds.is_finite() || g.lag_seconds < 0.0 {
+        return bad("lagSeconds must be a non-negative number".into());
+    }
+    inner.set_graph_lag(Duration::from_secs_f64(g.lag_seconds));
+    graph(State(inner)).await.into_response()
 }

@@ -6,7 +6,7 @@ use super::router::{Route, Target};
 use super::store::{Reply, Req, World};
 use super::{
     administrators, alerts, containers, diagnostics, firewall, keyvault, lro, management_policy,
-    names, network, pg_config, postgres, storage_account,
+    names, network, pg_config, postgres, resource_graph, storage_account,
 };
 
 /// Run the handler for a routed request.
@@ -84,6 +84,7 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         Target::Diag { scope, name } => diagnostics::handle(world, req, scope, name),
         Target::PgNameCheck => names::check_server(world, req),
         Target::AccountNameCheck => names::check_account(world, req),
+        Target::Graph => resource_graph::query(world, req),
     }
 }
 

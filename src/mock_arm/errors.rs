@@ -1,6 +1,7 @@
-//! ARM error bodies: `{"error":{"code","message"}}` with the HTTP status.
+//! ARM error bodies: `{"error":{"code","message"}}` with the HTTP status (and `details`, where a
+//! service sends them: Resource Graph).
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// An ARM error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,6 +9,8 @@ pub struct ArmError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// `error.details`, when the service sends any.
+    pub details: Option<Value>,
 }
 
 impl ArmError {
@@ -16,7 +19,14 @@ impl ArmError {
             status,
             code: code.into(),
             message: message.into(),
+            details: None,
         }
+    }
+
+    /// The same error with `error.details`.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
@@ -61,7 +71,11 @@ impl ArmError {
         )
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+    pub fn body(&self) -> Value {
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(d) = &self.details {
+            body["error"]["details"] = d.clone();
+        }
+        body
     }
 }

@@ -29,6 +29,8 @@ mod entra_token;
 mod errors;
 mod faults;
 mod firewall;
+mod graph_history;
+mod graph_kql;
 mod in_process;
 mod journal;
 mod keyvault;
@@ -39,6 +41,7 @@ mod network;
 mod pg_config;
 mod pg_rules;
 mod postgres;
+mod resource_graph;
 mod restore;
 mod router;
 mod server;
@@ -60,7 +63,8 @@ pub use errors::ArmError;
 pub use faults::{FaultKind, FaultSpec};
 pub use in_process::InProcess;
 pub use journal::{JournalEntry, OpClass};
-pub use throttle::{StorageRpLimits, ThrottleConfig};
+pub use resource_graph::JOURNAL_ID as GRAPH_JOURNAL_ID;
+pub use throttle::{GraphLimits, StorageRpLimits, ThrottleConfig};
 
 use control::Inner;
 
@@ -169,6 +173,9 @@ pub struct MockConfig {
     /// running as taken (the default). False: only once the create has ended, which takes away
     /// the name check's accidental protection against a repeated create (the chaos test).
     pub names_reserved_while_creating: bool,
+    /// Azure Resource Graph's lag (`--graph-lag-seconds`): a query sees the store as it was this
+    /// long ago on the mock's clock. Zero (the default): every change at once.
+    pub graph_lag: Duration,
 }
 
 /// How the mock answers a server-parameter write while the server is busy.
@@ -198,6 +205,7 @@ impl Default for MockConfig {
             virtual_start: None,
             entra: EntraConfig::default(),
             names_reserved_while_creating: true,
+            graph_lag: Duration::ZERO,
         }
     }
 }
@@ -344,6 +352,26 @@ impl MockArm {
     /// someone changed it in the portal. Not journaled as operator traffic.
     pub fn edit(&self, id: &str, patch: serde_json::Value) -> Result<serde_json::Value, Error> {
         self.inner.edit(id, &patch)
+    }
+
+    /// Resource Graph queries received so far (every POST to
+    /// `/providers/Microsoft.ResourceGraph/resources`, whatever the answer; the journal has each
+    /// one's status).
+    pub fn graph_queries(&self) -> usize {
+        self.inner.count(GRAPH_JOURNAL_ID, OpClass::Read)
+    }
+
+    /// Set Resource Graph's lag on the mock's clock (see [`MockConfig::graph_lag`]): what the store
+    /// holds now is seen at once, later changes only once the lag has passed.
+    pub fn set_graph_lag(&self, lag: Duration) {
+        self.inner.set_graph_lag(lag);
+    }
+
+    /// Store a top-level resource as it is, visible at once, as if created outside the operator
+    /// (`id`, `name` and, when absent, `type` come from the id); not journaled. Fails for an id
+    /// that is not `/subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME`.
+    pub fn seed(&self, id: &str, body: serde_json::Value) -> Result<serde_json::Value, Error> {
+        self.inner.seed(id, &body)
     }
 
     /// Out-of-band key rotation, as an administrator would do it in the vault: a new version of

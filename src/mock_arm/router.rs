@@ -1,7 +1,7 @@
 //! Which resource a path names (ARM paths are case-insensitive), its api-versions and the id the
 //! journal counts it against. `dispatch.rs` runs the handler of a routed request.
 
-use super::{administrators, diagnostics, network, postgres, storage_account};
+use super::{administrators, diagnostics, network, postgres, resource_graph, storage_account};
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
 const STORAGE_VERSIONS: &[&str] = &[
@@ -155,6 +155,8 @@ pub enum Target {
     PgNameCheck,
     /// POST checkNameAvailability of the Storage provider.
     AccountNameCheck,
+    /// POST of an Azure Resource Graph query (tenant-level: no subscription in the path).
+    Graph,
 }
 
 /// A routed request.
@@ -173,7 +175,10 @@ pub struct Route {
 impl Route {
     /// A POST that only reads (checkNameAvailability): journaled as a read, budgeted by its method.
     pub fn reads_only(&self) -> bool {
-        matches!(self.target, Target::PgNameCheck | Target::AccountNameCheck)
+        matches!(
+            self.target,
+            Target::PgNameCheck | Target::AccountNameCheck | Target::Graph
+        )
     }
 }
 
@@ -197,6 +202,11 @@ pub fn route(segs: &[&str]) -> Option<Route> {
             },
             KEYVAULT_VERSIONS,
             "keys",
+        ),
+        ["providers", "microsoft.resourcegraph", "resources"] => (
+            Target::Graph,
+            resource_graph::VERSIONS,
+            "Microsoft.ResourceGraph/resources",
         ),
         ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "checknameavailability"]
         | ["subscriptions", _, "providers", "microsoft.dbforpostgresql", "locations", _, "checknameavailability"] => {
@@ -402,7 +412,7 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     };
     let journal_id = journal_id(&target).unwrap_or_else(joined);
     let sub = match &target {
-        Target::Key { .. } => None,
+        Target::Key { .. } | Target::Graph => None,
         _ => Some(s(1)),
     };
     Some(Route {
@@ -538,6 +548,7 @@ fn journal_id(t: &Target) -> Option<String> {
             super::store::arm_id(sub, rg, &format!("Microsoft.Insights/metricAlerts/{name}"))
         }
         Target::Key { vault, name, .. } => format!("/keyvault/{vault}/keys/{name}"),
+        Target::Graph => resource_graph::JOURNAL_ID.to_owned(),
         _ => return None,
     })
 }

@@ -360,8 +360,24 @@ async fn front(
     let mut s = inner.lock();
     // 4. Throttling: ARM's limits per principal and subscription and per subscription, and the
     // Storage resource provider's per subscription and region (Key Vault has its own limits, not
-    // modelled).
+    // modelled); a Resource Graph query, ARG's quota per principal instead.
     let mut extra = Vec::new();
+    if matches!(route.target, super::router::Target::Graph) {
+        let now = s.clock.elapsed();
+        match super::resource_graph::throttle(
+            &mut s.world,
+            &inner.config.throttle,
+            &note.principal,
+            now,
+        ) {
+            Ok(quota) => extra = quota,
+            Err((e, headers)) => {
+                drop(s);
+                record(&inner, &note, class, 429);
+                return error_response(&e, headers);
+            }
+        }
+    }
     if let Some(sub) = &route.sub {
         let elapsed = s.clock.elapsed();
         let charge = super::charge::of(&route, m, path, &s.world, &body);
@@ -400,10 +416,12 @@ async fn front(
         base: &inner.base_url,
         now,
         elapsed,
+        principal: &note.principal,
         fail_op,
         cfg: &inner.config,
     };
     let result = dispatch(&mut s.world, &req, &route);
+    s.world.record_graph(elapsed);
     let status = result
         .as_ref()
         .map(|r| r.status)

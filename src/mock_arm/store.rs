@@ -44,6 +44,8 @@ pub struct World {
     pub pending: Vec<String>,
     /// Key Vault keys, keyed by lower-cased `vault/name`; versions oldest first.
     pub keys: BTreeMap<String, Vec<KeyVersion>>,
+    /// Resource Graph: quota windows and the lag's history.
+    pub graph: super::resource_graph::GraphState,
     seq: u64,
 }
 
@@ -134,6 +136,8 @@ pub struct Req<'a> {
     pub now: OffsetDateTime,
     /// Clock elapsed at `now`.
     pub elapsed: Duration,
+    /// Who sent it (`static`, or `{tenant}/{clientId}`).
+    pub principal: &'a str,
     /// Set by a `fail_operation` fault: the LRO this request starts ends Failed with it.
     pub fail_op: Option<ArmError>,
     pub cfg: &'a MockConfig,

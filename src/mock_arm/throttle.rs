@@ -34,6 +34,8 @@ pub struct ThrottleConfig {
     pub subscription_factor: f64,
     /// The Storage resource provider's own limits.
     pub storage: StorageRpLimits,
+    /// Azure Resource Graph's quota per principal.
+    pub graph: GraphLimits,
 }
 
 impl Default for ThrottleConfig {
@@ -48,6 +50,7 @@ impl Default for ThrottleConfig {
             delete_refill_per_sec: 10.0,
             subscription_factor: 15.0,
             storage: StorageRpLimits::default(),
+            graph: GraphLimits::default(),
         }
     }
 }
@@ -72,6 +75,24 @@ impl Default for StorageRpLimits {
             window_secs: 300.0,
             writes_per_second: 10.0,
             writes_per_hour: 1200.0,
+        }
+    }
+}
+
+/// Azure Resource Graph's quota: queries per principal in a fixed window ("Guidance for throttled
+/// requests in Azure Resource Graph": 15 per 5 seconds, reset in full when the window ends).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct GraphLimits {
+    pub queries_per_window: u32,
+    pub window_secs: f64,
+}
+
+impl Default for GraphLimits {
+    fn default() -> Self {
+        Self {
+            queries_per_window: 15,
+            window_secs: 5.0,
         }
     }
 }

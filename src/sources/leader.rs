@@ -142,10 +142,6 @@ impl ArmApi for GatedArm {
         self.inner.get_resources(ids).await
     }
 
-    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
-        self.inner.graph_resources(ids).await
-    }
-
     async fn submit(&self, op: &Op) -> Result<Submitted, ArmError> {
         if !self.gate.is_leader() {
             // Transient for the engine: nothing is reported as an error, nothing is sent.
@@ -162,6 +158,10 @@ impl ArmApi for GatedArm {
 
     async fn poll(&self, operation_url: &str) -> Result<OpState, ArmError> {
         self.inner.poll(operation_url).await
+    }
+
+    async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        self.inner.graph_resources(ids).await
     }
 
     fn stats(&self) -> &Stats {

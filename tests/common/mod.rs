@@ -139,6 +139,16 @@ impl T {
         Resp::read(rb.send().await.expect("request sent")).await
     }
 
+    /// A call of the control API (`/_mock/...`, no token): its JSON answer.
+    pub async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.http.request(m, self.url(path));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        json_of(rb).await
+    }
+
     pub async fn get_abs(&self, url: &str) -> Resp {
         let r = self
             .http
@@ -179,6 +189,11 @@ impl T {
         assert_eq!(r.status, 202, "{:?}", r.body);
         self.mock.advance(Duration::from_secs(60));
     }
+}
+
+/// Send a request and read its JSON answer.
+pub async fn json_of(rb: reqwest::RequestBuilder) -> Value {
+    Resp::read(rb.send().await.expect("sent")).await.body
 }
 
 pub fn gp_server() -> Value {

@@ -218,6 +218,10 @@ pub const OPS: &[(&str, &str, &str, &str)] = &[
     ("createOrUpdateDiagnosticSetting", "PUT", "DIAG", ""),
     ("getDiagnosticSetting", "GET", "DIAG", "diag"),
     ("listDiagnosticSettings", "GET", "DIAGLIST", "diag"),
+    ("ResourcesBasicQuery", "POST", "ARG", "arg"),
+    ("ResourcesFirstPageQuery", "POST", "ARG", "arg"),
+    ("ResourcesRandomPageQuery", "POST", "ARG", "arg"),
+    ("ResourcesNextPageQuery", "POST", "ARG", "argpage"),
 ];
 /// Examples of APIs the mock does not serve, each with the reason (asserted by name so that a new
 /// file is noticed).
@@ -277,4 +281,41 @@ pub async fn network_setup(t: &T, what: &str, path: impl Fn(&str) -> String) {
         }
     }
     t.mock.advance(Duration::from_secs(60));
+}
+
+/// The setups of the Resource Graph examples: `arg` seeds the example's subscription with fifteen
+/// resources whose names contain `test` and three others (enough for every example's page to have
+/// a next one); `argpage` also asks for the first page of the example's query and returns its
+/// `$skipToken`, which the replay sends in place of the example's.
+pub async fn graph_setup(t: &T, what: &str, params: &serde_json::Value) -> Option<String> {
+    let sub = params["query"]["subscriptions"][0].as_str().unwrap_or("s");
+    for i in 0..18 {
+        let name = if i < 15 {
+            format!("test-disk-{i:02}")
+        } else {
+            format!("disk-{i:02}")
+        };
+        let id = format!(
+            "/subscriptions/{sub}/resourceGroups/RG1/providers/Microsoft.Compute/disks/{name}"
+        );
+        t.mock
+            .seed(&id, json!({"location": "eastus", "tags": {"tag1": "Value1"}, "properties": {"diskSizeGB": 32}}))
+            .expect("seeded");
+    }
+    if what != "argpage" {
+        return None;
+    }
+    let mut first = params["query"].clone();
+    first["options"] = json!({"$top": 3});
+    let r = t
+        .call(
+            "POST",
+            engram_operator::mock_arm::GRAPH_JOURNAL_ID,
+            Some("2022-10-01"),
+            Some(first),
+        )
+        .await;
+    let token = r.body["$skipToken"].as_str().map(str::to_owned);
+    ok(what, r);
+    token
 }

@@ -141,6 +141,8 @@ pub fn sdk_parse(name: &str, body: &Value) -> Result<(), String> {
         serde_json::from_value::<wire::DiagnosticSettingsList>(b).map(|_| ())
     } else if name.contains("DiagnosticSetting") {
         serde_json::from_value::<wire::DiagnosticSettingsResource>(b).map(|_| ())
+    } else if name.starts_with("Resources") {
+        serde_json::from_value::<wire::GraphQueryResponse>(b).map(|_| ())
     } else if name.to_ascii_lowercase().contains("metricalert") {
         serde_json::from_value::<wire::MetricAlertResource>(b).map(|_| ())
     } else {
