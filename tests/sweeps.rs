@@ -96,6 +96,42 @@ async fn the_fast_tier_nudges_only_the_plane_whose_server_changed() {
 }
 
 #[tokio::test]
+async fn through_resource_graph_one_query_covers_both_planes_and_a_change_shows_after_the_lag() {
+    let (m, arm, planes, _) = two_converged().await;
+    m.set_graph_lag(Duration::from_secs(30));
+    m.advance(Duration::from_secs(60));
+    let held: Vec<(usize, Vec<String>)> = planes
+        .iter()
+        .enumerate()
+        .map(|(i, eff)| (i, sweep::top_level_ids(eff)))
+        .collect();
+    let mut fast = FastTier::new(SweepSource::Arg);
+    let (queries, reads) = (m.graph_queries(), m.journal().len());
+    assert!(fast.sweep(&arm, &held).await.unwrap().is_empty());
+    assert_eq!(m.graph_queries() - queries, 1, "18 resources, one query");
+    assert_eq!(fast.last_cost.graph, 1);
+    assert_eq!(fast.last_cost.reads, 0, "no ARM read at all");
+    assert_eq!(
+        since(&m, reads)
+            .iter()
+            .filter(|r| !r.contains("Microsoft.ResourceGraph"))
+            .count(),
+        0
+    );
+    m.edit(
+        &server_id(&planes[0]),
+        json!({"sku": {"name": "Standard_B2s"}}),
+    )
+    .unwrap();
+    assert!(
+        fast.sweep(&arm, &held).await.unwrap().is_empty(),
+        "Resource Graph has not caught up yet"
+    );
+    m.advance(Duration::from_secs(31));
+    assert_eq!(fast.sweep(&arm, &held).await.unwrap(), vec![0]);
+}
+
+#[tokio::test]
 async fn a_client_without_the_source_fails_the_sweep_and_nothing_is_nudged() {
     let (m, arm, planes, _) = two_converged().await;
     let held: Vec<(usize, Vec<String>)> = vec![(0, sweep::top_level_ids(&planes[0]))];
@@ -284,6 +320,7 @@ fn the_benchmark_converges_without_a_429_and_detects_a_portal_edit() {
         subscriptions: 2,
         sweep: SweepSource::Get,
         fast_sweep: 60,
+        graph_lag: 30,
         concurrency: 4,
         seed: 3,
         json: true,
