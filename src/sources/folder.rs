@@ -99,6 +99,10 @@ struct Plane {
     nudged: bool,
 }
 
+/// A finished pass: the plane's file, the outcome, its cost, how long it took, its time, and
+/// whether it wrote its status mid-pass.
+type Done = (PathBuf, Outcome, Cost, Duration, time::OffsetDateTime, bool);
+
 /// What is kept of a pass (not the whole outcome: a thousand plans would stay in memory).
 #[derive(Clone, Copy, Debug)]
 struct Last {
@@ -229,12 +233,27 @@ impl Folder {
             let first = p.last.is_none();
             (Priority::of(first, &p.status, p.nudged), p.next_at)
         });
-        for (path, plane) in due {
-            // Taken here, in priority order, so that the most urgent planes run first.
-            let permit = sem.clone().acquire_owned().await;
-            let resolved = self.plane_client(path, &plane.spec);
+        let due: Vec<PathBuf> = due.into_iter().map(|(path, _)| path.clone()).collect();
+        for path in due {
+            // Taken here, in priority order, so that the most urgent planes run first; what
+            // finishes meanwhile is taken in at once (an outcome is not left waiting in memory).
+            let permit = loop {
+                tokio::select! {
+                    biased;
+                    Some(joined) = set.join_next(), if !set.is_empty() => {
+                        if let Ok(done) = joined {
+                            self.absorb(done)?;
+                        }
+                    }
+                    p = sem.clone().acquire_owned() => break p,
+                }
+            };
+            let Some(plane) = self.planes.get(&path) else {
+                continue;
+            };
+            let resolved = self.plane_client(&path, &plane.spec);
             let azure = self.opts.clients.is_some().then(|| resolved.status.clone());
-            let (arm, path) = (resolved.arm.clone(), path.clone());
+            let arm = resolved.arm.clone();
             let spec = plane.spec.clone();
             let annotations = plane.annotations.clone();
             let prev = plane.status.clone();
@@ -275,80 +294,88 @@ impl Folder {
                 if azure.is_some() {
                     out.status.azure = azure;
                 }
+                // Nothing here reads the plan: let it go now rather than with the outcome.
+                out.plan = None;
                 let checkpointed = sink.is_some_and(|s| s.wrote.load(Ordering::Relaxed));
                 (path, out, cost, started.elapsed(), ctx.now, checkpointed)
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((path, out, cost, took, at, checkpointed)) = joined else {
-                continue;
-            };
-            if let Some(m) = &self.opts.metrics {
-                m.reconciled(outcome_label(&out), took);
+            if let Ok(done) = joined {
+                self.absorb(done)?;
             }
-            let Some(plane) = self.planes.get_mut(&path) else {
-                continue;
-            };
-            if let Some(change) = reconcile::policy::change(&plane.status, &out.status) {
-                tracing::info!(plane = %plane.name, "{}", change.note());
-            }
-            log_outcome(&plane.name, &out);
-            if let Some(run) = &out.drill_finished {
-                tracing::info!(plane = %plane.name, scratch = %run.server, result = ?run.result, rpo_s = ?run.rpo_seconds, rto_s = ?run.rto_seconds, message = ?run.message, "restore drill finished");
-                if let Some(m) = &self.opts.metrics {
-                    m.restore_drill(&format!("folder/{}", plane.name), run);
-                }
-            }
-            let lines: Vec<String> = out
-                .key_events
-                .iter()
-                .map(|e| reconcile::audit::line(&plane.name, at, e))
-                .collect();
-            for l in &lines {
-                tracing::info!(audit = true, "{l}");
-            }
-            if let Some(file) = &self.opts.audit_log {
-                reconcile::audit::append(file, &lines).map_err(|source| Error::Io {
-                    path: file.display().to_string(),
-                    source,
-                })?;
-            }
-            // Written only when it changed (the first pass of a run always writes it, and a pass
-            // that wrote mid-pass leaves its final status too).
-            let changed = plane.last.is_none() || out.status != plane.status || checkpointed;
-            if let (Some(dir), true) = (&self.opts.status_dir, changed) {
-                write_status(dir, &plane.name, &out.status)?;
-            }
-            plane.status = out.status.clone();
-            if let (Some(exports), Some(file)) = (&out.exports, export_path(&path, &plane.spec)) {
-                match write_exports(&file, exports) {
-                    Ok(true) => {
-                        tracing::info!(plane = %plane.name, file = %file.display(), "exports written")
-                    }
-                    Ok(false) => {}
-                    // Not fatal to the runner: the other planes go on; the next pass retries.
-                    Err(e) => {
-                        tracing::warn!(plane = %plane.name, error = %e, "cannot write the exports")
-                    }
-                }
-            }
-            // A fatal outcome waits for the spec to change (a new digest resets next_at); an
-            // in-sync plane comes back after the child tier's period.
-            let mut again = out
-                .requeue_after
-                .unwrap_or(Duration::from_secs(365 * 24 * 3600));
-            if out.settled {
-                again = again.max(self.period);
-            }
-            plane.next_at = Instant::now() + again;
-            plane.cost = cost;
-            plane.nudged = false;
-            plane.last = Some(Last {
-                settled: out.settled,
-                ready: out.ready(),
-            });
         }
         self.size_period();
+        Ok(())
+    }
+
+    /// Take in one finished pass: metrics, logs, the audit log, the status file, exports and
+    /// the plane's next time.
+    fn absorb(&mut self, (path, out, cost, took, at, checkpointed): Done) -> Result<()> {
+        if let Some(m) = &self.opts.metrics {
+            m.reconciled(outcome_label(&out), took);
+        }
+        let Some(plane) = self.planes.get_mut(&path) else {
+            return Ok(());
+        };
+        if let Some(change) = reconcile::policy::change(&plane.status, &out.status) {
+            tracing::info!(plane = %plane.name, "{}", change.note());
+        }
+        log_outcome(&plane.name, &out);
+        if let Some(run) = &out.drill_finished {
+            tracing::info!(plane = %plane.name, scratch = %run.server, result = ?run.result, rpo_s = ?run.rpo_seconds, rto_s = ?run.rto_seconds, message = ?run.message, "restore drill finished");
+            if let Some(m) = &self.opts.metrics {
+                m.restore_drill(&format!("folder/{}", plane.name), run);
+            }
+        }
+        let lines: Vec<String> = out
+            .key_events
+            .iter()
+            .map(|e| reconcile::audit::line(&plane.name, at, e))
+            .collect();
+        for l in &lines {
+            tracing::info!(audit = true, "{l}");
+        }
+        if let Some(file) = &self.opts.audit_log {
+            reconcile::audit::append(file, &lines).map_err(|source| Error::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
+        // Written only when it changed (the first pass of a run always writes it, and a pass
+        // that wrote mid-pass leaves its final status too).
+        let changed = plane.last.is_none() || out.status != plane.status || checkpointed;
+        if let (Some(dir), true) = (&self.opts.status_dir, changed) {
+            write_status(dir, &plane.name, &out.status)?;
+        }
+        plane.status = out.status.clone();
+        if let (Some(exports), Some(file)) = (&out.exports, export_path(&path, &plane.spec)) {
+            match write_exports(&file, exports) {
+                Ok(true) => {
+                    tracing::info!(plane = %plane.name, file = %file.display(), "exports written")
+                }
+                Ok(false) => {}
+                // Not fatal to the runner: the other planes go on; the next pass retries.
+                Err(e) => {
+                    tracing::warn!(plane = %plane.name, error = %e, "cannot write the exports")
+                }
+            }
+        }
+        // A fatal outcome waits for the spec to change (a new digest resets next_at); an
+        // in-sync plane comes back after the child tier's period.
+        let mut again = out
+            .requeue_after
+            .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+        if out.settled {
+            again = again.max(self.period);
+        }
+        plane.next_at = Instant::now() + again;
+        plane.cost = cost;
+        plane.nudged = false;
+        plane.last = Some(Last {
+            settled: out.settled,
+            ready: out.ready(),
+        });
         Ok(())
     }
 
