@@ -21,6 +21,8 @@ for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   sleep 0.1
 done
+# A port still held by an earlier run would send every request to the wrong process.
+kill -0 "$mock" 2>/dev/null || { cat "$work/mock.log" >&2; exit 1; }
 
 mkdir "$work/specs"
 for i in $(seq 0 $((N - 1))); do

@@ -29,12 +29,33 @@ pub struct History {
 /// ARG's `resources` table (child resources such as configurations, containers or policies, and
 /// extension resources, are not in it).
 pub fn top_level(lower_id: &str) -> bool {
+    // Most of the store is children (a server's configurations): count before splitting.
+    if lower_id
+        .trim_end_matches('/')
+        .bytes()
+        .filter(|b| *b == b'/')
+        .count()
+        != 8
+    {
+        return false;
+    }
     let segs: Vec<&str> = lower_id.trim_start_matches('/').split('/').collect();
     segs.len() == 8
         && segs[0] == "subscriptions"
         && segs[2] == "resourcegroups"
         && segs[4] == "providers"
         && segs.iter().all(|s| !s.is_empty())
+}
+
+/// The top-level resource (lower-cased id) a path lies under, if any.
+pub fn top_level_of(path: &str) -> Option<String> {
+    let lower = path.to_ascii_lowercase();
+    let end = lower
+        .match_indices('/')
+        .nth(8)
+        .map_or(lower.len(), |(i, _)| i);
+    let id = lower[..end].to_owned();
+    top_level(&id).then_some(id)
 }
 
 /// The top-level resources ARM shows now (lower-cased id, body).
@@ -101,6 +122,38 @@ impl History {
         });
     }
 
+    /// Record, at `now`, the state of the top-level resources `ids` only (what a request could
+    /// have changed), and forget what no query can ask for any more.
+    fn record_ids(
+        &mut self,
+        now: Duration,
+        resources: &BTreeMap<String, Resource>,
+        ids: &[String],
+    ) {
+        if self.lag.is_zero() {
+            return;
+        }
+        for id in ids {
+            let body = resources.get(id).filter(|r| r.visible).map(|r| &r.body);
+            let versions = self.versions.entry(id.clone()).or_default();
+            let last = versions.back().and_then(|(_, b)| b.as_ref());
+            if last != body && !(last.is_none() && body.is_none()) {
+                versions.push_back((Some(now), body.cloned()));
+            }
+        }
+        let cutoff = self.cutoff(now);
+        for id in ids {
+            if let Some(v) = self.versions.get_mut(id) {
+                while v.len() >= 2 && v[1].0 <= cutoff {
+                    v.pop_front();
+                }
+                if v.is_empty() || (v.len() == 1 && v[0].1.is_none() && v[0].0 <= cutoff) {
+                    self.versions.remove(id);
+                }
+            }
+        }
+    }
+
     /// The top-level resources a query at `now` sees (lower-cased id, body), in id order.
     fn view(&self, now: Duration) -> Vec<(&str, &Value)> {
         let cutoff = self.cutoff(now);
@@ -127,6 +180,16 @@ impl World {
             resources, graph, ..
         } = self;
         graph.history.record(now, current(resources));
+    }
+
+    /// [`World::record_graph`] for the top-level resources under `paths` (a request's path, an
+    /// operation's target): what one request can change, without walking the store.
+    pub fn record_graph_paths<'a>(&mut self, now: Duration, paths: impl Iterator<Item = &'a str>) {
+        let ids: Vec<String> = paths.filter_map(top_level_of).collect();
+        let World {
+            resources, graph, ..
+        } = self;
+        graph.history.record_ids(now, resources, &ids);
     }
 
     /// Set Resource Graph's lag, starting its history from the store as it is.

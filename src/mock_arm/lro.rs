@@ -224,6 +224,10 @@ pub fn tick(world: &mut World, elapsed: Duration, cfg: &MockConfig) {
             complete(world, &id);
         }
     }
+    if world.auto_start_checked == Some(elapsed) {
+        return;
+    }
+    world.auto_start_checked = Some(elapsed);
     let stale: Vec<String> = world
         .resources
         .iter()

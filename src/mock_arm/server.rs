@@ -406,7 +406,19 @@ async fn front(
     // 5. The resource handler, on a world brought up to the clock.
     let elapsed = s.clock.elapsed();
     let now = s.clock.now();
+    let pending = s.world.pending.clone();
     super::lro::tick(&mut s.world, elapsed, &inner.config);
+    // Only a write or a finished operation changes the store: Resource Graph's lag notes the
+    // top-level resources they touch (the request's, the operations' targets), nothing else.
+    let mut touched: Vec<String> = pending
+        .iter()
+        .filter(|id| !s.world.pending.contains(id))
+        .filter_map(|id| s.world.ops.get(id))
+        .flat_map(|op| [op.target.clone(), op.lock.clone()])
+        .collect();
+    if !matches!(m, "GET" | "HEAD") {
+        touched.push(path.to_owned());
+    }
     let req = Req {
         method: m,
         api_version: note.api_version.unwrap_or(""),
@@ -421,7 +433,9 @@ async fn front(
         cfg: &inner.config,
     };
     let result = dispatch(&mut s.world, &req, &route);
-    s.world.record_graph(elapsed);
+    // An operation accepted now may also touch its lock (e.g. the server of a configuration).
+    s.world
+        .record_graph_paths(elapsed, touched.iter().map(String::as_str));
     let status = result
         .as_ref()
         .map(|r| r.status)
