@@ -136,11 +136,22 @@ impl Arm {
         resource_group: &str,
     ) -> Result<BTreeMap<String, ObservedAlert>, ArmError> {
         let mut out = BTreeMap::new();
-        let mut next = Some(list_url(
-            self.endpoint.as_str(),
-            subscription_id,
-            resource_group,
-        ));
+        let first = list_url(self.endpoint.as_str(), subscription_id, resource_group);
+        self.each_alert(first, |item| {
+            let name = item["name"].as_str().unwrap_or_default();
+            out.insert(name.to_ascii_lowercase(), map_alert(item));
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Every rule of a metric alert list from `first` on, following nextLink.
+    pub(super) async fn each_alert(
+        &self,
+        first: String,
+        mut each: impl FnMut(&Value) + Send,
+    ) -> Result<(), ArmError> {
+        let mut next = Some(first);
         while let Some(url) = next.take() {
             let page: Value = self
                 .retrying("list metric alerts", || async {
@@ -149,13 +160,14 @@ impl Arm {
                         .map_err(|e| ArmError::Decode(format!("metric alerts: {e}")))
                 })
                 .await?;
-            for item in page["value"].as_array().into_iter().flatten() {
-                let name = item["name"].as_str().unwrap_or_default();
-                out.insert(name.to_ascii_lowercase(), map_alert(item));
-            }
+            page["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .for_each(&mut each);
             next = page["nextLink"].as_str().map(ToOwned::to_owned);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// PUT one rule (create or replace).

@@ -59,26 +59,17 @@ impl Arm {
             out.extend(got);
         }
         for (group, wanted) in groups {
-            let mut next = Some(format!(
+            let first = format!(
                 "{base}{group}/providers/Microsoft.Insights/metricAlerts?api-version={}",
                 super::alerts::API_VERSION
-            ));
-            while let Some(url) = next.take() {
-                let page: Value = self
-                    .retrying("list metric alerts", || async {
-                        let (_, _, body) = self.raw_send(Method::Get, &url, None).await?;
-                        serde_json::from_slice(&body)
-                            .map_err(|e| ArmError::Decode(format!("metric alerts: {e}")))
-                    })
-                    .await?;
-                for item in page["value"].as_array().into_iter().flatten() {
-                    let id = item["id"].as_str().unwrap_or_default().to_ascii_lowercase();
-                    if wanted.contains(&id) {
-                        out.push(item.clone());
-                    }
+            );
+            self.each_alert(first, |item| {
+                let id = item["id"].as_str().unwrap_or_default().to_ascii_lowercase();
+                if wanted.contains(&id) {
+                    out.push(item.clone());
                 }
-                next = page["nextLink"].as_str().map(ToOwned::to_owned);
-            }
+            })
+            .await?;
         }
         Ok(out)
     }
