@@ -2,6 +2,7 @@
 //! one group would otherwise each list every rule of all N (O(N²) bytes a sweep). A list serves
 //! each plane once, and only while it is younger than [`FRESH`]: a plane's next pass lists again,
 //! so a pass never reuses what it already saw. Our own write to a rule of the group drops the list.
+//! A list that holds only the reading plane's own rules is not kept (nobody else would read it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -119,7 +119,12 @@ impl Arm {
             Some(rules) => rules,
             None => {
                 let rules = std::sync::Arc::new(self.list_alerts(sub, group).await?);
-                self.alert_lists.put(sub, group, plane, rules.clone());
+                // Kept for the group's other planes only when there are rules of others in it:
+                // a plane alone in its group would hold a list nobody else reads.
+                let own = format!("{}-", plane.to_ascii_lowercase());
+                if rules.keys().any(|name| !name.starts_with(&own)) {
+                    self.alert_lists.put(sub, group, plane, rules.clone());
+                }
                 rules
             }
         };
