@@ -287,14 +287,16 @@ async fn apply(
     ));
     rctx.intents.sink = Some(sink.clone());
     let span = tracing::info_span!("reconcile", plane = %key(&o));
+    // Boxed: the engine's future is large, and a caller polling this one on its own stack (a
+    // test's block_on) would overflow it.
     let (mut out, cost) = crate::azure::meter::metered(tracing::Instrument::instrument(
-        reconcile::policy::reconcile(
+        Box::pin(reconcile::policy::reconcile(
             &arm,
             o.annotations(),
             spec.as_ref().map_err(|e| e.as_slice()),
             &prev,
             &rctx,
-        ),
+        )),
         span,
     ))
     .await;
