@@ -53,11 +53,7 @@ async fn two_converged() -> (
 #[tokio::test]
 async fn the_fast_tier_nudges_only_the_plane_whose_server_changed() {
     let (m, arm, planes, _) = two_converged().await;
-    let held: Vec<(usize, Vec<String>)> = planes
-        .iter()
-        .enumerate()
-        .map(|(i, eff)| (i, sweep::top_level_ids(eff)))
-        .collect();
+    let held = sweep::top_levels(planes.iter());
     let mut fast = FastTier::new(SweepSource::Get);
     let before = m.journal().len();
     assert_eq!(fast.sweep(&arm, &held).await.unwrap(), Vec::<usize>::new());
@@ -100,11 +96,7 @@ async fn through_resource_graph_one_query_covers_both_planes_and_a_change_shows_
     let (m, arm, planes, _) = two_converged().await;
     m.set_graph_lag(Duration::from_secs(30));
     m.advance(Duration::from_secs(60));
-    let held: Vec<(usize, Vec<String>)> = planes
-        .iter()
-        .enumerate()
-        .map(|(i, eff)| (i, sweep::top_level_ids(eff)))
-        .collect();
+    let held = sweep::top_levels(planes.iter());
     let mut fast = FastTier::new(SweepSource::Arg);
     let (queries, reads) = (m.graph_queries(), m.journal().len());
     assert!(fast.sweep(&arm, &held).await.unwrap().is_empty());

@@ -198,12 +198,7 @@ impl Bench {
         mut fast: Option<(&mut FastTier, Duration)>,
         mut on_pass: impl FnMut(&mut Self, usize, &Outcome) -> bool,
     ) -> Result<()> {
-        let ids: Vec<(usize, Vec<String>)> = self
-            .planes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i, sweep::top_level_ids(&p.eff)))
-            .collect();
+        let ids = sweep::top_levels(self.planes.iter().map(|p| p.eff.as_ref()));
         let mut running = JoinSet::new();
         let mut busy = vec![false; self.planes.len()];
         let mut next_fast = Instant::now();
@@ -416,12 +411,7 @@ async fn measure(args: &ReconcileArgs) -> Result<Report> {
     // one server's SKU edited in the portal at a random moment.
     let fast_every = Duration::from_secs(args.fast_sweep.max(1));
     let mut fast = FastTier::new(args.sweep);
-    let ids: Vec<(usize, Vec<String>)> = bench
-        .planes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (i, sweep::top_level_ids(&p.eff)))
-        .collect();
+    let ids = sweep::top_levels(bench.planes.iter().map(|p| p.eff.as_ref()));
     // A first sweep records what is there, and measures what one costs.
     fast.sweep(arm.as_ref(), &ids)
         .await

@@ -65,6 +65,14 @@ pub fn top_level_ids(eff: &EffectiveSpec) -> Vec<String> {
     ids
 }
 
+/// [`top_level_ids`] of each plane, keyed by its position: the fast tier's input for planes held
+/// in a list.
+pub fn top_levels<'a>(
+    planes: impl Iterator<Item = &'a EffectiveSpec>,
+) -> Vec<(usize, Vec<String>)> {
+    planes.map(top_level_ids).enumerate().collect()
+}
+
 fn hash_of(v: impl Hash) -> u64 {
     let mut h = DefaultHasher::new();
     v.hash(&mut h);
