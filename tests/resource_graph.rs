@@ -292,7 +292,7 @@ async fn kql_outside_the_subset_and_bad_options_are_refused_in_args_error_shape(
         (
             "Resources | summarize count() by type",
             "InvalidQueryLanguage",
-            "summarize",
+            "count",
         ),
         (
             "resourcecontainers | project id",

@@ -170,3 +170,70 @@ async fn reads_through_resource_graph_pass_the_leader_gate_and_fakes_say_unsuppo
         .expect_err("unsupported");
     assert!(matches!(e, ArmError::Unsupported(_)), "{e:?}");
 }
+
+/// An account in group `rg` of subscription `sub` (0 or 1).
+fn account(sub: usize, rg: usize) -> String {
+    let sub = if sub == 0 {
+        SUB.to_owned()
+    } else {
+        SUB.replace('0', "1")
+    };
+    format!("/subscriptions/{sub}/resourceGroups/rg-{rg:04}/providers/Microsoft.Storage/storageAccounts/st{rg:04}")
+}
+
+#[tokio::test]
+async fn fingerprints_of_a_thousand_groups_take_one_query_and_see_one_edit() {
+    let m = support::bare_mock().await;
+    let ids: Vec<String> = (0..1000).map(|g| account(0, g)).collect();
+    for id in &ids {
+        m.seed(
+            id,
+            json!({"location": "eastus", "sku": {"name": "Standard_LRS"}}),
+        )
+        .expect("seeded");
+    }
+    let client = arm(&m);
+    let before = client.graph_fingerprints(&ids).await.expect("fingerprints");
+    assert_eq!(m.graph_queries(), 1, "one summarized page for 1,000 groups");
+    assert_eq!(before.len(), 1000);
+    assert!(before.iter().all(|(id, _)| id == &id.to_ascii_lowercase()));
+    // Same content, same fingerprints; one edit, one change.
+    m.seed(
+        &ids[7],
+        json!({"location": "eastus", "sku": {"name": "Standard_GRS"}}),
+    )
+    .expect("edited");
+    let after = client.graph_fingerprints(&ids).await.expect("fingerprints");
+    let changed: Vec<&String> = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| &a.0)
+        .collect();
+    assert_eq!(changed, vec![&ids[7].to_ascii_lowercase()]);
+    assert_eq!(statuses(&m), vec![200, 200]);
+}
+
+#[tokio::test]
+async fn a_truncated_summary_is_asked_again_in_halves() {
+    // The same 600 group names in two subscriptions: a query of 1,000 (subscription, group) pairs
+    // names all 600 groups in both, so 1,200 rows match and ARG's one page truncates.
+    let m = support::bare_mock().await;
+    let ids: Vec<String> = (0..2)
+        .flat_map(|s| (0..600).map(move |g| account(s, g)))
+        .collect();
+    for id in &ids {
+        m.seed(id, json!({"location": "eastus"})).expect("seeded");
+    }
+    let found = arm(&m)
+        .graph_fingerprints(&ids)
+        .await
+        .expect("fingerprints");
+    let distinct: BTreeSet<&String> = found.iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        distinct.len(),
+        1200,
+        "every resource, none lost to truncation"
+    );
+    assert!(m.graph_queries() > 2, "{}", m.graph_queries());
+}

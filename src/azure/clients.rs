@@ -146,6 +146,9 @@ impl ArmApi for NoCredential {
     async fn graph_resources(&self, _: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
         Err(self.error())
     }
+    async fn graph_fingerprints(&self, _: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
+        Err(self.error())
+    }
     async fn get_resources(&self, _: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
         Err(self.error())
     }

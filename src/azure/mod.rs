@@ -11,6 +11,7 @@ mod diagnostics;
 pub mod drill;
 pub mod entra_admin;
 pub mod error;
+pub mod graph_fingerprints;
 pub mod identity;
 mod keyvault;
 pub mod meter;
@@ -172,6 +173,11 @@ pub trait ArmApi: Send + Sync {
     /// ARG has not caught up). Paged (≤ 1,000 rows per page), split so each query stays under
     /// ARG's size limit, and paced to ARG's 15 queries per 5 s per principal.
     async fn graph_resources(&self, _ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
+        Err(ArmError::Unsupported("Azure Resource Graph queries".into()))
+    }
+    /// Resource Graph's hash of SKU, properties and tags of each top-level resource in the
+    /// resource groups of `ids`, by lower-cased id (`graph_fingerprints.rs`).
+    async fn graph_fingerprints(&self, _ids: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
         Err(ArmError::Unsupported("Azure Resource Graph queries".into()))
     }
     /// Request counters.
@@ -583,6 +589,10 @@ impl ArmApi for Arm {
 
     async fn graph_resources(&self, ids: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
         self.query_graph(ids).await
+    }
+
+    async fn graph_fingerprints(&self, ids: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
+        self.query_fingerprints(ids).await
     }
 
     fn stats(&self) -> &Stats {

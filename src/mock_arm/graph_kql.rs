@@ -1,10 +1,13 @@
 //! The subset of KQL the mock's Resource Graph answers: the `resources` table (its name in any
 //! case, as ARG takes it), then any number of `| where` clauses of comparisons joined by `and`
 //! (`==`, `=~`, `in`, `in~`, `contains` on the string columns), `| project` of columns and
-//! `| limit N` / `| take N`. Anything else is refused with the token that stopped the parser.
+//! `| limit N` / `| take N`, and a last `| summarize NAME = make_list(EXPR) by COLUMNS` (see
+//! `graph_summarize.rs`). Anything else is refused with the token that stopped the parser.
 //! Column names are case-sensitive, as in KQL.
 
 use std::collections::HashSet;
+
+use super::graph_summarize::{Expr, Func, Summarize};
 
 /// The string columns a `where` may compare.
 pub const FILTER_COLUMNS: &[&str] = &[
@@ -99,6 +102,8 @@ pub struct Query {
     pub project: Option<Vec<&'static str>>,
     /// `limit` / `take`: at most this many rows.
     pub limit: Option<usize>,
+    /// The closing aggregation, if any.
+    pub summarize: Option<Summarize>,
 }
 
 /// Why a query was refused: the problem, and the token it was found at.
@@ -334,9 +339,10 @@ impl Parser {
                     ))
                 }
             },
+            Some(Tok::Word(w)) if w == "summarize" => q.summarize = Some(self.summarize()?),
             Some(t) => {
                 return Err(unsupported(
-                    "the mock serves where, project and limit/take only",
+                    "the mock serves where, project, limit/take and summarize only",
                     t.text(),
                 ))
             }
@@ -349,6 +355,80 @@ impl Parser {
                 t.text(),
             )),
         }
+    }
+}
+
+impl Parser {
+    fn word(&mut self, what: &str) -> Result<String, KqlError> {
+        match self.next() {
+            Some(Tok::Word(w)) => Ok(w),
+            t => Err(syntax(
+                format!("{what} expected"),
+                t.map(|t| t.text()).unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// `NAME = make_list(EXPR) by COLUMN [, COLUMN …]`, after `summarize`.
+    fn summarize(&mut self) -> Result<Summarize, KqlError> {
+        let name = self.word("a column name")?;
+        if self.peek() == Some(&Tok::Sym("(")) {
+            return Err(unsupported(
+                "the mock serves 'NAME = make_list(…)' only",
+                name,
+            ));
+        }
+        self.expect_sym("=")?;
+        let agg = self.word("an aggregation")?;
+        if agg != "make_list" {
+            return Err(unsupported("the mock aggregates with make_list only", agg));
+        }
+        self.expect_sym("(")?;
+        let expr = self.expr()?;
+        self.expect_sym(")")?;
+        let by = self.word("'by'")?;
+        if by != "by" {
+            return Err(unsupported("the mock summarizes by columns only", by));
+        }
+        let mut cols = vec![self.column(COLUMNS, "of the resources table")?];
+        while self.peek() == Some(&Tok::Sym(",")) {
+            self.next();
+            cols.push(self.column(COLUMNS, "of the resources table")?);
+        }
+        Ok(Summarize {
+            name,
+            expr,
+            by: cols,
+        })
+    }
+
+    /// A column, or a call of a served function on expressions.
+    fn expr(&mut self) -> Result<Expr, KqlError> {
+        let w = self.word("an expression")?;
+        if self.peek() != Some(&Tok::Sym("(")) {
+            return COLUMNS
+                .iter()
+                .find(|c| **c == w)
+                .map(|c| Expr::Column(c))
+                .ok_or_else(|| unsupported("not a column of the resources table", w));
+        }
+        let f = Func::named(&w).ok_or_else(|| {
+            unsupported(
+                "the mock calls pack_array, tolower, tostring and hash only",
+                w.clone(),
+            )
+        })?;
+        self.next();
+        let mut args = vec![self.expr()?];
+        while self.peek() == Some(&Tok::Sym(",")) {
+            self.next();
+            args.push(self.expr()?);
+        }
+        self.expect_sym(")")?;
+        if f.arity().is_some_and(|n| n != args.len()) {
+            return Err(syntax(format!("'{w}' takes one argument"), w));
+        }
+        Ok(Expr::Call(f, args))
     }
 }
 
@@ -373,7 +453,17 @@ pub fn parse(text: &str) -> Result<Query, KqlError> {
         if t != Tok::Sym("|") {
             return Err(syntax("'|' expected", t.text()));
         }
+        if q.summarize.is_some() {
+            let next = p.peek().map(Tok::text).unwrap_or_default();
+            return Err(unsupported("the mock serves nothing after summarize", next));
+        }
         p.operator(&mut q)?;
+        if q.summarize.is_some() && q.project.is_some() {
+            return Err(unsupported(
+                "the mock does not summarize projected rows",
+                "summarize",
+            ));
+        }
     }
     Ok(q)
 }
@@ -397,6 +487,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fingerprint_summary_parses() {
+        let q = parse("resources | where type in~ ('a/b') | summarize f = make_list(pack_array(tolower(id), hash(tostring(pack_array(sku, properties, tags))))) by subscriptionId, resourceGroup").unwrap();
+        let s = q.summarize.unwrap();
+        assert_eq!(s.name, "f");
+        assert_eq!(s.by, vec!["subscriptionId", "resourceGroup"]);
+        assert!(matches!(s.expr, Expr::Call(Func::PackArray, ref a) if a.len() == 2));
+    }
+
+    #[test]
     fn quoting_round_trips_through_the_parser() {
         let nasty = r"/subscriptions/s/x'y\z";
         let quoted = crate::azure::resource_graph::kql_string(nasty);
@@ -406,8 +505,14 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_naming_the_token() {
+        let e = parse("Resources | summarize n = count() by type").unwrap_err();
+        assert!(e.unsupported && e.token == "count", "{e:?}");
         let e = parse("Resources | summarize count() by type").unwrap_err();
-        assert!(e.unsupported && e.token == "summarize", "{e:?}");
+        assert!(e.unsupported && e.token == "count", "{e:?}");
+        let e = parse("Resources | summarize f = make_list(id) by type | limit 1").unwrap_err();
+        assert!(e.unsupported && e.token == "limit", "{e:?}");
+        let e = parse("Resources | summarize f = make_list(md5(id)) by type").unwrap_err();
+        assert_eq!(e.token, "md5");
         let e = parse("resourcecontainers").unwrap_err();
         assert_eq!(e.token, "resourcecontainers");
         let e = parse("resources | where resourcegroup =~ 'x'").unwrap_err();

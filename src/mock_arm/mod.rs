@@ -31,6 +31,7 @@ mod faults;
 mod firewall;
 mod graph_history;
 mod graph_kql;
+mod graph_summarize;
 mod in_process;
 mod journal;
 mod keyvault;

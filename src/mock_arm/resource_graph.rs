@@ -421,6 +421,14 @@ pub fn query(world: &World, req: &Req) -> Result<Reply, ArmError> {
     if let Some(n) = q.limit {
         rows.truncate(n);
     }
+    // ARG answers a summarize with its first page only: no paging, no $skipToken.
+    let summarized = q.summarize.as_ref().map(|s| s.apply(&rows));
+    let pageable = summarized.is_none()
+        && q.limit.is_none()
+        && q.project.as_ref().is_none_or(|c| c.contains(&"id"));
+    if let Some(groups) = summarized {
+        rows = groups;
+    }
     let fp = fingerprint(text, &subs);
     let (offset, size) = match &opts.skip_token {
         Some(t) => {
@@ -429,6 +437,7 @@ pub fn query(world: &World, req: &Req) -> Result<Reply, ArmError> {
         }
         None => (opts.skip.unwrap_or(0), opts.top.unwrap_or(MAX_TOP)),
     };
+    let offset = if q.summarize.is_some() { 0 } else { offset };
     let total = rows.len();
     let page: Vec<Value> = rows
         .into_iter()
@@ -444,8 +453,8 @@ pub fn query(world: &World, req: &Req) -> Result<Reply, ArmError> {
         })
         .collect();
     let more = offset + page.len() < total;
-    // ARG pages only a query whose rows carry their id and that has no limit of its own.
-    let pageable = q.limit.is_none() && q.project.as_ref().is_none_or(|c| c.contains(&"id"));
+    // ARG pages only a query whose rows carry their id and that has no limit of its own (nor a
+    // summarize, above).
     let mut answer = json!({
         "totalRecords": total,
         "count": page.len(),

@@ -1,7 +1,7 @@
 //! Tiered sweeps. The drift that matters most and changes most often is on the top-level
 //! resources (SKU, HA, backup, TLS, public access, CMK), so:
 //! - the **fast tier** reads only those (servers, accounts, metric alerts) every `--fast-sweep`,
-//!   through Azure Resource Graph (`--sweep arg`: a query covers up to 1,000 resources) or by GET
+//!   through Azure Resource Graph (`--sweep arg`: a query covers up to 1,000 resource groups) or by GET
 //!   (`--sweep get`, the alerts by one list per resource group), and makes a plane due at once
 //!   when one of its resources changed since the previous fast sweep;
 //! - the **child tier** is the plane's full pass (every child resource read, then the plan and
@@ -35,7 +35,8 @@ pub enum SweepSource {
     /// GET each server and account, one list of metric alerts per resource group.
     #[default]
     Get,
-    /// Azure Resource Graph: `resources | where id in~ (…)`, up to 1,000 rows a page.
+    /// Azure Resource Graph: one query summarizing a fingerprint per resource, one row per
+    /// resource group, for up to 1,000 resource groups.
     Arg,
 }
 
@@ -120,21 +121,29 @@ impl FastTier {
         planes: &[(K, Vec<String>)],
     ) -> Result<Vec<K>, ArmError> {
         let ids: Vec<String> = planes.iter().flat_map(|(_, ids)| ids.clone()).collect();
-        let (rows, cost) = crate::azure::meter::metered(async {
-            match self.source {
-                SweepSource::Get => arm.get_resources(&ids).await,
-                SweepSource::Arg => arm.graph_resources(&ids).await,
-            }
+        let (found, cost) = crate::azure::meter::metered(async {
+            Ok::<_, ArmError>(match self.source {
+                SweepSource::Get => arm
+                    .get_resources(&ids)
+                    .await?
+                    .iter()
+                    .filter_map(|r| {
+                        let id = r.get("id")?.as_str()?.to_ascii_lowercase();
+                        Some((hash_of(id), fingerprint(r)))
+                    })
+                    .collect::<HashMap<u64, u64>>(),
+                // Resource Graph hashes the same parts itself; 0 stays "absent".
+                SweepSource::Arg => arm
+                    .graph_fingerprints(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|(id, fp)| (hash_of(id), fp.max(1)))
+                    .collect(),
+            })
         })
         .await;
         self.last_cost = cost;
-        let found: HashMap<u64, u64> = rows?
-            .iter()
-            .filter_map(|r| {
-                let id = r.get("id")?.as_str()?.to_ascii_lowercase();
-                Some((hash_of(id), fingerprint(r)))
-            })
-            .collect();
+        let found = found?;
         let mut changed = Vec::new();
         for (key, ids) in planes {
             let mut moved = false;

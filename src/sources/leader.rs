@@ -164,6 +164,10 @@ impl ArmApi for GatedArm {
         self.inner.graph_resources(ids).await
     }
 
+    async fn graph_fingerprints(&self, ids: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
+        self.inner.graph_fingerprints(ids).await
+    }
+
     fn stats(&self) -> &Stats {
         self.inner.stats()
     }
