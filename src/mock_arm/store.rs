@@ -46,8 +46,8 @@ pub struct World {
     pub keys: BTreeMap<String, Vec<KeyVersion>>,
     /// Resource Graph: quota windows and the lag's history.
     pub graph: super::resource_graph::GraphState,
-    /// When the 7-day auto-start was last looked for (once per instant of the clock: it walks
-    /// the store).
+    /// When the 7-day auto-start was last looked for (at most once per second of the clock: it
+    /// walks the store).
     pub auto_start_checked: Option<std::time::Duration>,
     seq: u64,
 }
