@@ -79,3 +79,35 @@ async fn static_parameter_restarts_only_as_the_policy_allows() {
         .iter()
         .all(|n| !n.contains("restart pending")));
 }
+
+#[tokio::test]
+async fn of_the_servers_parameters_only_those_the_plan_reads_are_kept() {
+    use engram_operator::plan::pg_config::ALWAYS_OBSERVED;
+    let m = mock().await;
+    let arm = arm(&m);
+    let eff = prod();
+    let out = converge(&m, &arm, &eff, Default::default()).await;
+    assert!(out.ready(), "{:#?}", out.status);
+    let kept = |obs: &engram_operator::plan::Observed| -> Vec<String> {
+        obs.postgres.configs.keys().cloned().collect()
+    };
+    let obs = arm.observe(&eff).await.unwrap();
+    let names = kept(&obs);
+    for n in ALWAYS_OBSERVED {
+        assert!(names.iter().any(|k| k == n), "{n} in {names:?}");
+    }
+    assert!(
+        names
+            .iter()
+            .all(|k| ALWAYS_OBSERVED.contains(&k.as_str())
+                || eff.postgres.parameters.contains_key(k)),
+        "{names:?}"
+    );
+    assert!(names.len() < 40, "not all ~350: {}", names.len());
+    // An undeclared parameter waiting for a restart is kept: the restart is planned from it.
+    let id = format!("{}/configurations/shared_buffers", server_id(&eff));
+    m.edit(&id, json!({"properties": {"isConfigPendingRestart": true}}))
+        .unwrap();
+    let obs = arm.observe(&eff).await.unwrap();
+    assert!(obs.postgres.configs["shared_buffers"].pending_restart);
+}

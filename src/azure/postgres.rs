@@ -71,9 +71,12 @@ impl Arm {
                     let mut configs = BTreeMap::new();
                     while let Some(page) = stream.next().await {
                         for c in page.map_err(from_core)?.value {
-                            if let Some((name, cfg)) =
-                                map_config(&serde_json::to_value(&c).unwrap_or_default())
-                            {
+                            if let Some((name, cfg)) = map_config(
+                                &serde_json::to_value(&c).unwrap_or_default(),
+                            )
+                            .filter(|(n, c)| {
+                                crate::plan::pg_config::keeps(eff, n, c.pending_restart)
+                            }) {
                                 configs.insert(name, cfg);
                             }
                         }

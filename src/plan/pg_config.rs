@@ -14,6 +14,18 @@ use crate::api::EffectiveSpec;
 /// The server parameter that allow-lists extensions.
 pub const EXTENSIONS: &str = "azure.extensions";
 
+/// The parameters read whether declared or not: the extension allow-list, `max_connections` (the
+/// connection alerts' and scaling's denominator) and `ssl_min_protocol_version` (the evidence
+/// report's TLS control).
+pub const ALWAYS_OBSERVED: &[&str] = &[EXTENSIONS, "max_connections", "ssl_min_protocol_version"];
+
+/// Whether an observed server parameter is kept: Azure lists about 350 per server and the plan
+/// needs the declared ones, [`ALWAYS_OBSERVED`], and any ARM says waits for a restart. Keeping
+/// only those holds a pass's memory to a few entries instead of every parameter's allowed values.
+pub fn keeps(eff: &EffectiveSpec, name: &str, pending_restart: bool) -> bool {
+    pending_restart || ALWAYS_OBSERVED.contains(&name) || eff.postgres.parameters.contains_key(name)
+}
+
 /// Plan parameter writes for an existing server (actions, refusals and notes only).
 pub fn plan(
     eff: &EffectiveSpec,
