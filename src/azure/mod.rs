@@ -19,6 +19,7 @@ mod names;
 mod network;
 pub mod network_wire;
 mod observe;
+mod pg_configs;
 pub mod plane_credential;
 pub mod policy;
 mod postgres;

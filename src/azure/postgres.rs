@@ -3,9 +3,6 @@
 //! not awaited. Request bodies are built as ARM JSON and parsed into the SDK models (which checks
 //! their shape against the API version).
 
-use std::collections::BTreeMap;
-
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::error::{from_core, ArmError, HttpFailure};
@@ -13,8 +10,8 @@ use super::{keyvault, submitted, Arm, Submitted};
 use crate::api::EffectiveSpec;
 use crate::plan::{
     newest, pg_keys as pgplan_keys, postgres as pgplan, AuthConfig, CmkKeys, KeyVersionInfo,
-    ObservedConfig, ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow, Op,
-    PgServerCreate, PgServerPatch, PgTarget,
+    ObservedEncryption, ObservedPostgres, ObservedServer, ObservedWindow, Op, PgServerCreate,
+    PgServerPatch, PgTarget,
 };
 use azure_core::Method;
 use pgsdk_models::{Configuration, Server, ServerForUpdate};
@@ -61,29 +58,7 @@ impl Arm {
             ..Default::default()
         };
         if obs.server.is_some() {
-            obs.configs = self
-                .retrying("list configurations", || async {
-                    let mut stream = self
-                        .pg
-                        .configurations_client()
-                        .list_by_server(&t.subscription_id, &t.resource_group, &t.server_name)
-                        .into_stream();
-                    let mut configs = BTreeMap::new();
-                    while let Some(page) = stream.next().await {
-                        for c in page.map_err(from_core)?.value {
-                            if let Some((name, cfg)) = map_config(
-                                &serde_json::to_value(&c).unwrap_or_default(),
-                            )
-                            .filter(|(n, c)| {
-                                crate::plan::pg_config::keeps(eff, n, c.pending_restart)
-                            }) {
-                                configs.insert(name, cfg);
-                            }
-                        }
-                    }
-                    Ok(configs)
-                })
-                .await?;
+            obs.configs = self.list_configs(&t, eff).await?;
         }
         // The key's versions with their attributes (a disabled version answers 403 to a direct
         // GET, so the list is the one read that always works): the current version for `latest`,
@@ -368,22 +343,6 @@ pub fn map_server(v: &Value) -> ObservedServer {
                 .is_none_or(|pw| pw.eq_ignore_ascii_case("Enabled")),
         }),
     }
-}
-
-/// ARM configuration JSON → (name, observed parameter).
-pub fn map_config(v: &Value) -> Option<(String, ObservedConfig)> {
-    let name = s(v, &["name"])?;
-    let b = |k: &str| s(v, &["properties", k]).is_some_and(|x| x == "true");
-    Some((
-        name,
-        ObservedConfig {
-            value: s(v, &["properties", "value"]).unwrap_or_default(),
-            is_read_only: b("isReadOnly"),
-            is_dynamic: b("isDynamicConfig"),
-            pending_restart: b("isConfigPendingRestart"),
-            allowed_values: s(v, &["properties", "allowedValues"]),
-        },
-    ))
 }
 
 pub(super) fn enabled(b: bool) -> &'static str {
