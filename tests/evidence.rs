@@ -4,7 +4,7 @@
 //! the portal fails AI-SEC-01.8 (exit 3); the HTML renders in headless chromium with its control
 //! table and SVG, and a screenshot is kept under target/evidence/.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
