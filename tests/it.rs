@@ -50,6 +50,7 @@ mod mock_arm_contract;
 mod mock_arm_create_rules;
 mod mock_arm_diagnostics;
 mod mock_arm_examples;
+mod mock_arm_metrics;
 mod mock_arm_network;
 mod mock_arm_parameters;
 mod mock_arm_postgres;

@@ -20,6 +20,7 @@ mod charge;
 mod clock;
 mod containers;
 mod control;
+mod cost_query;
 mod diagnostics;
 mod dispatch;
 mod entra;
@@ -37,6 +38,7 @@ mod journal;
 mod keyvault;
 mod lro;
 mod management_policy;
+mod metrics;
 mod names;
 mod network;
 mod pg_config;
@@ -45,6 +47,7 @@ mod postgres;
 mod resource_graph;
 mod restore;
 mod router;
+mod router_ext;
 mod server;
 pub mod standalone;
 mod storage_account;
@@ -360,6 +363,19 @@ impl MockArm {
     /// one's status).
     pub fn graph_queries(&self) -> usize {
         self.inner.count(GRAPH_JOURNAL_ID, OpClass::Read)
+    }
+
+    /// Set Azure Monitor metric series, as `POST /_mock/metrics` does (one body or a list; see
+    /// docs/mock-arm.md): `{"id", "metric", "points": [[minutesAgo, value], ...]}` or `{"id",
+    /// "metric", "value", "minutes"}`, with optional `"dimensions"`. Returns how many were set.
+    pub fn set_metrics(&self, body: serde_json::Value) -> Result<usize, String> {
+        self.inner.set_metrics(body)
+    }
+
+    /// Add Cost Management rows, as `POST /_mock/costs` does (one body or a list):
+    /// `{"resourceId", "date": "YYYY-MM-DD", "amount", "currency"}`. Returns how many were added.
+    pub fn set_costs(&self, body: serde_json::Value) -> Result<usize, String> {
+        self.inner.set_costs(body)
     }
 
     /// Set Resource Graph's lag on the mock's clock (see [`MockConfig::graph_lag`]): what the store
