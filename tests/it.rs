@@ -64,6 +64,7 @@ mod ownership;
 mod real_traffic;
 mod reconcile_policy;
 mod repo_paths;
+mod report;
 mod resource_graph;
 mod resource_graph_client;
 mod secrets;
