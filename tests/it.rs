@@ -67,6 +67,7 @@ mod repo_paths;
 mod report;
 mod resource_graph;
 mod resource_graph_client;
+mod scaling;
 mod secrets;
 mod sizing_reconcile;
 mod status_writes;

@@ -1,5 +1,5 @@
 //! The mock's Azure Monitor metrics API and Cost Management query (issue 18 §4), and the client's
-//! reads of both ([`Arm::metrics`], [`Arm::query_cost`]): the official answers' shapes, series set
+//! reads of both ([`Arm::read_metrics`], [`Arm::query_cost`]): the official answers' shapes, series set
 //! through the control API, the default low load, the Tier split, and the service's refusals.
 
 use crate::support;
@@ -65,7 +65,7 @@ fn q(resource: &str, names: &[&str], m: &MockArm, minutes: i64, interval: &str) 
 async fn an_unset_server_reads_a_flat_low_load_in_the_official_shape() {
     let m = seeded().await;
     let series = arm(&m)
-        .metrics(&q(
+        .read_metrics(&q(
             &server(),
             &["cpu_percent", "memory_percent", "active_connections"],
             &m,
@@ -125,7 +125,7 @@ async fn a_series_set_through_the_control_api_is_averaged_per_interval() {
     m.set_metrics(json!({"id": server(), "metric": "cpu_percent", "points": points}))
         .expect("set");
     let s = arm(&m)
-        .metrics(&q(&server(), &["cpu_percent"], &m, 60, "PT20M"))
+        .read_metrics(&q(&server(), &["cpu_percent"], &m, 60, "PT20M"))
         .await
         .expect("metrics");
     let avgs: Vec<f64> = s[0].points.iter().map(|p| p.1).collect();
@@ -147,7 +147,7 @@ async fn blob_capacity_splits_by_tier() {
     }
     let mut query = q(&blob, &["BlobCapacity"], &m, 120, "PT1H");
     query.split = Some("Tier".into());
-    let mut s = arm(&m).metrics(&query).await.expect("metrics");
+    let mut s = arm(&m).read_metrics(&query).await.expect("metrics");
     s.sort_by(|a, b| a.dimension.cmp(&b.dimension));
     let got: Vec<(&str, f64)> = s
         .iter()
@@ -156,7 +156,7 @@ async fn blob_capacity_splits_by_tier() {
     assert_eq!(got, [("Archive", 2.0), ("Cool", 5.0), ("Hot", 3.0)]);
     // Unsplit, the tiers add up.
     let s = arm(&m)
-        .metrics(&q(&blob, &["BlobCapacity"], &m, 120, "PT1H"))
+        .read_metrics(&q(&blob, &["BlobCapacity"], &m, 120, "PT1H"))
         .await
         .expect("metrics");
     assert_eq!(s.len(), 1);
@@ -185,7 +185,7 @@ async fn the_service_refuses_an_unknown_metric_an_unknown_resource_and_a_wrong_v
         "{msg}"
     );
     let e = arm(&m)
-        .metrics(&q(&server(), &["cpu_percnt"], &m, 60, "PT15M"))
+        .read_metrics(&q(&server(), &["cpu_percnt"], &m, 60, "PT15M"))
         .await
         .unwrap_err()
         .to_string();

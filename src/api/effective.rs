@@ -34,6 +34,8 @@ pub struct EffectivePostgres {
     pub entra_admin: Option<crate::api::spec::EntraAdmin>,
     pub vector: Option<crate::api::spec::VectorSpec>,
     pub restore_drill: Option<crate::api::spec::RestoreDrill>,
+    /// `postgres.scaling` as declared (None: the defaults, mode recommend).
+    pub scaling: Option<crate::api::scaling::ScalingSpec>,
 }
 
 /// Resolved Storage settings.
@@ -228,6 +230,7 @@ fn apply_profile(
             entra_admin: pg.entra_admin.clone(),
             vector: pg.vector.clone(),
             restore_drill: pg.restore_drill.clone(),
+            scaling: pg.scaling.clone(),
         },
         storage: EffectiveStorage {
             account_name: spec.storage.account_name.clone(),
@@ -320,6 +323,7 @@ impl EffectiveSpec {
                 entra_admin: pg.entra_admin.clone(),
                 vector: pg.vector.clone(),
                 restore_drill: pg.restore_drill.clone(),
+                scaling: pg.scaling.clone(),
             },
             storage: StorageSpec {
                 account_name: self.storage.account_name.clone(),

@@ -9,6 +9,7 @@ pub mod load;
 pub mod network;
 pub mod pg_parameters;
 pub mod profiles;
+pub mod scaling;
 pub mod spec;
 pub mod status;
 pub mod status_azure;

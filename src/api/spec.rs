@@ -264,6 +264,9 @@ pub struct PostgresSpec {
     /// A scheduled point-in-time restore drill with measured RPO and RTO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_drill: Option<RestoreDrill>,
+    /// Scale-up from Azure Monitor metrics (the seed's triggers; default mode recommend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<super::scaling::ScalingSpec>,
 }
 
 /// The compute SKU: explicit, or sized automatically.

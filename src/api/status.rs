@@ -64,6 +64,9 @@ pub struct EngramDataPlaneStatus {
     /// The point-in-time restore drill (postgres.restoreDrill).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_drill: Option<RestoreDrillStatus>,
+    /// What the server's metrics call for (postgres.scaling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<super::scaling::ScalingStatus>,
     /// The annotation `engram.zimax.net/reconcile-policy` in force at the last pass, when it is
     /// not `manage` (observe, skip or detach-on-delete): how a change of it is noticed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ mod diagnostics;
 mod exports;
 pub use exports::is_dns1123_subdomain;
 mod network;
+mod scaling;
 mod storage;
 use storage::storage;
 
@@ -103,6 +104,9 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     }
     if let Some(d) = &spec.postgres.restore_drill {
         database::restore_drill(&mut e, d);
+    }
+    if let Some(s) = &spec.postgres.scaling {
+        scaling::scaling(&mut e, s, spec.postgres.sku.as_ref());
     }
     if let Some(d) = &spec.diagnostics {
         diagnostics::diagnostics(&mut e, d, spec.encryption.as_ref());

@@ -149,6 +149,12 @@ impl ArmApi for NoCredential {
     async fn graph_fingerprints(&self, _: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
         Err(self.error())
     }
+    async fn metrics(
+        &self,
+        _: &super::metrics::MetricsQuery,
+    ) -> Result<Vec<super::metrics::MetricSeries>, ArmError> {
+        Err(self.error())
+    }
     async fn get_resources(&self, _: &[String]) -> Result<Vec<serde_json::Value>, ArmError> {
         Err(self.error())
     }

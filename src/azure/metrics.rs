@@ -146,7 +146,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<MetricSeries>, ArmError> {
 
 impl Arm {
     /// Read `q`'s metrics (one ARM read).
-    pub async fn metrics(&self, q: &MetricsQuery) -> Result<Vec<MetricSeries>, ArmError> {
+    pub async fn read_metrics(&self, q: &MetricsQuery) -> Result<Vec<MetricSeries>, ArmError> {
         let url = url(self.endpoint.as_str(), q)?;
         let (_, _, body) = self
             .retrying("get metrics", || async { self.raw_get(&url).await })

@@ -26,6 +26,7 @@ pub mod plane_credential;
 pub mod policy;
 mod postgres;
 pub mod resource_graph;
+mod settings;
 mod storage;
 mod storage_map;
 pub mod throttle;
@@ -51,6 +52,7 @@ pub use error::ArmError;
 pub use keyvault::versions_url as keyvault_versions_url;
 pub use plane_credential::PlaneCredential;
 pub use policy::{ReadLog, ReadRecord, Stats};
+pub use settings::{ArmSettings, PUBLIC_CLOUD};
 pub use storage_map::lifecycle_rules_json;
 
 use crate::api::EffectiveSpec;
@@ -66,61 +68,6 @@ pub struct Shared {
     pub budget: Arc<Budget>,
     pub stats: Arc<Stats>,
     pub metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
-}
-
-/// Azure public cloud Resource Manager.
-pub const PUBLIC_CLOUD: &str = "https://management.azure.com";
-
-/// How to reach ARM.
-#[derive(Clone, Debug)]
-pub struct ArmSettings {
-    /// Resource Manager endpoint (default: the cloud's).
-    pub endpoint: String,
-    /// The cloud: token audiences, Key Vault DNS suffix, authority.
-    pub cloud: Cloud,
-    /// Test override: send Key Vault requests to this base URL instead of the vault's host (the
-    /// request keeps the vault's name in its `Host` header, as a `--connect-to` would). Never set
-    /// against Azure.
-    pub keyvault_endpoint: Option<String>,
-    pub credentials: Credentials,
-    /// `--authority-host`: the Entra authority instead of the cloud's (a sovereign or test
-    /// authority such as the mock's).
-    pub authority_host: Option<String>,
-    /// Retries per call for retryable errors (exponential backoff with jitter).
-    pub max_retries: usize,
-    /// First backoff delay.
-    pub min_backoff: Duration,
-    /// Who is calling, sent first in every request's `User-Agent` (ARM's request logs show it):
-    /// see [`crate::telemetry::user_agent`].
-    pub application_id: String,
-    /// The HTTP client (None: reqwest). The benchmark reaches the mock by function call.
-    pub transport: Option<Arc<dyn azure_core::HttpClient>>,
-}
-
-impl ArmSettings {
-    /// The Entra authority: `--authority-host`, else the cloud's.
-    pub fn authority(&self) -> Result<Url, ArmError> {
-        let a = self
-            .authority_host
-            .as_deref()
-            .unwrap_or(self.cloud.row().authority_host);
-        Url::parse(a).map_err(|e| ArmError::Decode(format!("--authority-host {a}: {e}")))
-    }
-
-    /// Settings for an endpoint with a static token (the mock).
-    pub fn with_token(endpoint: impl Into<String>, token: impl Into<String>) -> Self {
-        Self {
-            endpoint: endpoint.into(),
-            cloud: Cloud::default(),
-            keyvault_endpoint: None,
-            credentials: Credentials::Static(token.into()),
-            authority_host: None,
-            max_retries: 6,
-            min_backoff: Duration::from_millis(200),
-            application_id: crate::telemetry::user_agent(None),
-            transport: None,
-        }
-    }
 }
 
 /// A write ARM accepted.
@@ -182,6 +129,13 @@ pub trait ArmApi: Send + Sync {
     /// resource groups of `ids`, by lower-cased id (`graph_fingerprints.rs`).
     async fn graph_fingerprints(&self, _ids: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
         Err(ArmError::Unsupported("Azure Resource Graph queries".into()))
+    }
+    /// Azure Monitor platform metrics (`metrics.rs`).
+    async fn metrics(
+        &self,
+        _q: &metrics::MetricsQuery,
+    ) -> Result<Vec<metrics::MetricSeries>, ArmError> {
+        Err(ArmError::Unsupported("Azure Monitor metrics".into()))
     }
     /// Request counters.
     fn stats(&self) -> &Stats;
@@ -596,6 +550,13 @@ impl ArmApi for Arm {
 
     async fn graph_fingerprints(&self, ids: &[String]) -> Result<Vec<(String, u64)>, ArmError> {
         self.query_fingerprints(ids).await
+    }
+
+    async fn metrics(
+        &self,
+        q: &metrics::MetricsQuery,
+    ) -> Result<Vec<metrics::MetricSeries>, ArmError> {
+        self.read_metrics(q).await
     }
 
     fn stats(&self) -> &Stats {

@@ -30,6 +30,7 @@ pub mod render;
 pub mod retention;
 pub mod rotation;
 pub mod rules;
+pub mod scaling;
 pub mod storage_account;
 pub mod storage_ops;
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod drill;
 pub mod intent;
 pub mod policy;
 pub mod rotation;
+pub mod scaling;
 pub mod status;
 pub mod sweep;
 pub use status::network_status;
@@ -205,6 +206,30 @@ pub async fn reconcile(
     notes.append(&mut holds.notes);
     let mut intents = holds.kept;
 
+    // 2b. Scaling: the server's metrics at most once per resync; an applied scale-up is the plan's
+    //     SKU (one PATCH through the normal plan). A failed read is a note, not an error.
+    let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;
+    let quiet = pending.is_empty();
+    let scale = scaling::step(
+        arm,
+        eff,
+        &observed,
+        prev.scaling.as_ref(),
+        ctx,
+        enforce,
+        quiet,
+    )
+    .await;
+    notes.extend(scale.error.clone());
+    let scaled;
+    let eff = match &scale.sku {
+        Some(sku) if *sku != eff.postgres.sku => {
+            scaled = scaling::with_sku(eff, sku);
+            &scaled
+        }
+        _ => eff,
+    };
+
     // 3. Plan. Status is the memory of what this plane set; only that is ever removed.
     let memory = plan::Memory::from_status(prev.storage.as_ref());
     let plan = plan::plan_all(eff, &observed, &memory, ctx.now);
@@ -216,7 +241,6 @@ pub async fn reconcile(
     plan.waiting.append(&mut holds.waiting);
 
     // 4. Apply: at most one write per resource, none to a resource with an operation in flight.
-    let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;
     let mut busy: BTreeSet<String> = pending.iter().map(|p| p.resource.clone()).collect();
     busy.extend(holds.held);
     let mut corrected: BTreeSet<(String, String)> = BTreeSet::new();
@@ -358,6 +382,7 @@ pub async fn reconcile(
     status.create_intents = intents;
     status.vector = vector.map(|v| v.status);
     status.restore_drill = drill.status;
+    status.scaling = scale.status;
     status::drill_condition(&mut status, ctx);
     let exports = (eff.exports.is_some() && conditions::is_ready(&status.conditions))
         .then(|| plan::exports::build(eff, &observed, &status));

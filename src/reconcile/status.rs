@@ -36,6 +36,8 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         diagnostics: prev.diagnostics.clone(),
         reconcile_policy: prev.reconcile_policy.clone(),
         create_intents: prev.create_intents.clone(),
+        // An applied scale outlives a pass that could not read Azure: dropping it would scale back.
+        scaling: prev.scaling.clone(),
         ..Default::default()
     }
 }

@@ -1,4 +1,4 @@
-//! The report's readings from ARM: Azure Monitor platform metrics ([`Arm::metrics`]), the server's
+//! The report's readings from ARM: Azure Monitor platform metrics ([`Arm::read_metrics`]), the server's
 //! `max_connections` ([`Arm::server_parameter`]) and the Cost Management query
 //! ([`Arm::query_cost`]). All of them reads; errors are shown as text, without tokens (the client's
 //! errors never carry one).
@@ -30,7 +30,7 @@ impl Readings for Arm {
             interval: interval.to_owned(),
             split: split.map(str::to_owned),
         };
-        let series = self.metrics(&q).await.map_err(|e| e.to_string())?;
+        let series = self.read_metrics(&q).await.map_err(|e| e.to_string())?;
         Ok(series
             .into_iter()
             .filter(|s| s.name.eq_ignore_ascii_case(metric))

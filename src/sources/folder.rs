@@ -331,6 +331,12 @@ impl Folder {
                 m.restore_drill(&format!("folder/{}", plane.name), run);
             }
         }
+        if let Some(m) = &self.opts.metrics {
+            m.scaling(
+                &format!("folder/{}", plane.name),
+                out.status.scaling.as_ref(),
+            );
+        }
         let lines: Vec<String> = out
             .key_events
             .iter()

@@ -320,6 +320,10 @@ async fn apply(
     let actions = kube_events::accepted_actions(out.plan.as_ref(), &accepted);
     let spec_changed = prev.observed_generation != o.metadata.generation;
     let mut events = kube_events::policy_changed(&prev, &out.status);
+    events.extend(kube_events::scaling(&prev, &out.status));
+    ctx.health
+        .metrics
+        .scaling(&key(&o), out.status.scaling.as_ref());
     events.extend(kube_events::after_reconcile(
         &prev,
         &out.status,

@@ -59,6 +59,37 @@ pub fn key_events(events: &[crate::plan::rotation::KeyEvent]) -> Vec<Event> {
 }
 
 /// A finished restore drill: Normal RestoreDrillSucceeded or Warning RestoreDrillFailed, with the
+/// An Event when the scaling recommendation changes (a new trigger, next SKU or limit) and when a
+/// scale-up is applied; a recommendation that stays the same publishes nothing.
+pub fn scaling(prev: &EngramDataPlaneStatus, next: &EngramDataPlaneStatus) -> Vec<Event> {
+    let (p, n) = (prev.scaling.as_ref(), next.scaling.as_ref());
+    let key = |s: Option<&crate::api::scaling::ScalingStatus>| {
+        s.and_then(|s| s.recommendation.as_ref())
+            .map(|r| (r.trigger.clone(), r.next_sku.clone(), r.limit.clone()))
+    };
+    let mut out = Vec::new();
+    if let (Some(r), true) = (n.and_then(|s| s.recommendation.as_ref()), key(p) != key(n)) {
+        out.push(event(
+            EventType::Normal,
+            "ScaleUpRecommended",
+            "Scale",
+            r.reason.clone(),
+        ));
+    }
+    let applied =
+        |s: Option<&crate::api::scaling::ScalingStatus>| s.and_then(|s| s.scaled_at.clone());
+    if let (Some(s), true) = (n, applied(n).is_some() && applied(p) != applied(n)) {
+        let note = format!(
+            "{} -> {}: {}",
+            s.scaled_from.as_deref().unwrap_or("?"),
+            s.scaled_sku.as_deref().unwrap_or("?"),
+            s.scaled_reason.as_deref().unwrap_or_default()
+        );
+        out.push(event(EventType::Normal, "ScaleUpApplied", "Scale", note));
+    }
+    out
+}
+
 /// scratch server, RPO and RTO.
 pub fn drill_event(run: &crate::api::status::DrillRun) -> Event {
     let ok = run.result.as_deref() == Some("Succeeded");
@@ -296,6 +327,42 @@ pub fn after_cleanup(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scaling_event_marks_a_new_recommendation_and_an_applied_scale_once() {
+        use crate::api::scaling::{ScalingRecommendation, ScalingStatus};
+        let rec = ScalingStatus {
+            recommendation: Some(ScalingRecommendation {
+                trigger: "cpuPercent".into(),
+                next_sku: Some("Standard_D8s_v3".into()),
+                reason: "cpuPercent above 70 %".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let with = |s: &ScalingStatus| EngramDataPlaneStatus {
+            scaling: Some(s.clone()),
+            ..Default::default()
+        };
+        let none = EngramDataPlaneStatus::default();
+        let e = scaling(&none, &with(&rec));
+        assert_eq!(
+            e.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
+            ["ScaleUpRecommended"]
+        );
+        assert!(
+            scaling(&with(&rec), &with(&rec)).is_empty(),
+            "no event while it stays"
+        );
+        let mut applied = rec.clone();
+        applied.scaled_at = Some("2025-01-01T00:00:00Z".into());
+        applied.scaled_sku = Some("Standard_D8s_v3".into());
+        let e = scaling(&with(&rec), &with(&applied));
+        assert_eq!(
+            e.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
+            ["ScaleUpApplied"]
+        );
+    }
+
     use super::*;
     use crate::plan::{FieldChange, PgTarget};
     use crate::reconcile::conditions::set;

@@ -168,6 +168,13 @@ impl ArmApi for GatedArm {
         self.inner.graph_fingerprints(ids).await
     }
 
+    async fn metrics(
+        &self,
+        q: &crate::azure::metrics::MetricsQuery,
+    ) -> Result<Vec<crate::azure::metrics::MetricSeries>, ArmError> {
+        self.inner.metrics(q).await
+    }
+
     fn stats(&self) -> &Stats {
         self.inner.stats()
     }

@@ -51,6 +51,16 @@ pub struct PlaneLabels {
     pub plane: String,
 }
 
+/// A scaling recommendation of one plane.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScalingLabels {
+    pub plane: String,
+    /// cpuPercent, memoryPercent or connectionsPercent.
+    pub trigger: String,
+    /// The SKU recommended ("" when a limit stops it at the top of its series).
+    pub next_sku: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -69,6 +79,9 @@ pub struct Metrics {
     restore_drills: Family<DrillLabels, Counter>,
     restore_drill_rpo: Family<PlaneLabels, Gauge>,
     restore_drill_rto: Family<PlaneLabels, Gauge>,
+    scaling_recommended: Family<ScalingLabels, Gauge>,
+    /// Each plane's series of `scaling_recommended`, to remove it when the recommendation goes.
+    scaling_last: std::sync::Mutex<std::collections::HashMap<String, ScalingLabels>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -170,8 +183,16 @@ impl Default for Metrics {
             "From the last drill's restore request to its verification",
             restore_drill_rto.clone(),
         );
+        let scaling_recommended = Family::<ScalingLabels, Gauge>::default();
+        registry.register(
+            "scaling_recommended",
+            "1 while the server's metrics hold a scaling trigger (postgres.scaling), by trigger and next SKU",
+            scaling_recommended.clone(),
+        );
         Self {
             registry,
+            scaling_recommended,
+            scaling_last: Default::default(),
             restore_drills,
             restore_drill_rpo,
             restore_drill_rto,
@@ -254,6 +275,29 @@ impl Metrics {
         }
         if let Some(rto) = run.rto_seconds {
             self.restore_drill_rto.get_or_create(&labels).set(rto);
+        }
+    }
+
+    /// The plane's scaling recommendation, as the status holds it: 1 for the one in force, none
+    /// other for the plane.
+    pub fn scaling(&self, plane: &str, status: Option<&crate::api::scaling::ScalingStatus>) {
+        let rec = status.and_then(|s| s.recommendation.as_ref());
+        let now = rec.map(|r| ScalingLabels {
+            plane: plane.to_owned(),
+            trigger: r.trigger.clone(),
+            next_sku: r.next_sku.clone().unwrap_or_default(),
+        });
+        let Ok(mut last) = self.scaling_last.lock() else {
+            return;
+        };
+        if let Some(old) = last.remove(plane) {
+            if Some(&old) != now.as_ref() {
+                self.scaling_recommended.remove(&old);
+            }
+        }
+        if let Some(l) = now {
+            self.scaling_recommended.get_or_create(&l).set(1);
+            last.insert(plane.to_owned(), l);
         }
     }
 
@@ -350,5 +394,30 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_scaling_gauge_follows_the_recommendation_of_each_plane() {
+        use crate::api::scaling::{ScalingRecommendation, ScalingStatus};
+        let m = Metrics::default();
+        let rec = |next: &str| ScalingStatus {
+            recommendation: Some(ScalingRecommendation {
+                trigger: "cpuPercent".into(),
+                next_sku: Some(next.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        m.scaling("engram/a", Some(&rec("Standard_D8s_v3")));
+        m.scaling("engram/b", Some(&rec("Standard_D4s_v3")));
+        let line = "engram_scaling_recommended{plane=\"engram/a\",trigger=\"cpuPercent\",next_sku=\"Standard_D8s_v3\"} 1";
+        assert!(m.encode().contains(line), "{}", m.encode());
+        m.scaling("engram/a", None);
+        let text = m.encode();
+        assert!(!text.contains("plane=\"engram/a\",trigger"), "{text}");
+        assert!(
+            text.contains("plane=\"engram/b\""),
+            "the other plane's stays"
+        );
     }
 }
