@@ -279,7 +279,9 @@ fn apply_profile(
         budget: super::costs::resolve_budget(
             spec.costs.as_ref(),
             &pg.server_name,
-            spec.alerts.as_ref().and_then(|a| a.action_group_id.as_ref()),
+            spec.alerts
+                .as_ref()
+                .and_then(|a| a.action_group_id.as_ref()),
         ),
         overrides: spec.overrides.clone().unwrap_or_default(),
         exports: spec.exports.clone(),
@@ -351,7 +353,10 @@ impl EffectiveSpec {
                 key_vault: Some(d.key_vault),
                 key_vault_id: d.key_vault_id.clone(),
             }),
-            costs: self.budget.as_ref().map(super::costs::EffectiveBudget::to_spec),
+            costs: self
+                .budget
+                .as_ref()
+                .map(super::costs::EffectiveBudget::to_spec),
             overrides: (self.overrides != Overrides::default()).then(|| self.overrides.clone()),
             exports: self.exports.clone(),
         }

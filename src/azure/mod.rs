@@ -4,8 +4,10 @@
 
 mod alert_lists;
 mod alerts;
+pub mod budgets;
 pub mod clients;
 pub mod cloud;
+pub mod cost_query;
 pub mod credential;
 mod diagnostics;
 pub mod drill;
@@ -561,6 +563,7 @@ impl ArmApi for Arm {
             Op::DrillDelete { scratch, source } => self.delete_scratch(scratch, source).await,
             Op::DiagPut(t, s) => self.submit_diagnostic(t, s).await,
             Op::DiagDelete(t) => self.delete_diagnostic(t).await,
+            Op::BudgetPut(t, d) => self.submit_budget(t, d).await,
             Op::KeyRotate {
                 vault_uri,
                 key_name,

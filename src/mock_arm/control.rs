@@ -241,6 +241,7 @@ pub fn routes() -> Router<std::sync::Arc<Inner>> {
         .route("/_mock/resources", post(seed))
         .route("/_mock/graph", get(graph).post(set_graph))
         .merge(super::entra::control_routes())
+        .merge(super::cost_query::control_routes())
 }
 
 fn bad(msg: String) -> Response {

@@ -85,6 +85,7 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         Target::PgNameCheck => names::check_server(world, req),
         Target::AccountNameCheck => names::check_account(world, req),
         Target::Graph => resource_graph::query(world, req),
+        Target::Costs(t) => super::budgets::dispatch(world, req, t),
     }
 }
 

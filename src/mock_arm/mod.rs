@@ -16,10 +16,12 @@
 mod administrators;
 mod alerts;
 pub mod bench;
+mod budgets;
 mod charge;
 mod clock;
 mod containers;
 mod control;
+pub mod cost_query;
 mod diagnostics;
 mod dispatch;
 mod entra;
@@ -394,6 +396,12 @@ impl MockArm {
     ) -> Result<(), Error> {
         self.inner
             .set_key_attributes(vault, name, version, &attributes)
+    }
+
+    /// Replace the cost rows the Cost Management query and the budgets' `currentSpend` answer
+    /// from (the Rust side of `POST /_mock/costs`). Not journaled.
+    pub fn set_costs(&self, rows: Vec<cost_query::CostRow>) {
+        self.inner.set_costs(rows);
     }
 
     /// Add a fault; returns its id.

@@ -157,6 +157,8 @@ pub enum Target {
     AccountNameCheck,
     /// POST of an Azure Resource Graph query (tenant-level: no subscription in the path).
     Graph,
+    /// Budgets and the Cost Management query (`budgets.rs`).
+    Costs(super::budgets::CostTarget),
 }
 
 /// A routed request.
@@ -177,7 +179,10 @@ impl Route {
     pub fn reads_only(&self) -> bool {
         matches!(
             self.target,
-            Target::PgNameCheck | Target::AccountNameCheck | Target::Graph
+            Target::PgNameCheck
+                | Target::AccountNameCheck
+                | Target::Graph
+                | Target::Costs(super::budgets::CostTarget::Query { .. })
         )
     }
 }
@@ -188,7 +193,7 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     let l: Vec<&str> = l.iter().map(String::as_str).collect();
     let s = |i: usize| segs[i].to_string();
     let joined = || format!("/{}", segs.join("/"));
-    if let Some(r) = route_diagnostics(segs, &l) {
+    if let Some(r) = route_diagnostics(segs, &l).or_else(|| super::budgets::route(segs, &l)) {
         return Some(r);
     }
     let (target, versions, type_name): (Target, &'static [&'static str], &'static str) = match l

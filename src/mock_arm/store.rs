@@ -49,6 +49,8 @@ pub struct World {
     /// When the 7-day auto-start was last looked for (at most once per second of the clock: it
     /// walks the store).
     pub auto_start_checked: Option<std::time::Duration>,
+    /// Cost rows the Cost Management query and budgets' spend answer from.
+    pub costs: super::cost_query::CostState,
     seq: u64,
 }
 
@@ -131,6 +133,8 @@ pub struct Req<'a> {
     /// Upper-case HTTP method.
     pub method: &'a str,
     pub api_version: &'a str,
+    /// The raw query string (without `?`).
+    pub query: &'a str,
     pub body: Value,
     pub if_match: Option<&'a str>,
     pub if_none_match: Option<&'a str>,
