@@ -45,25 +45,29 @@ pub struct CostTotal {
     pub currency: String,
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    properties: Table,
+/// The query's answer (also what the contract test parses the official example into).
+#[derive(Deserialize, Debug)]
+pub struct QueryResult {
+    pub properties: Table,
 }
 
-#[derive(Deserialize)]
+/// The answer's table: columns by name and type, rows of values, the next page.
+#[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
-struct Table {
+pub struct Table {
     #[serde(default)]
-    columns: Vec<Column>,
+    pub columns: Vec<Column>,
     #[serde(default)]
-    rows: Vec<Vec<Value>>,
+    pub rows: Vec<Vec<Value>>,
     #[serde(default)]
-    next_link: Option<String>,
+    pub next_link: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Column {
-    name: String,
+#[derive(Deserialize, Debug)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
 }
 
 fn stamp(t: OffsetDateTime) -> Result<String, ArmError> {
@@ -152,7 +156,7 @@ impl Arm {
                     currency: NO_ROWS_CURRENCY.into(),
                 }));
             };
-            let page: Answer = self
+            let page: QueryResult = self
                 .retrying("cost query", || async {
                     let (_, _, bytes) = self.raw_send(Method::Post, &u, Some(&body)).await?;
                     serde_json::from_slice(&bytes)
