@@ -95,8 +95,9 @@ fn path_of(tpl: &str, params: &Value) -> String {
         "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Consumption/budgets/{}",
         p(params, "budgetName")
     );
-    let costq =
-        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CostManagement/query");
+    let costq = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CostManagement/query"
+    );
     for (k, v) in [("ARG", engram_operator::mock_arm::GRAPH_JOURNAL_ID.to_owned()), ("DIAGLIST", diag_list), ("DIAG", diag), ("PGLIST", format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers")), ("PG", pg), ("ST", st), ("CT", ct), ("KV", kv), ("PE", pe), ("ALERT", alert), ("BUDGET", budget), ("COSTQ", costq)] {
         let longer = (k == "PG" && out.starts_with("PGLIST"))
             || (k == "DIAG" && out.starts_with("DIAGLIST"));
@@ -212,7 +213,13 @@ async fn setup(t: &T, what: &str, params: &Value) -> Option<String> {
                 "filter": {"dimensions": {"name": "ResourceId", "operator": "In", "values": [pg]}},
                 "notifications": {"Actual_GreaterThan_80_Percent": {"enabled": true, "operator": "GreaterThan",
                     "threshold": 80, "contactEmails": ["johndoe@contoso.com"], "thresholdType": "Actual"}}}});
-            ok(t.call("PUT", &path_of("BUDGET", params), Some("2024-08-01"), Some(body)).await);
+            ok(t.call(
+                "PUT",
+                &path_of("BUDGET", params),
+                Some("2024-08-01"),
+                Some(body),
+            )
+            .await);
         }
         "pitr" => {
             // The source the example restores, created a week before its point in time.
