@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-pub use crate::cli_args::{Age, ArmArgs, EvidenceArgs, RunArgs, SecretArg};
+pub use crate::cli_args::{Age, ArmArgs, EvidenceArgs, PlanesArgs, ReportArgs, RunArgs, SecretArg};
 use crate::telemetry::{init_tracing, LogFormat};
 use crate::{api, sizing, Error, Result};
 
@@ -58,6 +58,10 @@ pub enum Command {
     /// The AI-SEC-01 evidence report (docs/evidence.md): reads live state through ARM and Key Vault
     /// and never writes. Exit 0 when no control fails, 3 when any fails, 1 on error.
     Evidence(EvidenceArgs),
+    /// The seed's success metrics (docs/report.md): CPU, memory and connections p95, Blob tier
+    /// mix and cost per GB, key rotation, backups and RPO, each against its target over a window.
+    /// Reads only. Exit 0 when every measured metric meets its target, 3 when any misses.
+    Report(ReportArgs),
     /// Run the mock Azure Resource Manager server (see docs/mock-arm.md) until Ctrl-C.
     MockArm {
         /// Address to listen on, e.g. 127.0.0.1:8080.
@@ -172,6 +176,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Evidence(args) => {
             init_tracing(LogFormat::Human);
             runtime()?.block_on(crate::commands::evidence(&args, &mut out))
+        }
+        Command::Report(args) => {
+            init_tracing(LogFormat::Human);
+            runtime()?.block_on(crate::commands::report(&args, &mut out))
         }
         Command::MockArm {
             listen,

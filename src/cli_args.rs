@@ -204,9 +204,9 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 }
 
-/// Arguments of `evidence`.
+/// Which data planes a read-only report covers (`evidence`, `report`).
 #[derive(clap::Args, Debug, Clone)]
-pub struct EvidenceArgs {
+pub struct PlanesArgs {
     /// One spec file.
     #[arg(short = 'f', long = "file", conflicts_with_all = ["specs", "kube"], required_unless_present_any = ["specs", "kube"])]
     pub file: Option<PathBuf>,
@@ -219,19 +219,48 @@ pub struct EvidenceArgs {
     /// Kubernetes mode: one namespace (default: all).
     #[arg(long, requires = "kube")]
     pub namespace: Option<String>,
-    /// Folder mode: where `run --status-dir` writes the planes' status files (for the key
-    /// rotation log).
+    /// Folder mode: where `run --status-dir` writes the planes' status files (key rotation,
+    /// restore drills).
     #[arg(long = "status-dir", conflicts_with = "kube")]
     pub status_dir: Option<PathBuf>,
+}
+
+/// Arguments of `evidence`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvidenceArgs {
+    #[command(flatten)]
+    pub planes: PlanesArgs,
     /// The operator's JSON-lines key audit log; its lines for each plane go into the rotation log.
     #[arg(long = "audit-log")]
     pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub arm: ArmArgs,
+}
+
+/// Where a report goes, and in which format (`evidence`, `report`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::evidence::Format::Md)]
     pub format: crate::evidence::Format,
     /// Write the report here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Arguments of `report`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub planes: PlanesArgs,
+    /// The window measured, in days (1–30: Azure Monitor keeps platform metrics 93 days, and
+    /// the report reads at most a month).
+    #[arg(long = "window-days", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub window_days: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub arm: ArmArgs,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::azure::{Arm, ArmApi};
-use crate::cli::{read, writeln_out, ArmArgs, EvidenceArgs, RunArgs};
+use crate::cli::{read, writeln_out, ArmArgs, EvidenceArgs, PlanesArgs, ReportArgs, RunArgs};
 use crate::evidence::collect::{Extras, Plane};
 use crate::reconcile::intent::Windows;
 use crate::sources::folder::{Folder, FolderOptions};
@@ -270,46 +270,84 @@ async fn kube_planes(namespace: Option<&str>) -> Result<(Vec<Plane>, Vec<String>
 /// `engram-operator evidence`: observe (never write), judge each AI-SEC-01 control, print the
 /// report. Exit 0 when no control fails, 3 when any does, 1 on error.
 pub async fn evidence(args: &EvidenceArgs, out: &mut impl Write) -> Result<i32> {
-    let (planes, errors) = if args.kube {
-        kube_planes(args.namespace.as_deref()).await?
-    } else {
-        let Some(path) = args.file.as_ref().or(args.specs.as_ref()) else {
-            return Err(Error::Usage("-f, --specs or --kube is required".into()));
-        };
-        let files = crate::cli::spec_files(path)?;
-        if files.is_empty() {
-            return Err(Error::Usage(format!(
-                "{}: no *.yaml or *.yml files",
-                path.display()
-            )));
-        }
-        folder_planes(&files, args.status_dir.as_deref())?
-    };
+    let (planes, errors) = load_planes(&args.planes).await?;
     let audit_log = match &args.audit_log {
         Some(p) => Some((p.display().to_string(), read(p)?)),
         None => None,
     };
     let extras = Extras {
         audit_log,
-        status_given: args.kube || args.status_dir.is_some(),
+        status_given: args.planes.kube || args.planes.status_dir.is_some(),
     };
     let now = time::OffsetDateTime::now_utc();
     let report =
         crate::evidence::collect::report(&args.arm.settings(), &planes, errors, &extras, now).await;
-    let text = crate::evidence::render(&report, args.format)?;
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &text).map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            writeln_out(out, &format!("{}: {}", path.display(), report.summary()))?;
-        }
-        None => crate::cli::write_out(out, &text)?,
-    }
+    let text = crate::evidence::render(&report, args.output.format)?;
+    emit(args.output.out.as_deref(), &text, &report.summary(), out)?;
     for p in &report.planes {
         for c in p.failed() {
             tracing::warn!(plane = %p.plane, control = %c.id, "{}: {}", c.title, c.detail);
+        }
+    }
+    for e in &report.errors {
+        tracing::error!("{e}");
+    }
+    Ok(report.exit_code())
+}
+
+/// The planes of `-f`, `--specs` or `--kube`, and the lines of those that did not load.
+async fn load_planes(args: &PlanesArgs) -> Result<(Vec<Plane>, Vec<String>)> {
+    if args.kube {
+        return kube_planes(args.namespace.as_deref()).await;
+    }
+    let Some(path) = args.file.as_ref().or(args.specs.as_ref()) else {
+        return Err(Error::Usage("-f, --specs or --kube is required".into()));
+    };
+    let files = crate::cli::spec_files(path)?;
+    if files.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no *.yaml or *.yml files",
+            path.display()
+        )));
+    }
+    folder_planes(&files, args.status_dir.as_deref())
+}
+
+/// A report to `path` (then its summary line to `out`) or to `out`.
+fn emit(path: Option<&Path>, text: &str, summary: &str, out: &mut impl Write) -> Result<()> {
+    match path {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            writeln_out(out, &format!("{}: {summary}", path.display()))
+        }
+        None => crate::cli::write_out(out, text),
+    }
+}
+
+/// `engram-operator report`: the seed's success metrics over a window, read (never written)
+/// from Azure Monitor, Cost Management and the planes' status. Exit 0 when every measured metric
+/// meets its target, 3 when any misses, 1 on error.
+pub async fn report(args: &ReportArgs, out: &mut impl Write) -> Result<i32> {
+    let (planes, errors) = load_planes(&args.planes).await?;
+    let status_given = args.planes.kube || args.planes.status_dir.is_some();
+    let now = time::OffsetDateTime::now_utc();
+    let report = crate::report::collect::report(
+        &args.arm.settings(),
+        &planes,
+        errors,
+        status_given,
+        args.window_days,
+        now,
+    )
+    .await;
+    let text = crate::report::render(&report, args.output.format)?;
+    emit(args.output.out.as_deref(), &text, &report.summary(), out)?;
+    for p in &report.planes {
+        for m in p.missed() {
+            tracing::warn!(plane = %p.plane, metric = %m.id, "{} missed {}: {}", m.name, m.target, m.detail);
         }
     }
     for e in &report.errors {

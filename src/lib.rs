@@ -14,6 +14,7 @@ pub mod mock_arm;
 pub mod mock_kube;
 pub mod plan;
 pub mod reconcile;
+pub mod report;
 mod serving;
 pub mod sizing;
 pub mod sources;

@@ -1,7 +1,7 @@
 //! Metric alerts against the mock ARM: created once the server exists, zero writes in sync,
 //! an out-of-band threshold edit corrected with one PUT, observe mode writes nothing.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::spec::Mode;
 use serde_json::json;

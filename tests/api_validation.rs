@@ -1,7 +1,7 @@
 //! Validation rules, one case each: a valid base document with one field changed must fail with that
 //! field's path and rule, and nothing else.
 
-mod validation;
+use crate::validation;
 
 use engram_operator::api;
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! Issue 11, item 6, offline: the geo-backup key a CMK + geo-redundant server needs, and every
 //! declared server parameter against Microsoft's published table (data/postgres-parameters).
 
-mod validation;
+use crate::validation;
 
 use engram_operator::api;
 use serde_json::{json, Value};

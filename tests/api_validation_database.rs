@@ -2,7 +2,7 @@
 //! administrator, pgvector's databases and HNSW indexes, the restore drill; and the example that
 //! declares all three loads as written.
 
-mod validation;
+use crate::validation;
 
 use serde_json::json;
 use validation::*;

@@ -2,7 +2,7 @@
 //! private endpoints, VNet integration, account network rules, and the uat/prod requirement with
 //! its explicit exception.
 
-mod validation;
+use crate::validation;
 
 use serde_json::json;
 use validation::*;

@@ -5,7 +5,7 @@
 //! and account (none repeated inside the create window), no DELETE, and no write accepted while
 //! an operation on the same resource was in flight.
 //!
-//! Opt-in: `ENGRAM_CHAOS=1 cargo test --test chaos -- --nocapture` (30 kills;
+//! Opt-in: `ENGRAM_CHAOS=1 cargo test --test it chaos:: -- --nocapture` (30 kills;
 //! `ENGRAM_CHAOS_KILLS=N` to change, `ENGRAM_CHAOS_SEED=S` for another sequence of moments).
 
 use std::collections::BTreeMap;

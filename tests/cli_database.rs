@@ -3,7 +3,7 @@
 //! that TLS is relaxed for a loopback host; `plan -f` then shows the SQL a drift needs and runs
 //! none of it. Real PostgreSQL with pgvector; skipped outside CI without the binaries.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,5 @@
 //! `engram-operator plan` and `run --once` as a pipeline would call them, against a real-time mock.
 
-mod support;
-
 use std::time::Duration;
 
 use assert_cmd::Command;

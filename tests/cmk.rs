@@ -1,7 +1,7 @@
 //! keyVersion: latest follows a Key Vault rotation with one PATCH of primaryKeyURI; adding a CMK to
 //! an existing server is refused, never written.
 
-mod support;
+use crate::support;
 
 use engram_operator::api;
 use support::*;

@@ -4,7 +4,7 @@
 //! intent, an ambiguous answer keeps it. Kubernetes mode: a pass dropped right after ARM accepted
 //! the create does not create again. All on the mock's virtual clock.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! instead of sent versionless, and a globally taken name is refused before any write (checked
 //! only while the resource does not exist).
 
-mod support;
+use crate::support;
 
 use azure_core::{Method, Request, Url};
 use engram_operator::mock_arm::MockArm;

@@ -2,7 +2,7 @@
 //! which principal each plane's requests carry, what an unusable or refused credential does to its
 //! plane and only to it, and that a rotated secret or token file is used without a restart.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! credentials (the namespace default `engram-credential`, and `spec.azure.credentialFrom`), every
 //! ARM request carrying its plane's principal; a Secret changed in place used on the next pass.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

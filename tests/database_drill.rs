@@ -5,7 +5,7 @@
 //! PostgreSQL, where the operator keeps the heartbeat. Passes run on the mock's virtual clock.
 //! Without PostgreSQL binaries the tests skip outside CI and fail in CI.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

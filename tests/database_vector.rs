@@ -4,7 +4,7 @@
 //! operator did is read back from the catalogs on a separate superuser connection.
 //! Without the binaries the tests skip outside CI and fail in CI.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::database::{HnswIndex, Opclass, VectorDatabase, VectorSpec};
 use engram_operator::api::spec::{Mode, RestartPolicy, ServerState};

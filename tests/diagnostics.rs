@@ -4,7 +4,7 @@
 //! someone else's setting never written or deleted; keyVault: false only reads the vault and
 //! reports pass / fail / unknown; teardown removes only the operator's settings.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::api::EffectiveSpec;

@@ -4,7 +4,7 @@
 //! source restored without its key) come back with their reason; a long source name still gives
 //! a scratch server the mock accepts; only a scratch server is ever deleted.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The operator against the mock ARM over HTTP: create, in-sync zero writes, drift correction,
 //! observe mode, stop/start with the 7-day auto-start, LRO resume after a restart.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::spec::Mode;
 use engram_operator::reconcile::conditions::{self, DEGRADED, DRIFTED, READY};

@@ -3,7 +3,7 @@
 //! sign-in turned on first on a server that has it off (passwords kept as they were); the mock
 //! refusing an administrator on a server without Entra sign-in.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::database::{EntraAdmin, PrincipalType};
 use engram_operator::api::EffectiveSpec;

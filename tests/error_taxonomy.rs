@@ -3,7 +3,7 @@
 //! from 1 to 30 minutes, never in a tight loop, and status carries ARM's message (which names the
 //! missing action). `plan` and `run --once` exit 1 at once with the reason.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

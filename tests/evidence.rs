@@ -4,7 +4,7 @@
 //! the portal fails AI-SEC-01.8 (exit 3); the HTML renders in headless chromium with its control
 //! table and SVG, and a screenshot is kept under target/evidence/.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
@@ -15,14 +15,14 @@ use serde_json::Value;
 use support::*;
 
 /// The prod plane converged, its status written where `run --status-dir` would write it.
-async fn converged_prod(m: &MockArm, dir: &Path) -> PathBuf {
+pub(crate) async fn converged_prod(m: &MockArm, dir: &Path) -> PathBuf {
     let out = converge(m, &arm(m), &prod(), Default::default()).await;
     let status = dir.join("status");
     write_status(&status, "acme-prod", &out.status).expect("status written");
     status
 }
 
-fn cmd(m: &MockArm) -> Command {
+pub(crate) fn cmd(m: &MockArm) -> Command {
     let mut c = Command::cargo_bin("engram-operator").expect("binary");
     c.env("ENGRAM_ARM_ENDPOINT", m.base_url())
         .env("ENGRAM_KEYVAULT_ENDPOINT", m.keyvault_url())
@@ -31,7 +31,7 @@ fn cmd(m: &MockArm) -> Command {
     c
 }
 
-fn run(mut c: Command) -> (Option<i32>, String, String) {
+pub(crate) fn run(mut c: Command) -> (Option<i32>, String, String) {
     // The mock serves on this test's runtime; run the binary on a blocking thread.
     let out = tokio::task::block_in_place(move || c.output().expect("runs"));
     (
@@ -188,7 +188,7 @@ async fn public_access_turned_on_in_the_portal_fails_its_control_with_exit_3() {
 }
 
 /// chromium, or None: absent outside CI is a skip, absent in CI a failure.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
@@ -204,7 +204,24 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-fn chromium_run(bin: &Path, args: &[&str], page: &Path) -> std::process::Output {
+/// A screenshot of `page` beside it (`.png`), for a person to look at: a real PNG of some size.
+pub(crate) fn screenshot(browser: &Path, page: &Path, window: &str) {
+    let shot = page.with_extension("png");
+    let _ = std::fs::remove_file(&shot);
+    let arg = format!("--screenshot={}", shot.display());
+    let size = format!("--window-size={window}");
+    let out = chromium_run(browser, &[&arg, &size], page);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot kept");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    eprintln!("screenshot for a person to look at: {}", shot.display());
+}
+
+pub(crate) fn chromium_run(bin: &Path, args: &[&str], page: &Path) -> std::process::Output {
     let mut c = std::process::Command::new(bin);
     c.args([
         "--headless",
@@ -261,18 +278,7 @@ async fn the_html_renders_in_headless_chromium_with_the_control_table_and_the_sv
     assert!(dom.contains("Azure Key Vault") && dom.contains("kv-acme-prod.vault.azure.net"));
     assert!(dom.contains("1 line(s) for this plane"), "audit log lines");
 
-    let shot = kept.join("acme-prod.png");
-    let _ = std::fs::remove_file(&shot);
-    let arg = format!("--screenshot={}", shot.display());
-    let out = chromium_run(&browser, &[&arg, "--window-size=1400,1800"], &page);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let png = std::fs::read(&shot).expect("screenshot kept");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
-    eprintln!("screenshot for a person to look at: {}", shot.display());
+    screenshot(&browser, &page, "1400,1800");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

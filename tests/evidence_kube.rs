@@ -2,11 +2,9 @@
 //! driven by kubectl), the live state from ARM. A rotation recorded only in the object's status
 //! passes AI-SEC-01.5, so the report did read the status from Kubernetes.
 
-mod support;
+use crate::support;
 
-#[path = "mock_kube/cluster.rs"]
-#[allow(dead_code)]
-mod cluster;
+use crate::mock_kube::cluster;
 
 use assert_cmd::Command;
 use serde_json::Value;

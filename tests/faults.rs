@@ -1,7 +1,7 @@
 //! Throttling and errors against the mock ARM: Retry-After is obeyed, 5xx and dropped connections
 //! are retried to convergence, a fatal ARM error shows in status with ARM's code and message.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

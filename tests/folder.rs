@@ -1,7 +1,7 @@
 //! Folder mode: files added, changed and removed are picked up; status files are written in the
 //! CRD status shape and read back on restart.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! from its own report, and the rotation is complete only when all are; a version a consumer may
 //! not use is refused with no write.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! vault "under" ARM fails here as it would against Azure. The client sends a token only to the
 //! ARM host and to the cloud's vaults, with the audience of each.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use common::*;
 use engram_operator::azure::{Arm, ArmApi, ArmError, Cloud};

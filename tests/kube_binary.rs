@@ -7,22 +7,13 @@
 //! Before status was written only when it changed, the same setup showed 143 status applies in
 //! about 25 s for one plane: every status write started the next pass (the reconcile storm).
 
-#[path = "kube_binary/audit.rs"]
 mod audit;
-#[path = "mock_kube/cluster.rs"]
-#[allow(dead_code)]
-mod cluster;
-#[path = "kube_binary/harness.rs"]
+use crate::mock_kube::cluster;
 mod harness;
-#[path = "kube_binary/lifecycle.rs"]
 mod lifecycle;
-#[path = "kube_binary/policy.rs"]
 mod policy;
-#[path = "kube_binary/replicas.rs"]
 mod replicas;
-#[path = "kube_binary/shards.rs"]
 mod shards;
-#[path = "kube_binary/soak.rs"]
 mod soak;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! finalizer first, status apply contents, Events once per transition, deletion under retain, and
 //! the leader gate.
 
-mod kube_api;
+use crate::kube_api;
 
 use std::sync::Arc;
 

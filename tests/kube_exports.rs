@@ -3,7 +3,7 @@
 //! the ConfigMap's contents once Ready, no write while nothing changes, one write after the
 //! server's FQDN changes.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 //! plane goes from a fresh object to Ready, a portal edit is corrected, and `deletion: delete`
 //! removes the server before the finalizer is released.
 
-mod kube_api;
-mod support;
+use crate::kube_api;
+use crate::support;
 
 use engram_operator::api::{EngramDataPlane, EngramDataPlaneStatus};
 use engram_operator::azure::ArmApi;

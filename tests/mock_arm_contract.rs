@@ -1,6 +1,6 @@
 //! The ARM contract on the mock: bearer auth, api-version, throttling, faults, journal, edits.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use common::*;

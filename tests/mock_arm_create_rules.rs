@@ -3,7 +3,7 @@
 //! identity, a versionless key URI is refused at 2024-08-01, and server and account names are
 //! global (taken in any subscription), with both providers' checkNameAvailability.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

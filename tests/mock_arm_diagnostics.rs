@@ -3,7 +3,7 @@
 //! that is not one, a setting on a resource that does not exist, a sixth setting, and an
 //! api-version it does not serve. Its own errors are `{"code","message"}` at the top level.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

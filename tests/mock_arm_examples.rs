@@ -3,10 +3,8 @@
 //! and response shapes, and deserializes the bodies into the SDK model types, or into the project's
 //! own typed structs (`engram_operator::azure::wire`) where no SDK crate exists.
 
-mod common;
-#[path = "mock_arm_examples/ops.rs"]
+use crate::common;
 mod ops;
-#[path = "mock_arm_examples/shape.rs"]
 mod shape;
 use ops::{graph_setup, network_setup, NOT_COVERED, OPS};
 use shape::{same_shape, sdk_parse, OPTIONAL};

@@ -3,7 +3,7 @@
 //! subnet id, a changed delegated subnet, a firewall range ending below its start, a firewall rule
 //! on a server without public access and an invalid account IP rule are refused.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! version (data/postgres-parameters), with the type, allowed values and dynamic/static/read-only
 //! facts of the table, so real traffic such as `pgaudit.log` works against the mock.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! PostgreSQL flexible servers on the mock: LRO lifecycle on the virtual clock, 409 while busy,
 //! service rules, configurations, auto-start.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use common::*;

@@ -1,7 +1,7 @@
 //! Storage accounts, lifecycle policy, containers (legal hold, immutability), CMK auto-rotation,
 //! Key Vault keys and metric alerts on the mock.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use common::*;

@@ -2,10 +2,8 @@
 //! re-apply, generation, finalizers and deletion, watches, and the `mock-kube` subcommand. The
 //! schema, server-side apply, the other kinds and faults are in `mock_kube/kinds.rs`.
 
-#[path = "mock_kube/cluster.rs"]
-mod cluster;
-#[path = "mock_kube/kinds.rs"]
-mod kinds;
+pub mod cluster;
+pub mod kinds;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};

@@ -4,8 +4,8 @@
 //! any request; public access turned on in the portal corrected in uat; teardown removing the
 //! plane's own endpoints before the server and the account.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use azure_core::Method;
 use engram_operator::api::spec::DeletionPolicy;

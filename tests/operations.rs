@@ -4,7 +4,7 @@
 //! display name, URL-encoded. A pending operation ARM no longer knows, or one older than
 //! `max_operation_age`, is dropped and its resource observed afresh.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Ordering rules against the mock ARM: SKU before HA in separate operations; a static parameter
 //! is restarted only when ARM reports the pending restart and the restart policy allows it.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::spec::RestartPolicy;
 use engram_operator::azure::ArmApi;

@@ -4,7 +4,7 @@
 //! earlier version; a resource this plane owned that vanished is recreated only under
 //! `policy.recreateDeleted`, with a Warning, else refused so that it can be restored.
 
-mod support;
+use crate::support;
 
 use engram_operator::api::{EffectiveSpec, EngramDataPlaneStatus};
 use engram_operator::mock_arm::MockArm;

@@ -5,8 +5,8 @@
 //! whatever `policy.deletion` says. (That the controller sees an annotation change at once, with
 //! no resync, is in tests/kube_binary/policy.rs.)
 
-mod kube_api;
-mod support;
+use crate::kube_api;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! ARG's error shape, ARG's quota per principal (15 per 5 s, with its headers), the lag, and the
 //! subscriptions a principal's tenant may see.
 
-mod common;
+use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! (and size), every row returned, paced to ARG's quota so that a run meets no 429, a 429 that
 //! comes anyway retried after its Retry-After, and the call passed through `GatedArm`.
 
-mod support;
+use crate::support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `sku: auto` end to end: the calculator's SKU is what the operator creates in (mock) Azure, and the
 //! status says the server was sized automatically.
 
-mod support;
+use crate::support;
 
 use engram_operator::api;
 use support::*;

@@ -3,7 +3,7 @@
 //! front doors write nothing (a status write is a watch event: in Kubernetes it would start the
 //! next pass at once). Transient failures back off, doubling, up to a cap.
 
-mod support;
+use crate::support;
 
 use engram_operator::reconcile;
 use serde_json::json;

@@ -1,8 +1,8 @@
 //! Storage against the mock ARM: created from nothing to Ready, zero writes when in sync, every
 //! drifted field corrected by one minimal write, and observe mode reporting drift without writing.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use engram_operator::api::spec::Mode;
 use serde_json::{json, Value};

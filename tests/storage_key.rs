@@ -2,8 +2,8 @@
 //! encryption block moves PostgreSQL's primaryKeyURI and the storage account's keyvaultproperties,
 //! and the status shows the version each service uses.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use storage_support::*;
 use support::*;

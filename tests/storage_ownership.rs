@@ -2,8 +2,8 @@
 //! the operator did not set is kept and reported; status is the memory of what it set, and losing
 //! that memory only ever makes the operator keep more.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use azure_core::Method;
 use engram_operator::api::EngramDataPlaneStatus;

@@ -1,8 +1,8 @@
 //! Forbidden storage transitions against the mock ARM: each is refused with a clear status message
 //! and not one write; retained resources are never deleted.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::azure::ArmApi;

@@ -4,8 +4,8 @@
 //! `storage.pruneUndeclaredContainers: true` deletes undeclared containers, with their data, and
 //! never one with a legal hold, which is refused with a reason and never touched.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use azure_core::Method;
 use engram_operator::api::spec::DeletionPolicy;

@@ -3,7 +3,7 @@
 //! of a pass is shared by the group's planes; due planes run by priority; the Kubernetes fast tier
 //! triggers the changed plane; `bench reconcile` measures on one virtual clock.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

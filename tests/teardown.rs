@@ -2,8 +2,8 @@
 //! before the first DELETE; if any part is refused nothing is deleted and status says why. The
 //! plane's metric alert rules and private endpoints go with it, before the server.
 
-mod storage_support;
-mod support;
+use crate::storage_support;
+use crate::support;
 
 use engram_operator::api::spec::DeletionPolicy;
 use engram_operator::azure::ArmApi;

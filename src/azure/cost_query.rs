@@ -1,14 +1,9 @@
-//! The Cost Management query API (api-version 2025-03-01, the newest stable):
-//! `POST {scope}/providers/Microsoft.CostManagement/query` for the actual cost of some resources
-//! over a custom window, summed. The request goes through the same pipeline as every ARM call
-//! (client budget, counters, the pass meter, error capture); Cost Management's own quota (QPU per
-//! tenant and scope) is not modelled client-side: a 429 from it is obeyed through Retry-After like
-//! any other (docs/costs.md).
-//!
-//! The answer is a table: `columns` (name, type) and `rows`. It is read by column name, never by
-//! position, and `nextLink` pages are followed (the same body is POSTed to each).
+//! The Cost Management query (`POST {scope}/providers/Microsoft.CostManagement/query`,
+//! api-version 2025-03-01): the actual cost of some resources over a custom period, summed with
+//! no granularity. A read that takes a body: nothing is written. The answer is a table
+//! (`properties.columns`, `properties.rows`); columns are found by name, not position, and pages
+//! (`nextLink`) are followed.
 
-use azure_core::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -16,29 +11,22 @@ use time::OffsetDateTime;
 
 use super::error::ArmError;
 use super::Arm;
+use azure_core::Method;
 
-pub const API_VERSION: &str = "2025-03-01";
-/// The aggregation's alias in the request.
-const ALIAS: &str = "totalCost";
-/// The cost column names the service may answer for the aggregation, in order of preference.
-const COST_COLUMNS: &[&str] = &["PreTaxCost", "Cost", ALIAS, "CostUSD"];
-/// What the total is reported in when the service sends no row (no cost in the window).
-pub const NO_ROWS_CURRENCY: &str = "USD";
-/// A bound on pages, so that a service that keeps answering a nextLink cannot loop us.
-const MAX_PAGES: usize = 100;
+pub const COST_API_VERSION: &str = "2025-03-01";
 
-/// What to ask: the actual cost of `resource_ids` (all of the scope's when empty) within
-/// `scope` (`/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}`), from `from` to
-/// `to` (the service counts whole days, both ends included).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What to sum.
+#[derive(Clone, Debug, PartialEq)]
 pub struct CostQuery {
+    /// `/subscriptions/{s}` or `/subscriptions/{s}/resourceGroups/{rg}`.
     pub scope: String,
+    /// The resources whose cost is summed (the `ResourceId` dimension).
     pub resource_ids: Vec<String>,
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
 }
 
-/// The summed cost and its currency.
+/// The sum, in the billing currency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CostTotal {
     pub amount: f64,
@@ -46,13 +34,13 @@ pub struct CostTotal {
 }
 
 /// The query's answer (also what the contract test parses the official example into).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize)]
 pub struct QueryResult {
     pub properties: Table,
 }
 
-/// The answer's table: columns by name and type, rows of values, the next page.
-#[derive(Deserialize, Debug)]
+/// The answer's table: columns by name, rows of values, the next page.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
     #[serde(default)]
@@ -63,76 +51,70 @@ pub struct Table {
     pub next_link: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize)]
 pub struct Column {
     pub name: String,
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
 }
 
-fn stamp(t: OffsetDateTime) -> Result<String, ArmError> {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| ArmError::Decode(format!("cost query time: {e}")))
-}
-
-/// The request body: ActualCost over a custom window, the cost summed per resource id.
-pub fn query_body(q: &CostQuery) -> Result<Value, ArmError> {
-    let mut dataset = json!({
-        "granularity": "None",
-        "aggregation": { ALIAS: {"name": "PreTaxCost", "function": "Sum"} },
-        "grouping": [{"type": "Dimension", "name": "ResourceId"}],
-    });
-    if !q.resource_ids.is_empty() {
-        dataset["filter"] = json!({"dimensions": {
-            "name": "ResourceId", "operator": "In", "values": q.resource_ids,
-        }});
-    }
+/// The request body of `q`.
+pub fn body(q: &CostQuery) -> Result<Value, ArmError> {
+    let t = |x: OffsetDateTime| {
+        x.format(&Rfc3339)
+            .map_err(|e| ArmError::Decode(format!("cost query period: {e}")))
+    };
     Ok(json!({
         "type": "ActualCost",
         "timeframe": "Custom",
-        "timePeriod": {"from": stamp(q.from)?, "to": stamp(q.to)?},
-        "dataset": dataset,
+        "timePeriod": {"from": t(q.from)?, "to": t(q.to)?},
+        "dataset": {
+            "granularity": "None",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "filter": {"dimensions": {"name": "ResourceId", "operator": "In", "values": q.resource_ids}},
+        },
     }))
 }
 
-fn column(cols: &[Column], names: &[&str]) -> Option<usize> {
-    names
-        .iter()
-        .find_map(|n| cols.iter().position(|c| c.name.eq_ignore_ascii_case(n)))
-}
-
-/// Add one page's rows to the total (by column name). Rows in another currency than the first
-/// seen are refused: a sum across currencies means nothing.
-fn add_page(t: &Table, total: &mut Option<CostTotal>) -> Result<(), ArmError> {
-    if t.rows.is_empty() {
-        return Ok(());
-    }
-    let cost = column(&t.columns, COST_COLUMNS)
-        .ok_or_else(|| ArmError::Decode("cost query: no cost column in the answer".into()))?;
-    let currency = column(&t.columns, &["Currency"]);
-    for row in &t.rows {
+/// Add one page's rows to `total` (the cost column is `Cost`, `PreTaxCost` or `totalCost`; the
+/// currency column `Currency`, USD when absent). A second currency is an error: sums in two
+/// currencies do not add.
+fn add_page(table: &Table, total: &mut Option<CostTotal>) -> Result<(), ArmError> {
+    let at = |names: &[&str]| {
+        table
+            .columns
+            .iter()
+            .position(|c| names.iter().any(|n| c.name.eq_ignore_ascii_case(n)))
+    };
+    let Some(cost) = at(&["Cost", "PreTaxCost", "totalCost", "CostUSD"]) else {
+        return if table.rows.is_empty() {
+            Ok(())
+        } else {
+            Err(ArmError::Decode("cost query: no cost column".into()))
+        };
+    };
+    let currency = at(&["Currency", "BillingCurrency"]);
+    for row in &table.rows {
         let amount = row
             .get(cost)
             .and_then(Value::as_f64)
-            .ok_or_else(|| ArmError::Decode(format!("cost query: row without a cost: {row:?}")))?;
-        let unit = currency
+            .ok_or_else(|| ArmError::Decode("cost query: a row without a numeric cost".into()))?;
+        let cur = currency
             .and_then(|i| row.get(i))
             .and_then(Value::as_str)
-            .unwrap_or(NO_ROWS_CURRENCY);
+            .unwrap_or("USD")
+            .to_owned();
         match total {
+            Some(t) if !t.currency.eq_ignore_ascii_case(&cur) => {
+                return Err(ArmError::Decode(format!(
+                    "cost query: costs in {} and {cur}",
+                    t.currency
+                )))
+            }
+            Some(t) => t.amount += amount,
             None => {
                 *total = Some(CostTotal {
                     amount,
-                    currency: unit.to_owned(),
+                    currency: cur,
                 })
-            }
-            Some(s) if s.currency.eq_ignore_ascii_case(unit) => s.amount += amount,
-            Some(s) => {
-                return Err(ArmError::Decode(format!(
-                    "cost query: rows in {} and {unit}",
-                    s.currency
-                )))
             }
         }
     }
@@ -140,35 +122,32 @@ fn add_page(t: &Table, total: &mut Option<CostTotal>) -> Result<(), ArmError> {
 }
 
 impl Arm {
-    /// The actual cost of the query's resources over its window, summed.
+    /// The summed actual cost of `q.resource_ids` over the period (0 USD when there is none).
     pub async fn query_cost(&self, q: &CostQuery) -> Result<CostTotal, ArmError> {
-        let body = query_body(q)?;
-        let scope = format!("/{}", q.scope.trim_matches('/'));
+        let body = body(q)?;
         let mut url = Some(format!(
-            "{}{scope}/providers/Microsoft.CostManagement/query?api-version={API_VERSION}",
-            self.endpoint.as_str().trim_end_matches('/')
+            "{}/{}/providers/Microsoft.CostManagement/query?api-version={COST_API_VERSION}",
+            self.endpoint.as_str().trim_end_matches('/'),
+            q.scope.trim_matches('/')
         ));
         let mut total = None;
-        for _ in 0..MAX_PAGES {
-            let Some(u) = url.take() else {
-                return Ok(total.unwrap_or(CostTotal {
-                    amount: 0.0,
-                    currency: NO_ROWS_CURRENCY.into(),
-                }));
-            };
-            let page: QueryResult = self
+        // A bound on pages, so that a service that keeps answering a nextLink cannot loop us.
+        for _ in 0..50 {
+            let Some(u) = url.take() else { break };
+            let table: QueryResult = self
                 .retrying("cost query", || async {
                     let (_, _, bytes) = self.raw_send(Method::Post, &u, Some(&body)).await?;
                     serde_json::from_slice(&bytes)
                         .map_err(|e| ArmError::Decode(format!("cost query: {e}")))
                 })
                 .await?;
-            add_page(&page.properties, &mut total)?;
-            url = page.properties.next_link.filter(|l| !l.is_empty());
+            add_page(&table.properties, &mut total)?;
+            url = table.properties.next_link.filter(|l| !l.is_empty());
         }
-        Err(ArmError::Decode(format!(
-            "cost query: more than {MAX_PAGES} pages"
-        )))
+        Ok(total.unwrap_or(CostTotal {
+            amount: 0.0,
+            currency: "USD".into(),
+        }))
     }
 }
 
@@ -176,50 +155,47 @@ impl Arm {
 mod tests {
     use super::*;
 
-    fn table(v: Value) -> Table {
-        serde_json::from_value(v).expect("table")
-    }
+    /// The official `ResourceGroupQuery` example's answer (Azure/azure-rest-api-specs,
+    /// specification/cost-management/resource-manager/Microsoft.CostManagement/stable/2025-03-01/
+    /// examples/ResourceGroupQuery.json).
+    const OFFICIAL: &str = r#"{"name":"9af9459d-441d-4055-9ed0-83d4c4a363fb","type":"microsoft.costmanagement/Query","id":"subscriptions/55312978-ba1b-415c-9304-c4b9c43c0481/resourcegroups/ScreenSharingTest-peer/providers/Microsoft.CostManagement/Query/9af9459d-441d-4055-9ed0-83d4c4a363fb","properties":{"columns":[{"name":"PreTaxCost","type":"Number"},{"name":"ResourceGroup","type":"String"},{"name":"UsageDate","type":"Number"},{"name":"Currency","type":"String"}],"nextLink":null,"rows":[[2.10333307059661,"ScreenSharingTest-peer",20180417,"USD"],[20.10333307059661,"ScreenSharingTest-peer",20180418,"USD"]]}}"#;
 
     #[test]
-    fn columns_are_read_by_name_not_position() {
-        let t = table(json!({
-            "columns": [{"name": "Currency", "type": "String"}, {"name": "ResourceId", "type": "String"}, {"name": "PreTaxCost", "type": "Number"}],
-            "rows": [["EUR", "/a", 1.5], ["EUR", "/b", 2.25]]
-        }));
+    fn the_official_answer_sums_by_column_name() {
+        let a: QueryResult = serde_json::from_str(OFFICIAL).unwrap();
         let mut total = None;
-        add_page(&t, &mut total).expect("summed");
-        assert_eq!(
-            total,
-            Some(CostTotal {
-                amount: 3.75,
-                currency: "EUR".into()
-            })
-        );
+        add_page(&a.properties, &mut total).unwrap();
+        let t = total.unwrap();
+        assert!((t.amount - 22.20666614119322).abs() < 1e-9);
+        assert_eq!(t.currency, "USD");
     }
 
     #[test]
-    fn mixed_currencies_and_a_missing_cost_column_are_errors() {
-        let mut total = None;
-        let t = table(
-            json!({"columns": [{"name": "Cost"}, {"name": "Currency"}], "rows": [[1.0, "USD"], [2.0, "EUR"]]}),
-        );
-        assert!(add_page(&t, &mut total).is_err());
-        let t = table(json!({"columns": [{"name": "Currency"}], "rows": [["USD"]]}));
-        assert!(add_page(&t, &mut None).is_err());
+    fn two_currencies_do_not_add() {
+        let a: QueryResult = serde_json::from_str(
+            r#"{"properties":{"columns":[{"name":"Cost"},{"name":"Currency"}],"rows":[[1.0,"USD"],[2.0,"EUR"]]}}"#,
+        )
+        .unwrap();
+        let e = add_page(&a.properties, &mut None).unwrap_err().to_string();
+        assert!(e.contains("USD") && e.contains("EUR"), "{e}");
     }
 
     #[test]
-    fn the_body_filters_by_resource_id_over_a_custom_window() {
-        let q = CostQuery {
+    fn the_body_asks_actual_cost_of_the_resources_over_the_period() {
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let b = body(&CostQuery {
             scope: "/subscriptions/s/resourceGroups/rg".into(),
-            resource_ids: vec!["/x".into()],
-            from: time::macros::datetime!(2026-03-01 00:00 UTC),
-            to: time::macros::datetime!(2026-03-07 23:59:59 UTC),
-        };
-        let b = query_body(&q).expect("body");
+            resource_ids: vec![
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a"
+                    .into(),
+            ],
+            from: t,
+            to: t + time::Duration::days(7),
+        })
+        .unwrap();
         assert_eq!(b["type"], "ActualCost");
-        assert_eq!(b["timePeriod"]["from"], "2026-03-01T00:00:00Z");
-        assert_eq!(b["dataset"]["filter"]["dimensions"]["values"][0], "/x");
-        assert_eq!(b["dataset"]["aggregation"]["totalCost"]["function"], "Sum");
+        assert_eq!(b["timeframe"], "Custom");
+        assert_eq!(b["timePeriod"]["from"], "2023-11-14T22:13:20Z");
+        assert_eq!(b["dataset"]["filter"]["dimensions"]["name"], "ResourceId");
     }
 }

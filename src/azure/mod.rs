@@ -17,6 +17,7 @@ pub mod graph_fingerprints;
 pub mod identity;
 mod keyvault;
 pub mod meter;
+pub mod metrics;
 mod names;
 mod network;
 pub mod network_wire;

@@ -103,3 +103,19 @@ impl Arm {
         ))
     }
 }
+
+impl Arm {
+    /// One parameter's current value by `GET {server}/configurations/{name}` (None: no such
+    /// server or parameter). The success-metrics report reads `max_connections` this way.
+    pub async fn server_parameter(
+        &self,
+        eff: &EffectiveSpec,
+        name: &str,
+    ) -> Result<Option<String>, ArmError> {
+        let server = self.server_url(&crate::plan::postgres::target(eff), PG_API_VERSION);
+        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
+        let url = format!("{base}/configurations/{name}?{query}");
+        let one: Option<Config> = self.get_json("get configuration", &url).await?;
+        Ok(one.and_then(|c| c.properties.value))
+    }
+}

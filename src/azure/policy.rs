@@ -182,7 +182,10 @@ pub struct ArmPolicy {
 /// every other method a write.
 pub fn storage_class(path: &str, class: Class) -> Option<StorageClass> {
     let p = path.to_ascii_lowercase();
-    if !p.contains("/providers/microsoft.storage/") {
+    // The provider is the last `providers` segment's: a metrics or diagnostic-settings request on
+    // a blob service is Azure Monitor's, not the Storage RP's.
+    let provider = p.rsplit("/providers/").next().unwrap_or_default();
+    if !p.contains("/providers/") || !provider.starts_with("microsoft.storage/") {
         return None;
     }
     if class != Class::Read {

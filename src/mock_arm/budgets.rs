@@ -1,5 +1,4 @@
-//! Microsoft.Consumption/budgets (api-version 2024-08-01) at a resource group's scope, and the
-//! routing of the cost APIs (budgets here, the Cost Management query in `cost_query.rs`).
+//! Microsoft.Consumption/budgets (api-version 2024-08-01) at a resource group's scope.
 //!
 //! Budgets are synchronous in Azure: PUT answers 201 when it creates, 200 when it replaces, with
 //! the budget; GET 200 or 404; DELETE 200 (204 when there was none). As the service does, a PUT is
@@ -30,77 +29,42 @@ const GRAINS: &[&str] = &[
 ];
 const OPERATORS: &[&str] = &["EqualTo", "GreaterThan", "GreaterThanOrEqualTo"];
 
-/// What a cost path names.
+/// The budget a path names.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CostTarget {
-    Budget {
-        sub: String,
-        rg: String,
-        name: String,
-    },
-    /// `POST {scope}/providers/Microsoft.CostManagement/query`.
-    Query { scope: String },
+pub struct BudgetRef {
+    pub sub: String,
+    pub rg: String,
+    pub name: String,
 }
 
-/// Route the budget and query paths (case-insensitive); None for any other path.
+/// Route `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Consumption/budgets/{name}`
+/// (case-insensitive); None for any other path.
 pub fn route(segs: &[&str], l: &[&str]) -> Option<Route> {
-    let (target, versions, type_name, journal_id) = match l {
-        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.consumption", "budgets", _] =>
-        {
-            let (sub, rg, name) = (segs[1], segs[3], segs[7]);
-            (
-                CostTarget::Budget {
-                    sub: sub.into(),
-                    rg: rg.into(),
-                    name: name.into(),
-                },
-                VERSIONS,
-                TYPE,
-                arm_id(sub, rg, &format!("{TYPE}/{name}")),
-            )
-        }
-        ["subscriptions", _, rest @ .., "providers", "microsoft.costmanagement", "query"]
-            if rest.is_empty() || matches!(rest, ["resourcegroups", _]) =>
-        {
-            let scope = format!("/{}", segs[..segs.len() - 3].join("/"));
-            let journal = format!("{scope}/providers/Microsoft.CostManagement/query");
-            (
-                CostTarget::Query { scope },
-                super::cost_query::VERSIONS,
-                super::cost_query::TYPE,
-                journal,
-            )
-        }
-        _ => return None,
+    let ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.consumption", "budgets", _] =
+        l
+    else {
+        return None;
     };
+    let (sub, rg, name) = (segs[1], segs[3], segs[7]);
     Some(Route {
-        target: Target::Costs(target),
-        sub: Some(segs[1].to_string()),
-        journal_id,
-        versions,
-        type_name,
+        target: Target::Budget(BudgetRef {
+            sub: sub.into(),
+            rg: rg.into(),
+            name: name.into(),
+        }),
+        sub: Some(sub.to_string()),
+        journal_id: arm_id(sub, rg, &format!("{TYPE}/{name}")),
+        versions: VERSIONS,
+        type_name: TYPE,
     })
-}
-
-/// Run the handler of a cost route.
-pub fn dispatch(world: &mut World, req: &Req, t: &CostTarget) -> Result<Reply, ArmError> {
-    match t {
-        CostTarget::Budget { sub, rg, name } => handle(world, req, sub, rg, name),
-        CostTarget::Query { scope } => super::cost_query::query(world, req, scope),
-    }
 }
 
 fn bad(message: impl Into<String>) -> ArmError {
     ArmError::bad_request("BadRequest", message)
 }
 
-fn handle(
-    world: &mut World,
-    req: &Req,
-    sub: &str,
-    rg: &str,
-    name: &str,
-) -> Result<Reply, ArmError> {
+pub fn handle(world: &mut World, req: &Req, b: &BudgetRef) -> Result<Reply, ArmError> {
+    let (sub, rg, name) = (b.sub.as_str(), b.rg.as_str(), b.name.as_str());
     let id = arm_id(sub, rg, &format!("{TYPE}/{name}"));
     match req.method {
         "GET" => {
@@ -149,10 +113,19 @@ fn handle(
     }
 }
 
-/// `currentSpend`: the resource group's actual cost of the current month.
+/// `currentSpend`: the resource group's actual cost of the current month so far, from the rows
+/// `POST /_mock/costs` set (USD when there are none).
 fn spend_into(world: &World, req: &Req, sub: &str, rg: &str, body: &mut Value) {
-    let scope = format!("/subscriptions/{sub}/resourceGroups/{rg}/");
-    let (amount, unit) = world.costs.month_to_date(&scope, req.now.date());
+    let scope = format!("/subscriptions/{sub}/resourcegroups/{rg}/").to_ascii_lowercase();
+    let today = req.now.date();
+    let first = today.replace_day(1).unwrap_or(today);
+    let rows: Vec<_> = world
+        .costs
+        .iter()
+        .filter(|r| r.resource_id.starts_with(&scope) && r.date >= first && r.date <= today)
+        .collect();
+    let amount: f64 = rows.iter().map(|r| r.amount).sum();
+    let unit = rows.first().map_or("USD", |r| r.currency.as_str());
     set_at(
         body,
         &["properties", "currentSpend"],

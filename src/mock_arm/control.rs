@@ -240,8 +240,9 @@ pub fn routes() -> Router<std::sync::Arc<Inner>> {
         .route("/_mock/dump", get(dump))
         .route("/_mock/resources", post(seed))
         .route("/_mock/graph", get(graph).post(set_graph))
+        .route("/_mock/metrics", post(set_metrics))
+        .route("/_mock/costs", post(set_costs))
         .merge(super::entra::control_routes())
-        .merge(super::cost_query::control_routes())
 }
 
 fn bad(msg: String) -> Response {
@@ -364,4 +365,59 @@ async fn set_graph(State(inner): St, Json(g): Json<GraphLag>) -> Response {
     }
     inner.set_graph_lag(Duration::from_secs_f64(g.lag_seconds));
     graph(State(inner)).await.into_response()
+}
+
+async fn set_metrics(State(inner): St, Json(body): Json<Value>) -> Response {
+    match inner.set_metrics(body) {
+        Ok(n) => Json(json!({"series": n})).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+async fn set_costs(State(inner): St, Json(body): Json<Value>) -> Response {
+    match inner.set_costs(body) {
+        Ok(n) => Json(json!({"rows": n})).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// One body or a list of them.
+fn bodies(body: Value) -> Vec<Value> {
+    match body {
+        Value::Array(a) => a,
+        one => vec![one],
+    }
+}
+
+impl Inner {
+    /// Set metric series (one body of `POST /_mock/metrics`, or a list of them) on the clock's
+    /// now; the number set.
+    pub fn set_metrics(&self, body: Value) -> Result<usize, String> {
+        let mut s = self.lock();
+        let now = s.clock.now();
+        let mut n = 0;
+        for b in bodies(body) {
+            let set: super::metrics::SetMetric =
+                serde_json::from_value(b).map_err(|e| format!("metrics: {e}"))?;
+            let series = set.series(now)?;
+            s.world.metrics.set(&set.id, &set.metric, series);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Add Cost Management rows (one body of `POST /_mock/costs`, or a list); the number added.
+    pub fn set_costs(&self, body: Value) -> Result<usize, String> {
+        let rows = bodies(body)
+            .into_iter()
+            .map(|b| {
+                serde_json::from_value::<super::cost_query::SetCost>(b)
+                    .map_err(|e| format!("costs: {e}"))
+                    .and_then(|c| c.row())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = rows.len();
+        self.lock().world.costs.extend(rows);
+        Ok(n)
+    }
 }

@@ -1,42 +1,39 @@
-//! The Cost Management query (api-version 2025-03-01): `POST {scope}/providers/
-//! Microsoft.CostManagement/query` at a subscription or resource group, answering from cost rows
-//! set through the control API (`POST /_mock/costs`, `MockArm::set_costs`). No rows: no cost.
-//!
-//! Served: type Usage / ActualCost / AmortizedCost (one set of rows for all); timeframe Custom
-//! (`timePeriod`, whole days, both ends included), MonthToDate, WeekToDate, TheLastMonth,
-//! BillingMonthToDate, TheLastBillingMonth; granularity None or Daily (`UsageDate` as yyyymmdd);
-//! aggregation Sum of PreTaxCost or Cost (the column takes the aggregated name); grouping by the
-//! dimensions ResourceId, ResourceGroup (or ResourceGroupName) and ResourceType; a filter of
-//! `and` / `or` / `not` over those dimensions with `In` (a tag or another dimension matches no row,
-//! as the mock records none). Pages of `pageRows` rows (default 1000) with a `nextLink` carrying
-//! `$skiptoken`. Not modelled: Cost Management's own QPU quota.
+//! The Cost Management query (`POST {scope}/providers/Microsoft.CostManagement/query`,
+//! api-version 2025-03-01) at a subscription's or a resource group's scope, summing cost rows set
+//! through the control API (`POST /_mock/costs`, [`super::MockArm::set_costs`]). It takes the
+//! subset the operator sends: `type` ActualCost, AmortizedCost or Usage; `timeframe` Custom with a
+//! `timePeriod`, or MonthToDate; `dataset.granularity` None or Daily; one Sum aggregation; a
+//! `ResourceId` (or `ResourceGroup`) dimension filter with operator In. The answer has the
+//! official example's shape (`properties.columns`, `properties.rows`, `nextLink` null): the
+//! aggregation's column (named by its `name`), `UsageDate` (yyyymmdd) when Daily, and `Currency`.
+//! Nothing set: no rows.
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
-use time::Date;
+use time::{Date, OffsetDateTime};
 
-use super::control::Inner;
-use super::errors::ArmError;
-use super::store::{guid, Reply, Req, World};
+use super::store::{Reply, Req, World};
 
-pub const TYPE: &str = "Microsoft.CostManagement/query";
-pub const VERSIONS: &[&str] = &["2025-03-01"];
-const PAGE_ROWS: usize = 1000;
+pub const VERSIONS: &[&str] = &["2025-03-01", "2024-08-01", "2023-11-01"];
 
-/// One day's actual cost of one resource.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One day's cost of one resource.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CostRow {
+    /// Lower-case resource id.
     pub resource_id: String,
-    #[serde(with = "day")]
     pub date: Date,
+    pub amount: f64,
+    pub currency: String,
+}
+
+/// One body of `POST /_mock/costs`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetCost {
+    pub resource_id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
     pub amount: f64,
     #[serde(default = "usd")]
     pub currency: String,
@@ -46,283 +43,168 @@ fn usd() -> String {
     "USD".into()
 }
 
-mod day {
-    use serde::{Deserialize, Deserializer};
-    use time::Date;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        let s = String::deserialize(d)?;
+impl SetCost {
+    pub fn row(&self) -> Result<CostRow, String> {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(&s, &fmt)
-            .map_err(|_| serde::de::Error::custom(format!("date {s:?} is not YYYY-MM-DD")))
-    }
-}
-
-/// The rows the query answers from, and the page size.
-#[derive(Debug, Default)]
-pub struct CostState {
-    pub rows: Vec<CostRow>,
-    /// Rows per answer page (0: the default 1000).
-    pub page_rows: usize,
-}
-
-impl CostState {
-    /// The actual cost under `scope` (an id prefix ending in `/`) from the first of `today`'s month
-    /// to `today`, and its currency (USD without rows).
-    pub fn month_to_date(&self, scope: &str, today: Date) -> (f64, String) {
-        let from = today.replace_day(1).unwrap_or(today);
-        let scope = scope.to_ascii_lowercase();
-        let rows = self.rows.iter().filter(|r| {
-            r.resource_id.to_ascii_lowercase().starts_with(&scope)
-                && r.date >= from
-                && r.date <= today
-        });
-        let mut currency = None;
-        let total = rows
-            .inspect(|r| currency = currency.take().or(Some(r.currency.clone())))
-            .map(|r| r.amount)
-            .sum();
-        (total, currency.unwrap_or_else(usd))
-    }
-}
-
-fn bad(message: impl Into<String>) -> ArmError {
-    ArmError::bad_request("BadRequest", message)
-}
-
-/// The part of a resource id a dimension names (lower case).
-fn dimension(row: &CostRow, name: &str) -> Option<String> {
-    let id = row.resource_id.to_ascii_lowercase();
-    let segs: Vec<&str> = id.split('/').collect();
-    match name.to_ascii_lowercase().as_str() {
-        "resourceid" => Some(id.clone()),
-        "resourcegroup" | "resourcegroupname" => segs.get(4).map(|s| (*s).to_owned()),
-        "resourcetype" => Some(format!("{}/{}", segs.get(6)?, segs.get(7)?)),
-        _ => None,
-    }
-}
-
-/// Evaluate a query filter on a row.
-fn matches(f: &Value, row: &CostRow) -> bool {
-    if let Some(all) = f["and"].as_array() {
-        return all.iter().all(|g| matches(g, row));
-    }
-    if let Some(any) = f["or"].as_array() {
-        return any.iter().any(|g| matches(g, row));
-    }
-    if f["not"].is_object() {
-        return !matches(&f["not"], row);
-    }
-    let d = &f["dimensions"];
-    let Some(name) = d["name"].as_str() else {
-        return false; // tags and other kinds: the mock records none
-    };
-    let Some(value) = dimension(row, name) else {
-        return false;
-    };
-    d["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .any(|v| v.eq_ignore_ascii_case(&value))
-}
-
-/// The window of the request, in whole days.
-fn window(body: &Value, today: Date) -> Result<(Date, Date), ArmError> {
-    let frame = body["timeframe"].as_str().unwrap_or_default();
-    let first = today.replace_day(1).unwrap_or(today);
-    let last_month_end = first.previous_day().unwrap_or(first);
-    let last_month = last_month_end.replace_day(1).unwrap_or(last_month_end);
-    Ok(match frame.to_ascii_lowercase().as_str() {
-        "custom" => {
-            let day = |k: &str| {
-                let s = body["timePeriod"][k].as_str().unwrap_or_default();
-                let fmt = time::macros::format_description!("[year]-[month]-[day]");
-                Date::parse(s.get(..10).unwrap_or_default(), &fmt)
-                    .map_err(|_| bad(format!("timePeriod.{k} '{s}' is not a valid date time.")))
-            };
-            let (from, to) = (day("from")?, day("to")?);
-            if to < from {
-                return Err(bad("timePeriod.to must not be before timePeriod.from."));
-            }
-            (from, to)
+        let date = Date::parse(&self.date, fmt)
+            .map_err(|_| format!("date {:?}: expected YYYY-MM-DD", self.date))?;
+        if !self.amount.is_finite() {
+            return Err("amount must be a finite number".into());
         }
-        "monthtodate" | "billingmonthtodate" => (first, today),
-        "weektodate" => (
-            today - time::Duration::days(i64::from(today.weekday().number_days_from_sunday())),
-            today,
-        ),
-        "thelastmonth" | "thelastbillingmonth" => (last_month, last_month_end),
-        _ => return Err(bad(format!("Timeframe '{frame}' is not supported."))),
+        if self.resource_id.is_empty() || self.currency.len() != 3 {
+            return Err("resourceId is required and currency is 3 letters".into());
+        }
+        Ok(CostRow {
+            resource_id: self.resource_id.to_ascii_lowercase(),
+            date,
+            amount: self.amount,
+            currency: self.currency.to_ascii_uppercase(),
+        })
+    }
+}
+
+/// The service's own error body, as Cost Management answers it.
+fn bad(message: impl Into<String>) -> Reply {
+    Reply::json(
+        400,
+        json!({"error": {"code": "BadRequest", "message": message.into()}}),
+    )
+}
+
+fn day(v: &Value) -> Option<Date> {
+    let s = v.as_str()?;
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    t.map(|t| t.date()).or_else(|| {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        Date::parse(s.get(..10)?, fmt).ok()
     })
 }
 
-/// POST the query.
-pub fn query(world: &mut World, req: &Req, scope: &str) -> Result<Reply, ArmError> {
+/// The query.
+pub fn query(world: &World, req: &Req, scope: &str) -> Reply {
     if req.method != "POST" {
-        return Err(super::postgres::method_not_allowed());
+        return Reply::json(
+            405,
+            json!({"error": {"code": "MethodNotAllowed", "message": "The query API takes POST."}}),
+        );
     }
-    let body = &req.body;
-    let kind = body["type"].as_str().unwrap_or_default();
-    if !["Usage", "ActualCost", "AmortizedCost"]
+    let b = &req.body;
+    let kind = b["type"].as_str().unwrap_or_default();
+    if !["ActualCost", "AmortizedCost", "Usage"]
         .iter()
         .any(|k| k.eq_ignore_ascii_case(kind))
     {
-        return Err(bad(format!("Query type '{kind}' is not supported.")));
+        return bad(format!(
+            "Invalid query type '{kind}': expected ActualCost, AmortizedCost or Usage."
+        ));
     }
-    let (from, to) = window(body, req.now.date())?;
-    let ds = &body["dataset"];
+    let today = req.now.date();
+    let (from, to) = match b["timeframe"].as_str().unwrap_or_default() {
+        t if t.eq_ignore_ascii_case("Custom") => {
+            match (day(&b["timePeriod"]["from"]), day(&b["timePeriod"]["to"])) {
+                (Some(f), Some(t)) if f <= t => (f, t),
+                _ => return bad("A Custom timeframe needs timePeriod.from and timePeriod.to, from not after to."),
+            }
+        }
+        t if t.eq_ignore_ascii_case("MonthToDate") => {
+            (today.replace_day(1).unwrap_or(today), today)
+        }
+        t => {
+            return bad(format!(
+                "Unsupported timeframe '{t}' (the mock takes Custom and MonthToDate)."
+            ))
+        }
+    };
+    let ds = &b["dataset"];
     let daily = match ds["granularity"].as_str().unwrap_or("None") {
         g if g.eq_ignore_ascii_case("Daily") => true,
         g if g.eq_ignore_ascii_case("None") => false,
-        g => return Err(bad(format!("Granularity '{g}' is not supported."))),
+        g => return bad(format!("Invalid granularity '{g}'.")),
     };
-    let mut cost_name = "PreTaxCost".to_owned();
-    if let Some(aggs) = ds["aggregation"].as_object() {
-        for (alias, a) in aggs {
-            let name = a["name"].as_str().unwrap_or_default();
-            let sum = a["function"].as_str() == Some("Sum");
-            if !sum || !["PreTaxCost", "Cost"].contains(&name) {
-                return Err(bad(format!(
-                    "Aggregation '{alias}' must be Sum of PreTaxCost or Cost."
-                )));
+    let column = match ds["aggregation"].as_object() {
+        Some(a) if a.len() == 1 => {
+            let agg = a.values().next().cloned().unwrap_or(Value::Null);
+            if !agg["function"]
+                .as_str()
+                .is_some_and(|f| f.eq_ignore_ascii_case("Sum"))
+            {
+                return bad("The aggregation function must be Sum.");
             }
-            cost_name = name.to_owned();
+            agg["name"].as_str().unwrap_or("Cost").to_owned()
         }
-    }
-    let groups: Vec<String> = ds["grouping"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| g["name"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    for g in &groups {
-        if ![
-            "ResourceId",
-            "ResourceGroup",
-            "ResourceGroupName",
-            "ResourceType",
-        ]
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(g))
+        None => "Cost".to_owned(),
+        _ => return bad("The mock takes one aggregation."),
+    };
+    let dim = &ds["filter"]["dimensions"];
+    let filter: Option<(String, Vec<String>)> = if dim.is_object() {
+        let name = dim["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !dim["operator"]
+            .as_str()
+            .is_some_and(|o| o.eq_ignore_ascii_case("In"))
+            || !["resourceid", "resourcegroup", "resourcegroupname"].contains(&name.as_str())
         {
-            return Err(bad(format!("Grouping by '{g}' is not supported.")));
+            return bad(
+                "The mock filters by the ResourceId or ResourceGroup dimension with operator In.",
+            );
+        }
+        let values = dim["values"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((name, values))
+    } else {
+        None
+    };
+    let scope_l = scope.to_ascii_lowercase();
+    let mut sums: BTreeMap<(Option<Date>, String), f64> = BTreeMap::new();
+    for r in &world.costs {
+        let in_scope = r.resource_id.starts_with(&format!("{scope_l}/"));
+        let matched = match &filter {
+            None => true,
+            Some((n, values)) if n == "resourceid" => values.contains(&r.resource_id),
+            Some((_, values)) => values
+                .iter()
+                .any(|g| r.resource_id.contains(&format!("/resourcegroups/{g}/"))),
+        };
+        if in_scope && matched && r.date >= from && r.date <= to {
+            *sums
+                .entry((daily.then_some(r.date), r.currency.clone()))
+                .or_default() += r.amount;
         }
     }
-    let prefix = format!("{}/", scope.trim_end_matches('/').to_ascii_lowercase());
-    let filter = &ds["filter"];
-    // Sum per (groups, day, currency), in a stable order.
-    let mut sums: BTreeMap<(Vec<String>, Option<i64>, String), f64> = BTreeMap::new();
-    for r in world.costs.rows.iter().filter(|r| {
-        r.resource_id.to_ascii_lowercase().starts_with(&prefix)
-            && r.date >= from
-            && r.date <= to
-            && (filter.is_null() || matches(filter, r))
-    }) {
-        let key: Vec<String> = groups
-            .iter()
-            .map(|g| dimension(r, g).unwrap_or_default())
-            .collect();
-        let day = daily.then(|| {
-            i64::from(r.date.year()) * 10_000
-                + i64::from(u8::from(r.date.month())) * 100
-                + i64::from(r.date.day())
-        });
-        *sums.entry((key, day, r.currency.clone())).or_default() += r.amount;
-    }
-    let mut columns = vec![json!({"name": cost_name, "type": "Number"})];
-    columns.extend(groups.iter().map(|g| json!({"name": g, "type": "String"})));
+    let mut columns = vec![json!({"name": column, "type": "Number"})];
     if daily {
         columns.push(json!({"name": "UsageDate", "type": "Number"}));
     }
     columns.push(json!({"name": "Currency", "type": "String"}));
     let rows: Vec<Value> = sums
         .into_iter()
-        .map(|((key, day, currency), amount)| {
-            let mut row = vec![json!(amount)];
-            row.extend(key.into_iter().map(Value::from));
-            row.extend(day.map(Value::from));
-            row.push(json!(currency));
-            Value::Array(row)
+        .map(|((d, currency), amount)| match d {
+            Some(d) => json!([
+                amount,
+                i64::from(d.year()) * 10_000
+                    + i64::from(u8::from(d.month())) * 100
+                    + i64::from(d.day()),
+                currency
+            ]),
+            None => json!([amount, currency]),
         })
         .collect();
-    let page = match world.costs.page_rows {
-        0 => PAGE_ROWS,
-        n => n,
-    };
-    let skip: usize = req
-        .query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("$skiptoken="))
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let next = (skip + page < rows.len()).then(|| {
-        format!(
-            "{}{scope}/providers/{TYPE}?api-version={}&$skiptoken={}",
-            req.base.trim_end_matches('/'),
-            req.api_version,
-            skip + page
-        )
-    });
-    let name = guid(world.next_seq(), 0xc057);
-    Ok(Reply::json(
+    Reply::json(
         200,
         json!({
-            "id": format!("{scope}/providers/{TYPE}/{name}"),
-            "name": name,
-            "type": TYPE,
-            "properties": {
-                "nextLink": next,
-                "columns": columns,
-                "rows": rows.into_iter().skip(skip).take(page).collect::<Vec<_>>(),
-            }
+            "id": format!("{scope}/providers/Microsoft.CostManagement/query/{:016x}", req.now.unix_timestamp_nanos() as u64),
+            "name": format!("{:016x}", req.now.unix_timestamp_nanos() as u64),
+            "type": "Microsoft.CostManagement/query",
+            "properties": {"nextLink": null, "columns": columns, "rows": rows},
         }),
-    ))
-}
-
-impl Inner {
-    /// Replace every cost row.
-    pub fn set_costs(&self, rows: Vec<CostRow>) {
-        self.lock().world.costs.rows = rows;
-    }
-}
-
-/// `POST /_mock/costs`: add one row or a list of rows; `{"pageRows": n}` sets the answer's page
-/// size. `DELETE /_mock/costs` removes every row.
-pub fn control_routes() -> Router<std::sync::Arc<Inner>> {
-    Router::new().route("/_mock/costs", post(add).delete(clear))
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Added {
-    Page {
-        #[serde(rename = "pageRows")]
-        page_rows: usize,
-    },
-    One(CostRow),
-    Many(Vec<CostRow>),
-}
-
-async fn add(State(inner): State<std::sync::Arc<Inner>>, Json(v): Json<Value>) -> Response {
-    let added = match serde_json::from_value::<Added>(v) {
-        Ok(a) => a,
-        Err(e) => {
-            let msg = format!("expected {{resourceId, date (YYYY-MM-DD), amount, currency}}, a list of them, or {{pageRows}}: {e}");
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response();
-        }
-    };
-    let mut s = inner.lock();
-    match added {
-        Added::Page { page_rows } => s.world.costs.page_rows = page_rows,
-        Added::One(r) => s.world.costs.rows.push(r),
-        Added::Many(rs) => s.world.costs.rows.extend(rs),
-    }
-    Json(json!({"rows": s.world.costs.rows.len()})).into_response()
-}
-
-async fn clear(State(inner): State<std::sync::Arc<Inner>>) -> Json<Value> {
-    inner.lock().world.costs.rows.clear();
-    Json(json!({"rows": 0}))
+    )
 }

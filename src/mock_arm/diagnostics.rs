@@ -67,7 +67,7 @@ fn bad(message: impl Into<String>) -> Reply {
 }
 
 /// `providers/{ns}/{type}/{name}[/{type}/{name}...]` → `{ns}/{type}[/{type}...]`, lower case.
-fn scope_type(scope: &str) -> Option<String> {
+pub(super) fn scope_type(scope: &str) -> Option<String> {
     let segs: Vec<&str> = scope.split('/').filter(|s| !s.is_empty()).collect();
     let p = segs
         .iter()

@@ -5,8 +5,9 @@ use super::errors::ArmError;
 use super::router::{Route, Target};
 use super::store::{Reply, Req, World};
 use super::{
-    administrators, alerts, containers, diagnostics, firewall, keyvault, lro, management_policy,
-    names, network, pg_config, postgres, resource_graph, storage_account,
+    administrators, alerts, containers, cost_query, diagnostics, firewall, keyvault, lro,
+    management_policy, metrics, names, network, pg_config, postgres, resource_graph,
+    storage_account,
 };
 
 /// Run the handler for a routed request.
@@ -85,7 +86,9 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         Target::PgNameCheck => names::check_server(world, req),
         Target::AccountNameCheck => names::check_account(world, req),
         Target::Graph => resource_graph::query(world, req),
-        Target::Costs(t) => super::budgets::dispatch(world, req, t),
+        Target::Budget(b) => super::budgets::handle(world, req, b),
+        Target::Metrics { scope } => Ok(metrics::query(world, req, scope)),
+        Target::CostQuery { scope } => Ok(cost_query::query(world, req, scope)),
     }
 }
 

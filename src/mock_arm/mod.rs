@@ -21,7 +21,7 @@ mod charge;
 mod clock;
 mod containers;
 mod control;
-pub mod cost_query;
+mod cost_query;
 mod diagnostics;
 mod dispatch;
 mod entra;
@@ -39,6 +39,7 @@ mod journal;
 mod keyvault;
 mod lro;
 mod management_policy;
+mod metrics;
 mod names;
 mod network;
 mod pg_config;
@@ -47,6 +48,7 @@ mod postgres;
 mod resource_graph;
 mod restore;
 mod router;
+mod router_ext;
 mod server;
 pub mod standalone;
 mod storage_account;
@@ -364,6 +366,19 @@ impl MockArm {
         self.inner.count(GRAPH_JOURNAL_ID, OpClass::Read)
     }
 
+    /// Set Azure Monitor metric series, as `POST /_mock/metrics` does (one body or a list; see
+    /// docs/mock-arm.md): `{"id", "metric", "points": [[minutesAgo, value], ...]}` or `{"id",
+    /// "metric", "value", "minutes"}`, with optional `"dimensions"`. Returns how many were set.
+    pub fn set_metrics(&self, body: serde_json::Value) -> Result<usize, String> {
+        self.inner.set_metrics(body)
+    }
+
+    /// Add Cost Management rows, as `POST /_mock/costs` does (one body or a list):
+    /// `{"resourceId", "date": "YYYY-MM-DD", "amount", "currency"}`. Returns how many were added.
+    pub fn set_costs(&self, body: serde_json::Value) -> Result<usize, String> {
+        self.inner.set_costs(body)
+    }
+
     /// Set Resource Graph's lag on the mock's clock (see [`MockConfig::graph_lag`]): what the store
     /// holds now is seen at once, later changes only once the lag has passed.
     pub fn set_graph_lag(&self, lag: Duration) {
@@ -396,12 +411,6 @@ impl MockArm {
     ) -> Result<(), Error> {
         self.inner
             .set_key_attributes(vault, name, version, &attributes)
-    }
-
-    /// Replace the cost rows the Cost Management query and the budgets' `currentSpend` answer
-    /// from (the Rust side of `POST /_mock/costs`). Not journaled.
-    pub fn set_costs(&self, rows: Vec<cost_query::CostRow>) {
-        self.inner.set_costs(rows);
     }
 
     /// Add a fault; returns its id.

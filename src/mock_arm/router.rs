@@ -1,7 +1,8 @@
 //! Which resource a path names (ARM paths are case-insensitive), its api-versions and the id the
 //! journal counts it against. `dispatch.rs` runs the handler of a routed request.
 
-use super::{administrators, diagnostics, network, postgres, resource_graph, storage_account};
+use super::router_ext::{route_cost, route_diagnostics, route_metrics};
+use super::{administrators, network, postgres, resource_graph, storage_account};
 
 const PG_VERSIONS: &[&str] = &["2024-08-01", "2025-08-01"];
 const STORAGE_VERSIONS: &[&str] = &[
@@ -15,7 +16,7 @@ const STORAGE_VERSIONS: &[&str] = &[
 ];
 const INSIGHTS_VERSIONS: &[&str] = &["2018-03-01"];
 const NETWORK_VERSIONS: &[&str] = &["2024-05-01"];
-const DIAGNOSTICS_VERSIONS: &[&str] = &["2021-05-01-preview"];
+pub(super) const DIAGNOSTICS_VERSIONS: &[&str] = &["2021-05-01-preview"];
 const KEYVAULT_VERSIONS: &[&str] = &[
     "7.0",
     "7.1",
@@ -155,10 +156,18 @@ pub enum Target {
     PgNameCheck,
     /// POST checkNameAvailability of the Storage provider.
     AccountNameCheck,
+    /// A Cost Management query at a subscription's or resource group's scope.
+    CostQuery {
+        scope: String,
+    },
+    /// Azure Monitor platform metrics of a resource (`scope` is the resource's id).
+    Metrics {
+        scope: String,
+    },
     /// POST of an Azure Resource Graph query (tenant-level: no subscription in the path).
     Graph,
-    /// Budgets and the Cost Management query (`budgets.rs`).
-    Costs(super::budgets::CostTarget),
+    /// A Consumption budget (`budgets.rs`).
+    Budget(super::budgets::BudgetRef),
 }
 
 /// A routed request.
@@ -179,10 +188,7 @@ impl Route {
     pub fn reads_only(&self) -> bool {
         matches!(
             self.target,
-            Target::PgNameCheck
-                | Target::AccountNameCheck
-                | Target::Graph
-                | Target::Costs(super::budgets::CostTarget::Query { .. })
+            Target::PgNameCheck | Target::AccountNameCheck | Target::Graph
         )
     }
 }
@@ -194,6 +200,9 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     let s = |i: usize| segs[i].to_string();
     let joined = || format!("/{}", segs.join("/"));
     if let Some(r) = route_diagnostics(segs, &l).or_else(|| super::budgets::route(segs, &l)) {
+        return Some(r);
+    }
+    if let Some(r) = route_metrics(segs, &l).or_else(|| route_cost(segs, &l)) {
         return Some(r);
     }
     let (target, versions, type_name): (Target, &'static [&'static str], &'static str) = match l
@@ -426,38 +435,6 @@ pub fn route(segs: &[&str]) -> Option<Route> {
         journal_id,
         versions,
         type_name,
-    })
-}
-
-/// `{resourceId}/providers/Microsoft.Insights/diagnosticSettings[/{name}]` on a resource of a
-/// resource group (the extension resource can sit under any provider).
-fn route_diagnostics(segs: &[&str], l: &[&str]) -> Option<Route> {
-    let i = (8..l.len()).find(|&i| {
-        l[i] == "providers"
-            && l.get(i + 1) == Some(&"microsoft.insights")
-            && l.get(i + 2) == Some(&"diagnosticsettings")
-    })?;
-    if l[0] != "subscriptions" || l[2] != "resourcegroups" || l.len() > i + 4 {
-        return None;
-    }
-    let scope = format!("/{}", segs[..i].join("/"));
-    let list = format!("{scope}/providers/{}", diagnostics::TYPE);
-    let (target, journal_id) = match segs.get(i + 3) {
-        None => (Target::DiagList { scope }, list),
-        Some(name) => (
-            Target::Diag {
-                scope,
-                name: name.to_string(),
-            },
-            format!("{list}/{name}"),
-        ),
-    };
-    Some(Route {
-        target,
-        sub: Some(segs[1].to_string()),
-        journal_id,
-        versions: DIAGNOSTICS_VERSIONS,
-        type_name: diagnostics::TYPE,
     })
 }
 

@@ -422,7 +422,7 @@ async fn front(
     let req = Req {
         method: m,
         api_version: note.api_version.unwrap_or(""),
-        query: uri.query().unwrap_or(""),
+        query: uri.query().unwrap_or_default(),
         body,
         if_match: headers.get("if-match").and_then(|v| v.to_str().ok()),
         if_none_match: headers.get("if-none-match").and_then(|v| v.to_str().ok()),

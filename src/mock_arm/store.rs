@@ -49,8 +49,10 @@ pub struct World {
     /// When the 7-day auto-start was last looked for (at most once per second of the clock: it
     /// walks the store).
     pub auto_start_checked: Option<std::time::Duration>,
-    /// Cost rows the Cost Management query and budgets' spend answer from.
-    pub costs: super::cost_query::CostState,
+    /// Azure Monitor series set through the control API.
+    pub metrics: super::metrics::MetricStore,
+    /// Cost Management rows set through the control API.
+    pub costs: Vec<super::cost_query::CostRow>,
     seq: u64,
 }
 
@@ -133,7 +135,7 @@ pub struct Req<'a> {
     /// Upper-case HTTP method.
     pub method: &'a str,
     pub api_version: &'a str,
-    /// The raw query string (without `?`).
+    /// The raw query string (the metrics API reads its parameters there).
     pub query: &'a str,
     pub body: Value,
     pub if_match: Option<&'a str>,
