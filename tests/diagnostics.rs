@@ -35,20 +35,7 @@ fn ours(scope: &str) -> String {
 
 /// An ARM request to the mock as someone else would send it (the portal, another tool).
 async fn call(m: &MockArm, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}?api-version={DIAG}", m.base_url());
-    let mut rb = reqwest::Client::new()
-        .request(
-            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
-            url,
-        )
-        .bearer_auth(m.token());
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.expect("sent");
-    let status = r.status().as_u16();
-    let text = r.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    direct(m, method, path, DIAG, body).await
 }
 
 fn diag_writes(w: &[(String, String)]) -> Vec<(String, String)> {

@@ -15,6 +15,7 @@ mod api_validation_create;
 mod api_validation_database;
 mod api_validation_network;
 mod bench_hnsw;
+mod budgets;
 mod chaos;
 mod cli;
 mod cli_database;

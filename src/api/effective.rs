@@ -93,6 +93,8 @@ pub struct EffectiveSpec {
     pub alerts: EffectiveAlerts,
     /// None: no audit logs are routed (uat and prod report it).
     pub diagnostics: Option<EffectiveDiagnostics>,
+    /// `spec.costs.budget` (None: no budget is managed).
+    pub budget: Option<super::costs::EffectiveBudget>,
     pub overrides: Overrides,
     /// `spec.exports`, as declared.
     pub exports: Option<Exports>,
@@ -277,6 +279,13 @@ fn apply_profile(
             key_vault: d.key_vault.unwrap_or(false),
             key_vault_id: d.key_vault_id.clone(),
         }),
+        budget: super::costs::resolve_budget(
+            spec.costs.as_ref(),
+            &pg.server_name,
+            spec.alerts
+                .as_ref()
+                .and_then(|a| a.action_group_id.as_ref()),
+        ),
         overrides: spec.overrides.clone().unwrap_or_default(),
         exports: spec.exports.clone(),
     })
@@ -348,6 +357,10 @@ impl EffectiveSpec {
                 key_vault: Some(d.key_vault),
                 key_vault_id: d.key_vault_id.clone(),
             }),
+            costs: self
+                .budget
+                .as_ref()
+                .map(super::costs::EffectiveBudget::to_spec),
             overrides: (self.overrides != Overrides::default()).then(|| self.overrides.clone()),
             exports: self.exports.clone(),
         }

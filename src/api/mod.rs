@@ -2,6 +2,7 @@
 //! spec, validation and loading from YAML.
 
 pub mod azure;
+pub mod costs;
 pub mod database;
 pub mod effective;
 pub mod exports;

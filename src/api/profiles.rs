@@ -234,5 +234,9 @@ pub const DEFAULT_EXTENSIONS: &[&str] = &["vector"];
 /// Default PostgreSQL major version.
 pub const DEFAULT_PG_VERSION: &str = "16";
 
+/// The seed's cost notifications (§9 "Cost alerts at 50%, 80%, 100% of budget"), percent of the
+/// actual cost; the same in every profile.
+pub const DEFAULT_BUDGET_THRESHOLDS: [f64; 3] = [50.0, 80.0, 100.0];
+
 /// Default resync period in seconds.
 pub const DEFAULT_RESYNC_SECONDS: u64 = 300;

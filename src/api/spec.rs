@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::azure::AzureTarget;
+pub use super::costs::{BudgetSpec, CostsSpec};
 pub use super::database::{EntraAdmin, RestoreDrill, VectorSpec};
 pub use super::exports::Exports;
 pub use super::network::{FirewallRule, PgNetwork, PrivateEndpointSpec, StorageNetwork};
@@ -63,6 +64,9 @@ pub struct EngramDataPlaneSpec {
     /// workspace is the customer's); uat and prod report its absence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<DiagnosticsSpec>,
+    /// Cost controls: a monthly budget on the resource group with notifications (docs/costs.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub costs: Option<CostsSpec>,
     /// Explicit, audited exceptions to the environment's safety rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<Overrides>,

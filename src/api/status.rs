@@ -30,6 +30,9 @@ pub struct EngramDataPlaneStatus {
     /// The audit-log diagnostic settings (spec.diagnostics) and the key vault's audit check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<DiagnosticsObserved>,
+    /// The cost budget (spec.costs.budget) as Azure shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetObserved>,
     /// Number of entries in drift (for the printer column).
     #[serde(default)]
     pub drift_count: u32,
@@ -239,6 +242,29 @@ pub struct DiagnosticsObserved {
     /// it): pass, fail, or unknown when the operator may not read the vault's settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_vault_audit: Option<AuditCheck>,
+}
+
+/// What the operator observed of the cost budget.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetObserved {
+    /// The budget's name.
+    pub name: String,
+    /// Its ARM id, once it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The monthly amount Azure holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    /// Azure's actual cost of the current month so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_spend: Option<f64>,
+    /// The currency Azure reports spend in (the subscription's billing currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_currency: Option<String>,
+    /// The notification thresholds Azure holds (percent of the amount).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<f64>,
 }
 
 /// The result of one audit check.

@@ -6,6 +6,7 @@ use std::fmt;
 use super::effective::EffectiveSpec;
 use super::spec::*;
 
+mod costs;
 pub mod database;
 mod diagnostics;
 mod exports;
@@ -114,6 +115,7 @@ pub fn validate_raw(spec: &EngramDataPlaneSpec) -> Vec<FieldError> {
     if let Some(x) = &spec.exports {
         exports::exports(&mut e, x);
     }
+    costs::costs(&mut e, spec);
     e.0
 }
 

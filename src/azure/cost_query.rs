@@ -33,25 +33,27 @@ pub struct CostTotal {
     pub currency: String,
 }
 
+/// The query's answer (also what the contract test parses the official example into).
 #[derive(Deserialize)]
-struct Answer {
-    properties: Table,
+pub struct QueryResult {
+    pub properties: Table,
 }
 
+/// The answer's table: columns by name, rows of values, the next page.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Table {
+pub struct Table {
     #[serde(default)]
-    columns: Vec<Column>,
+    pub columns: Vec<Column>,
     #[serde(default)]
-    rows: Vec<Vec<Value>>,
+    pub rows: Vec<Vec<Value>>,
     #[serde(default)]
-    next_link: Option<String>,
+    pub next_link: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Column {
-    name: String,
+pub struct Column {
+    pub name: String,
 }
 
 /// The request body of `q`.
@@ -132,7 +134,7 @@ impl Arm {
         // A bound on pages, so that a service that keeps answering a nextLink cannot loop us.
         for _ in 0..50 {
             let Some(u) = url.take() else { break };
-            let table: Answer = self
+            let table: QueryResult = self
                 .retrying("cost query", || async {
                     let (_, _, bytes) = self.raw_send(Method::Post, &u, Some(&body)).await?;
                     serde_json::from_slice(&bytes)
@@ -160,7 +162,7 @@ mod tests {
 
     #[test]
     fn the_official_answer_sums_by_column_name() {
-        let a: Answer = serde_json::from_str(OFFICIAL).unwrap();
+        let a: QueryResult = serde_json::from_str(OFFICIAL).unwrap();
         let mut total = None;
         add_page(&a.properties, &mut total).unwrap();
         let t = total.unwrap();
@@ -170,7 +172,7 @@ mod tests {
 
     #[test]
     fn two_currencies_do_not_add() {
-        let a: Answer = serde_json::from_str(
+        let a: QueryResult = serde_json::from_str(
             r#"{"properties":{"columns":[{"name":"Cost"},{"name":"Currency"}],"rows":[[1.0,"USD"],[2.0,"EUR"]]}}"#,
         )
         .unwrap();

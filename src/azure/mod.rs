@@ -4,6 +4,7 @@
 
 mod alert_lists;
 mod alerts;
+pub mod budgets;
 pub mod clients;
 pub mod cloud;
 pub mod cost_query;
@@ -517,6 +518,7 @@ impl ArmApi for Arm {
             Op::DrillDelete { scratch, source } => self.delete_scratch(scratch, source).await,
             Op::DiagPut(t, s) => self.submit_diagnostic(t, s).await,
             Op::DiagDelete(t) => self.delete_diagnostic(t).await,
+            Op::BudgetPut(t, d) => self.submit_budget(t, d).await,
             Op::KeyRotate {
                 vault_uri,
                 key_name,

@@ -55,6 +55,10 @@ impl Arm {
             ..Default::default()
         };
         observed.diagnostics = self.observe_diagnostics(eff, &observed).await?;
+        if let Some(b) = &eff.budget {
+            let t = crate::plan::budget::target(eff, b);
+            observed.budget = self.observe_budget(&t).await?;
+        }
         Ok(observed)
     }
 }

@@ -230,6 +230,7 @@ impl Arm {
                     | Op::AlertPut(..)
                     | Op::AlertDelete(_)
                     | Op::DiagPut(..)
+                    | Op::BudgetPut(..)
                     | Op::DiagDelete(_)
                     | Op::KeyRotate { .. }
                     | Op::SetTags(..) => {

@@ -86,6 +86,7 @@ pub fn dispatch(world: &mut World, req: &Req, route: &Route) -> Result<Reply, Ar
         Target::PgNameCheck => names::check_server(world, req),
         Target::AccountNameCheck => names::check_account(world, req),
         Target::Graph => resource_graph::query(world, req),
+        Target::Budget(b) => super::budgets::handle(world, req, b),
         Target::Metrics { scope } => Ok(metrics::query(world, req, scope)),
         Target::CostQuery { scope } => Ok(cost_query::query(world, req, scope)),
     }

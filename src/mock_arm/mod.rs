@@ -16,6 +16,7 @@
 mod administrators;
 mod alerts;
 pub mod bench;
+mod budgets;
 mod charge;
 mod clock;
 mod containers;

@@ -166,6 +166,8 @@ pub enum Target {
     },
     /// POST of an Azure Resource Graph query (tenant-level: no subscription in the path).
     Graph,
+    /// A Consumption budget (`budgets.rs`).
+    Budget(super::budgets::BudgetRef),
 }
 
 /// A routed request.
@@ -197,7 +199,7 @@ pub fn route(segs: &[&str]) -> Option<Route> {
     let l: Vec<&str> = l.iter().map(String::as_str).collect();
     let s = |i: usize| segs[i].to_string();
     let joined = || format!("/{}", segs.join("/"));
-    if let Some(r) = route_diagnostics(segs, &l) {
+    if let Some(r) = route_diagnostics(segs, &l).or_else(|| super::budgets::route(segs, &l)) {
         return Some(r);
     }
     if let Some(r) = route_metrics(segs, &l).or_else(|| route_cost(segs, &l)) {

@@ -4,6 +4,7 @@
 pub mod alerts;
 #[cfg(test)]
 mod alerts_tests;
+pub mod budget;
 pub mod containers;
 pub mod deletion;
 pub mod diagnostics;
@@ -217,6 +218,8 @@ pub enum Op {
         vault_uri: String,
         key_name: String,
     },
+    /// PUT the plane's cost budget (create or full replace; synchronous). Never deleted.
+    BudgetPut(budget::BudgetTarget, Box<budget::DesiredBudget>),
     /// DELETE the operator's diagnostic setting (teardown under `deletion: delete` only).
     DiagDelete(diagnostics::DiagTarget),
     /// PATCH the tags of a server or storage account (by ARM id): the full tag set, the
@@ -293,6 +296,7 @@ pub fn plan_all(
     plan.absorb(network::plan(eff, observed));
     plan.absorb(alerts::plan(eff, &observed.postgres, &observed.alerts));
     plan.absorb(diagnostics::plan(eff, observed));
+    plan.absorb(budget::plan(eff, observed, now));
     plan.absorb(rotation::plan(eff, observed, now));
     key_gate::gate(plan, observed, now.unix_timestamp())
 }

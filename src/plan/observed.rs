@@ -222,4 +222,6 @@ pub struct Observed {
     pub alerts: BTreeMap<String, ObservedAlert>,
     /// Diagnostic settings on the server, the blob service and the key vault.
     pub diagnostics: super::diagnostics::ObservedDiagnostics,
+    /// The plane's cost budget (None: absent or not declared).
+    pub budget: Option<super::budget::ObservedBudget>,
 }

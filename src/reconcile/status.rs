@@ -34,6 +34,7 @@ pub(super) fn base(prev: &EngramDataPlaneStatus, ctx: &Context) -> EngramDataPla
         storage: prev.storage.clone(),
         key_rotation: prev.key_rotation.clone(),
         diagnostics: prev.diagnostics.clone(),
+        budget: prev.budget.clone(),
         reconcile_policy: prev.reconcile_policy.clone(),
         create_intents: prev.create_intents.clone(),
         // An applied scale outlives a pass that could not read Azure: dropping it would scale back.
@@ -283,6 +284,7 @@ pub fn build(i: Inputs<'_>) -> EngramDataPlaneStatus {
         });
 
     s.diagnostics = crate::plan::diagnostics::summary(i.eff, i.observed);
+    s.budget = crate::plan::budget::summary(i.eff, i.observed);
     s.storage = storage_summary(i.observed).map(|mut st| {
         i.memory.write_into(&mut st);
         if let Some(a) = &i.observed.storage.account {

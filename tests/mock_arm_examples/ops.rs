@@ -222,6 +222,10 @@ pub const OPS: &[(&str, &str, &str, &str)] = &[
     ("ResourcesFirstPageQuery", "POST", "ARG", "arg"),
     ("ResourcesRandomPageQuery", "POST", "ARG", "arg"),
     ("ResourcesNextPageQuery", "POST", "ARG", "argpage"),
+    ("CreateOrUpdateBudget", "PUT", "BUDGET", ""),
+    ("Budget", "GET", "BUDGET", "budget"),
+    ("DeleteBudget", "DELETE", "BUDGET", "budget"),
+    ("ResourceGroupQuery", "POST", "COSTQ", ""),
 ];
 /// Examples of APIs the mock does not serve, each with the reason (asserted by name so that a new
 /// file is noticed).

@@ -141,6 +141,10 @@ pub fn sdk_parse(name: &str, body: &Value) -> Result<(), String> {
         serde_json::from_value::<wire::DiagnosticSettingsList>(b).map(|_| ())
     } else if name.contains("DiagnosticSetting") {
         serde_json::from_value::<wire::DiagnosticSettingsResource>(b).map(|_| ())
+    } else if name.ends_with("Budget.json") && !name.starts_with("Delete") {
+        serde_json::from_value::<engram_operator::azure::budgets::Budget>(b).map(|_| ())
+    } else if name.starts_with("ResourceGroupQuery") {
+        serde_json::from_value::<engram_operator::azure::cost_query::QueryResult>(b).map(|_| ())
     } else if name.starts_with("Resources") {
         serde_json::from_value::<wire::GraphQueryResponse>(b).map(|_| ())
     } else if name.to_ascii_lowercase().contains("metricalert") {

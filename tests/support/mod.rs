@@ -73,6 +73,31 @@ pub async fn kv_key_in(m: &MockArm, vault: &str, key: &str, action: &str) -> Str
     kid.rsplit('/').next().expect("version").to_owned()
 }
 
+/// An ARM request to the mock as someone else would send it (the portal, another tool):
+/// (status, JSON body or null).
+pub async fn direct(
+    m: &MockArm,
+    method: &str,
+    path: &str,
+    api_version: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}?api-version={api_version}", m.base_url());
+    let mut rb = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            url,
+        )
+        .bearer_auth(m.token());
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("sent");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
 pub fn arm(m: &MockArm) -> Arm {
     let mut s = m.arm_settings();
     s.min_backoff = Duration::from_millis(5);
