@@ -58,7 +58,7 @@ const CATEGORIES: &[Offered] = &[
 ];
 
 /// The service's own error body (not wrapped in `error`).
-fn refuse(status: u16, code: &str, message: impl Into<String>) -> Reply {
+pub(super) fn refuse(status: u16, code: &str, message: impl Into<String>) -> Reply {
     Reply::json(status, json!({"code": code, "message": message.into()}))
 }
 

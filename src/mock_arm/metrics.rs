@@ -120,9 +120,8 @@ fn param(query: &str, key: &str) -> Option<String> {
     })
 }
 
-fn flat(status: u16, code: &str, message: impl Into<String>) -> Reply {
-    Reply::json(status, json!({"code": code, "message": message.into()}))
-}
+// Azure Monitor's own error body (`{"code","message"}`, not wrapped), as diagnostic settings'.
+use super::diagnostics::refuse as flat;
 
 /// `PT15M`, `PT1H`, `P1D`, `PT5M`... as a duration (the ISO 8601 subset the service takes).
 fn interval(s: &str) -> Option<Duration> {

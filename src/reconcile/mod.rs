@@ -206,8 +206,9 @@ pub async fn reconcile(
     notes.append(&mut holds.notes);
     let mut intents = holds.kept;
 
-    // 2b. Scaling: the server's metrics at most once per resync; an applied scale-up is the plan's
-    //     SKU (one PATCH through the normal plan). A failed read is a note, not an error.
+    // 2b. Scaling: the server's metrics on a quiet pass (once per resync in steady state); an
+    //     applied scale-up is the plan's SKU (one PATCH through the normal plan). A failed read
+    //     is a note, not an error.
     let enforce = eff.mode == Mode::Enforce && !ctx.dry_run;
     let quiet = pending.is_empty();
     let scale = scaling::step(

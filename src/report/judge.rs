@@ -105,11 +105,7 @@ impl Measured {
             Some((s, v)) => {
                 m.series = s.clone();
                 m.measured = Some(format!("{v:.1} % p95"));
-                m.outcome = if v < limit {
-                    Outcome::Met
-                } else {
-                    Outcome::Missed
-                };
+                m.outcome = Outcome::of(v < limit);
                 m.detail = format!(
                     "95th percentile of {} points of {what} over {} days",
                     s.len(),
@@ -158,11 +154,7 @@ impl Measured {
                 .collect::<Vec<_>>()
                 .join(" / "),
         );
-        m.outcome = if off.is_empty() {
-            Outcome::Met
-        } else {
-            Outcome::Missed
-        };
+        m.outcome = Outcome::of(off.is_empty());
         m.detail = if off.is_empty() {
             format!("BlobCapacity by Tier, {:.2} GiB in all", total / GIB)
         } else {
@@ -192,11 +184,7 @@ impl Measured {
             m.detail = format!("the target is in USD; the cost is in {currency}, so not judged");
             return m;
         }
-        m.outcome = if per_gb < COST_PER_GB_TARGET {
-            Outcome::Met
-        } else {
-            Outcome::Missed
-        };
+        m.outcome = Outcome::of(per_gb < COST_PER_GB_TARGET);
         m.detail = format!(
             "actual cost {cost:.2} {currency} over {} days, as a 30-day month, over {:.2} GiB average capacity",
             self.window_days,
@@ -236,11 +224,7 @@ fn rotation(status: Option<&EngramDataPlaneStatus>) -> Metric {
         100.0 * confirmed as f64 / total as f64
     };
     m.measured = Some(format!("{rate:.0} %"));
-    m.outcome = if failed == 0 {
-        Outcome::Met
-    } else {
-        Outcome::Missed
-    };
+    m.outcome = Outcome::of(failed == 0);
     m.detail = format!(
         "last rotation {} → {}: {confirmed} of {total} consumers confirmed",
         r.from_version, r.to_version
@@ -269,7 +253,7 @@ fn drills(status: Option<&EngramDataPlaneStatus>) -> [Metric; 2] {
     };
     let ok = last.result.as_deref() == Some("Succeeded");
     backup.measured = Some(if ok { "100 %" } else { "0 %" }.into());
-    backup.outcome = if ok { Outcome::Met } else { Outcome::Missed };
+    backup.outcome = Outcome::of(ok);
     backup.detail = format!(
         "restore to {} on {}: {}",
         last.restore_point,
@@ -280,7 +264,7 @@ fn drills(status: Option<&EngramDataPlaneStatus>) -> [Metric; 2] {
         Some(s) => {
             let met = ok && s <= RPO_TARGET_SECONDS;
             rpo.measured = Some(format!("RPO {s} s"));
-            rpo.outcome = if met { Outcome::Met } else { Outcome::Missed };
+            rpo.outcome = Outcome::of(met);
             rpo.detail = format!(
                 "measured by the heartbeat in the restore of {}",
                 last.restore_point

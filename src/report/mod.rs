@@ -28,6 +28,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Met when the target holds, else Missed.
+    pub fn of(met: bool) -> Self {
+        if met {
+            Self::Met
+        } else {
+            Self::Missed
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Met => "met",
